@@ -1,0 +1,8 @@
+/* main.c: placeholder until the server lands. */
+#include "log.h"
+
+int main(void)
+{
+    log_info("ringcast");
+    return 0;
+}
