@@ -27,8 +27,7 @@ import sys
 
 TOP = os.path.dirname(os.path.abspath(__file__))
 
-# Debian packages the build and the tests need.  Each entry: package, and a
-# file whose presence shows it is installed (cheaper and quieter than dpkg).
+# Debian packages the build and the tests need.
 DEBIAN_PACKAGES = [
     "gcc",
     "clang",
@@ -43,6 +42,8 @@ DEBIAN_PACKAGES = [
     "wrk",
     "python3-websocket",
     "python3-websockets",
+    "python3-pytest",
+    "python3-pytest-timeout",
     "curl",
 ]
 NODE_PACKAGES = ["nodejs", "npm"]

@@ -89,9 +89,11 @@ bool http_has_token(const char *value, size_t value_len, const char *token);
  * has an empty value), percent-decodes key and value ('+' becomes a space)
  * into |out_key| and |out_value| (NUL-terminated, at most |key_cap|-1 and
  * |value_cap|-1 bytes) and returns 1; it returns 0 at the end and -1 when a
- * key or value is too long or has a bad %-escape or decodes to a NUL byte. */
-int http_query_next(const char *query, size_t query_len, size_t *pos, char *out_key,
-                    size_t key_cap, char *out_value, size_t value_cap);
+ * key or value is too long or has a bad %-escape or decodes to a NUL byte.
+ * After a -1, |*pos| is past the bad pair, so a caller may skip it and go on;
+ * the contents of |out_key| and |out_value| are then unspecified. */
+int http_query_next(const char *query, size_t query_len, size_t *pos, char *out_key, size_t key_cap,
+                    char *out_value, size_t value_cap);
 
 /* http_status_text returns the reason phrase of |status| ("Not Found"). */
 const char *http_status_text(int status);

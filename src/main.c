@@ -1,8 +1,15 @@
-/* main.c: placeholder until the server lands. */
+/* main.c: ringcast, the real-time event fan-out server. */
+#include "config.h"
 #include "log.h"
+#include "server.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    log_info("ringcast");
-    return 0;
+    struct rc_config cfg;
+    config_defaults(&cfg);
+    int parsed = config_parse(&cfg, argc, argv);
+    if (parsed != 0)
+        return parsed > 0 ? 0 : 2;
+    rc_log_set_level(cfg.log_level);
+    return server_run(&cfg);
 }

@@ -48,18 +48,23 @@ struct ws_limits {
 };
 
 struct ws_reader {
+    /* Private: the fields below belong to wsread.c. */
+    uint8_t *buf;   /* message split across feeds or fragments; NULL when idle */
+    size_t buf_len; /* bytes of that message so far */
+    size_t buf_cap;
+    uint8_t *ctl;           /* a control frame split across feeds (125 bytes), else NULL */
+    uint64_t frame_len;     /* payload length of the current frame */
+    uint64_t frame_done;    /* payload bytes of the current frame seen */
+    struct utf8_state utf8; /* of the text message in buf */
+    uint8_t mask[4];        /* of the current frame */
     uint8_t hdr[WS_MAX_CLIENT_HEADER]; /* a header split across feeds */
     uint8_t hdr_len;
-    uint8_t in_frame;     /* inside a frame's payload */
-    uint8_t msg_opcode;   /* opcode of the message being assembled, 0 if none */
-    uint8_t closed;       /* a close frame was received: input is ignored */
-    struct ws_frame_header frame; /* the current frame */
-    uint64_t frame_done;  /* payload bytes of the current frame seen */
-    struct utf8_state utf8; /* of the text message being assembled */
-    uint8_t *buf;         /* assembly buffer (message or split control frame) */
-    size_t buf_len;
-    size_t buf_cap;
-    uint64_t msg_len;     /* bytes of the current message so far */
+    uint8_t in_frame;     /* the current frame's header is parsed: in its payload */
+    uint8_t frame_opcode; /* opcode of the current frame */
+    uint8_t frame_fin;
+    uint8_t msg_opcode; /* WS_OP_TEXT or WS_OP_BINARY while a message is open, else 0 */
+    uint8_t closed;     /* a close frame was reported: input is ignored */
+    uint16_t error;     /* the close code of a protocol error, returned again */
 };
 
 /* ws_reader_init prepares |r|; it owns nothing yet. */
@@ -71,7 +76,8 @@ void ws_reader_cleanup(struct ws_reader *r);
 /* ws_reader_feed consumes |len| bytes of |data| (which it may unmask in
  * place; event data may point into |data|, valid only during the callback).
  * Returns 0 when all bytes were consumed, the callback's non-zero value if it
- * stopped, or a negative close code (-1002, -1007, -1009) when the input
+ * stopped, or a negative close code (-1002, -1007, -1009; -1011 when out of
+ * memory) when the input
  * violates the protocol or a limit; the connection must then be closed with
  * that code. After a WS_EV_CLOSE the reader ignores all further input. */
 int ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len, const struct ws_limits *limits,

@@ -22,11 +22,11 @@ struct rc_client_options {
 };
 
 struct rc_reply {
-    uint8_t type;       /* RC_ACK, RC_NACK, RC_PONG or RC_GOAWAY */
+    uint8_t type; /* RC_ACK, RC_NACK, RC_PONG or RC_GOAWAY */
     uint32_t corr;
-    uint64_t seq;       /* RC_ACK */
-    uint8_t ack_flags;  /* RC_ACK */
-    uint16_t code;      /* RC_NACK, RC_GOAWAY */
+    uint64_t seq;                           /* RC_ACK */
+    uint8_t ack_flags;                      /* RC_ACK */
+    uint16_t code;                          /* RC_NACK, RC_GOAWAY */
     char message[RC_MAX_ERROR_MESSAGE + 1]; /* RC_NACK, RC_GOAWAY; NUL-terminated */
 };
 
@@ -46,6 +46,15 @@ const struct rc_welcome *rc_client_limits(const struct rc_client *c);
  * server's limits (see rc_client_error). */
 int rc_client_send_publish(struct rc_client *c, const struct rc_publish *p, uint32_t *out_corr);
 
+/* rc_client_check_publish checks |p| against the limits the server
+ * announced and those of the protocol, without sending anything. Returns 0,
+ * or the code the server would answer (RC_ERR_BAD_TOPIC, RC_ERR_TOO_LARGE or
+ * RC_ERR_BAD_REQUEST) with an explanation in |err|. rc_client_send_publish
+ * makes the same check; callers use this one to tell such a refusal apart
+ * from a connection error. */
+int rc_client_check_publish(const struct rc_client *c, const struct rc_publish *p, char *err,
+                            size_t err_len);
+
 /* rc_client_send_ping queues a PING. */
 int rc_client_send_ping(struct rc_client *c, uint32_t *out_corr);
 
@@ -56,6 +65,12 @@ int rc_client_flush(struct rc_client *c);
  * server. Returns 0, or -1 on a connection error, a timeout or a malformed
  * frame (see rc_client_error). */
 int rc_client_read_reply(struct rc_client *c, struct rc_reply *out);
+
+/* rc_client_reply_ready reports whether rc_client_read_reply can return
+ * without waiting for the socket: a whole frame is already buffered, or the
+ * connection has ended. poll() on rc_client_fd cannot see buffered frames,
+ * so an event loop checks this before it polls. */
+int rc_client_reply_ready(const struct rc_client *c);
 
 /* rc_client_publish publishes one event and waits for its reply; use it only
  * with nothing else outstanding. Returns 0 when a reply (ACK or NACK) came. */

@@ -20,10 +20,10 @@
 
 #define RC_PROTO_MAGIC 0x52435031u /* "RCP1", first field of HELLO */
 #define RC_PROTO_VERSION 1
-#define RC_FRAME_HEADER_LEN 10  /* length + type + flags + corr */
-#define RC_FRAME_MIN_LENGTH 6   /* smallest value of the length field */
-#define RC_MAX_TOKEN_LEN 8192   /* HELLO token */
-#define RC_MAX_SHORT_FIELD 255  /* event type, content type, message id, client name */
+#define RC_FRAME_HEADER_LEN 10 /* length + type + flags + corr */
+#define RC_FRAME_MIN_LENGTH 6  /* smallest value of the length field */
+#define RC_MAX_TOKEN_LEN 8192  /* HELLO token */
+#define RC_MAX_SHORT_FIELD 255 /* event type, content type, message id, client name */
 #define RC_MAX_PING_DATA 64
 #define RC_MAX_ERROR_MESSAGE 1024
 
@@ -76,8 +76,8 @@ struct rc_hello {
 
 struct rc_welcome {
     uint16_t version;
-    uint32_t max_frame;     /* largest length field the server accepts */
-    uint32_t max_payload;   /* largest PUBLISH payload */
+    uint32_t max_frame;   /* largest length field the server accepts */
+    uint32_t max_payload; /* largest PUBLISH payload */
     uint16_t max_topic_len;
     uint32_t max_inflight; /* PUBLISHes the server reads ahead before acknowledging */
 };
@@ -130,10 +130,24 @@ int rc_decode_welcome(struct rc_welcome *out, const uint8_t *body, size_t len);
 int rc_decode_publish(struct rc_publish *out, const uint8_t *body, size_t len);
 int rc_decode_ack(struct rc_ack *out, const uint8_t *body, size_t len);
 int rc_decode_error(struct rc_error *out, const uint8_t *body, size_t len);
+/* rc_decode_ping parses the body of a PING or PONG: at most
+ * RC_MAX_PING_DATA opaque bytes, returned in |*out_data| and |*out_len|. */
+int rc_decode_ping(const uint8_t **out_data, size_t *out_len, const uint8_t *body, size_t len);
+
+/* rc_hello_version reads only the magic and the version at the start of a
+ * HELLO body, whose remainder may be laid out differently in other versions.
+ * Returns the version, or -1 when the body does not start with
+ * RC_PROTO_MAGIC. A server answers unsupported_version when this is -1 or a
+ * version it does not speak, and bad_frame only when rc_decode_hello then
+ * fails. (rc_decode_hello itself rejects a wrong magic and returns the
+ * version without judging it.) */
+int rc_hello_version(const uint8_t *body, size_t len);
 
 /* The rc_encode_* functions write one whole frame into |out| and return its
  * length, or 0 (writing nothing useful) when |cap| is too small or a field
- * is above its limit. rc_publish_frame_len tells the size in advance. */
+ * is above its limit. rc_publish_frame_len tells the size in advance (0 when
+ * a field is above its limit, as rc_encode_publish would fail). A PUBLISH
+ * with an empty topic is refused by both directions of the codec. */
 size_t rc_encode_hello(uint8_t *out, size_t cap, uint32_t corr, const struct rc_hello *hello);
 size_t rc_encode_welcome(uint8_t *out, size_t cap, uint32_t corr, const struct rc_welcome *w);
 size_t rc_publish_frame_len(const struct rc_publish *p);

@@ -1,0 +1,62 @@
+/* config.h: the server's settings, from command-line flags.
+ *
+ * Filled once by config_parse before any shard starts and read-only after:
+ * the only state every shard shares besides the rings. */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+struct rc_endpoint {
+    char text[128]; /* as given, for logs */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+};
+
+struct rc_config {
+    unsigned shards;
+    struct rc_endpoint listen;         /* client port: WebSocket, HTTP */
+    struct rc_endpoint publish_listen; /* binary publish protocol */
+    unsigned max_connections;          /* whole process; each shard takes an equal share */
+    uint64_t max_frame;                /* largest WebSocket frame payload from a client */
+    uint64_t max_message;              /* largest reassembled WebSocket message */
+    unsigned max_topics_per_conn;
+    unsigned max_topic_length;
+    uint64_t max_queued_bytes;   /* per connection, before the slow-consumer close */
+    uint32_t max_publish_bytes;  /* largest publish payload */
+    unsigned max_inflight;       /* unacknowledged publishes read ahead per publisher */
+    unsigned max_topics;         /* topics with a sequence counter, per shard */
+    unsigned dedup_entries;      /* remembered message ids, per shard */
+    unsigned dedup_seconds;      /* how long a message id is remembered */
+    unsigned max_header_bytes;   /* HTTP request head */
+    unsigned handshake_timeout_ms;
+    unsigned close_timeout_ms;    /* close handshake and slow-consumer grace */
+    unsigned shutdown_timeout_ms; /* SIGTERM: flush bound */
+    unsigned ring_size;           /* cross-shard ring slots (power of two) */
+    unsigned recv_buffers;        /* provided receive buffers per shard (power of two) */
+    unsigned recv_buffer_size;
+    unsigned uring_entries;
+    bool pin_shards; /* pin shard i to CPU i */
+    int log_level;
+};
+
+/* config_defaults fills |cfg| with the defaults documented in --help. */
+void config_defaults(struct rc_config *cfg);
+
+/* config_parse reads argv into |cfg| (which holds the defaults). Returns 0
+ * to run, 1 when --help or --version was printed (exit 0), or -1 after
+ * printing an error (exit 2). */
+int config_parse(struct rc_config *cfg, int argc, char **argv);
+
+/* config_parse_endpoint parses "HOST:PORT" or "[V6]:PORT" (numeric host,
+ * or "localhost") into |out|. Returns 0 or -1. */
+int config_parse_endpoint(struct rc_endpoint *out, const char *text);
+
+/* config_usage prints --help to |f|. */
+void config_usage(FILE *f);
+
+#endif

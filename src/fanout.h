@@ -1,0 +1,29 @@
+/* fanout.h: delivering a message to a shard's own subscribers.
+ *
+ * The message's frame is queued by reference to every matching connection:
+ * the same bytes, never a copy (see msg.h). A connection whose queue grows
+ * past the limit is reported as overflowing and gets nothing more; the
+ * caller closes it after the fan-out (the index must not change while it is
+ * being walked). */
+#ifndef RC_FANOUT_H
+#define RC_FANOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct index;
+struct msg;
+
+struct fanout_sink {
+    void (*queued)(void *ctx, struct conn *c);   /* something was queued: flush later */
+    void (*overflow)(void *ctx, struct conn *c); /* the queue passed the limit */
+    void *ctx;
+};
+
+/* fanout_deliver queues |m| to the subscribers of its topic in |idx| and
+ * returns how many got it. It takes over one shard reference of |m|. */
+size_t fanout_deliver(const struct index *idx, struct msg *m, uint64_t max_queued,
+                      const struct fanout_sink *sink);
+
+#endif

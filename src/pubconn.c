@@ -1,0 +1,331 @@
+/* pubconn.c: the binary publish protocol, server side. */
+#include "pubconn.h"
+
+#include <jansson.h>
+#include <string.h>
+
+#include "conn.h"
+#include "hash.h"
+#include "log.h"
+#include "pubreq.h"
+#include "ringcast/protocol.h"
+#include "shard.h"
+#include "topic.h"
+#include "utf8.h"
+
+/* Room for everything in a PUBLISH frame besides its payload. */
+#define PUBLISH_OVERHEAD (RC_FRAME_HEADER_LEN + 2 + 65535 + 3 * (1 + RC_MAX_SHORT_FIELD) + 4)
+
+enum frame_result {
+    FRAME_DONE,  /* handled; go on with the next frame */
+    FRAME_STOP,  /* not handled now (backpressure): keep it for later */
+    FRAME_FATAL, /* the connection is closing */
+};
+
+uint32_t pubconn_max_frame(const struct shard *sh)
+{
+    uint64_t max = (uint64_t)sh->cfg->max_publish_bytes + PUBLISH_OVERHEAD;
+    return max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
+}
+
+static void send_nack(struct shard *sh, struct conn *c, uint8_t type, uint32_t corr,
+                      uint16_t code, const char *message)
+{
+    uint8_t frame[RC_FRAME_HEADER_LEN + 4 + 256];
+    struct rc_error err = {code, message, strnlen(message, 255)};
+    size_t len = rc_encode_error(frame, sizeof(frame), type, corr, &err);
+    conn_send_copy(sh, c, frame, len);
+}
+
+static void send_ack(struct shard *sh, struct conn *c, uint32_t corr, uint64_t seq, uint8_t flags)
+{
+    uint8_t frame[RC_FRAME_HEADER_LEN + 9];
+    struct rc_ack ack = {seq, flags};
+    size_t len = rc_encode_ack(frame, sizeof(frame), corr, &ack);
+    conn_send_copy(sh, c, frame, len);
+}
+
+static void send_result(struct shard *sh, struct conn *c, uint32_t corr, int error,
+                        uint64_t seq, uint8_t flags)
+{
+    if (error == 0) {
+        send_ack(sh, c, corr, seq, flags);
+        return;
+    }
+    const char *message = error == RC_ERR_OVERLOADED ? "the server holds --max-topics topics"
+                                                     : "internal error";
+    send_nack(sh, c, RC_NACK, corr, (uint16_t)error, message);
+}
+
+static enum frame_result fatal(struct shard *sh, struct conn *c, uint32_t corr, uint16_t code,
+                               const char *message)
+{
+    log_debug("publisher %u: %s: %s", c->slot, rc_error_name(code), message);
+    send_nack(sh, c, RC_NACK, corr, code, message);
+    conn_finish(sh, c);
+    return FRAME_FATAL;
+}
+
+static enum frame_result nack(struct shard *sh, struct conn *c, uint32_t corr, uint16_t code,
+                              const char *message)
+{
+    send_nack(sh, c, RC_NACK, corr, code, message);
+    return FRAME_DONE;
+}
+
+static enum frame_result handle_hello(struct shard *sh, struct conn *c, const struct rc_frame *f)
+{
+    if (c->u.pub.hello_done)
+        return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "HELLO was already received");
+    int version = rc_hello_version(f->body, f->body_len);
+    if (version < 0)
+        return fatal(sh, c, f->corr, RC_ERR_UNSUPPORTED_VERSION,
+                     "not the ringcast publish protocol (bad magic)");
+    if (version != RC_PROTO_VERSION)
+        return fatal(sh, c, f->corr, RC_ERR_UNSUPPORTED_VERSION, "this server speaks version 1");
+    struct rc_hello hello;
+    if (rc_decode_hello(&hello, f->body, f->body_len) != 0)
+        return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed HELLO");
+    struct rc_welcome welcome = {
+        .version = RC_PROTO_VERSION,
+        .max_frame = pubconn_max_frame(sh),
+        .max_payload = sh->cfg->max_publish_bytes,
+        .max_topic_len = (uint16_t)sh->cfg->max_topic_length,
+        .max_inflight = sh->cfg->max_inflight,
+    };
+    uint8_t frame[64];
+    size_t len = rc_encode_welcome(frame, sizeof(frame), f->corr, &welcome);
+    conn_send_copy(sh, c, frame, len);
+    c->u.pub.hello_done = true;
+    timer_cancel(&sh->timers, &c->timer);
+    log_debug("publisher %u: HELLO from '%.*s'", c->slot, (int)hello.client_name_len,
+              hello.client_name);
+    return FRAME_DONE;
+}
+
+static bool payload_is_json(const uint8_t *payload, size_t len)
+{
+    json_error_t err;
+    json_t *value =
+        json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!value)
+        return false;
+    json_decref(value);
+    return true;
+}
+
+/* validate checks a PUBLISH's fields; returns 0 or an RC_ERR_* code with
+ * |*out_message| set. */
+static int validate(const struct shard *sh, const struct rc_publish *p, bool json,
+                    const char **out_message)
+{
+    enum topic_status ts = topic_validate(p->topic, p->topic_len, sh->cfg->max_topic_length);
+    if (ts != TOPIC_OK) {
+        *out_message = topic_status_text(ts);
+        return RC_ERR_BAD_TOPIC;
+    }
+    if (p->payload_len > sh->cfg->max_publish_bytes) {
+        *out_message = "payload larger than the server's --max-publish-bytes";
+        return RC_ERR_TOO_LARGE;
+    }
+    if (p->event_type_len > 0 && !msg_event_type_valid(p->event_type, p->event_type_len)) {
+        *out_message = "event type must be 1-255 characters from A-Z a-z 0-9 _-.:/";
+        return RC_ERR_BAD_REQUEST;
+    }
+    if (!utf8_valid((const uint8_t *)p->msg_id, p->msg_id_len)) {
+        *out_message = "message id must be UTF-8";
+        return RC_ERR_BAD_REQUEST;
+    }
+    if (json ? !payload_is_json(p->payload, p->payload_len)
+             : !utf8_valid(p->payload, p->payload_len)) {
+        *out_message = json ? "payload is declared JSON but is not valid JSON"
+                            : "text payload must be UTF-8";
+        return RC_ERR_BAD_PAYLOAD;
+    }
+    return 0;
+}
+
+static void block(struct shard *sh, struct conn *c)
+{
+    c->flags |= CONN_BLOCKED;
+    sh->stats.ring_full++;
+    c->next_work = sh->blocked;
+    sh->blocked = c;
+}
+
+static enum frame_result handle_publish(struct shard *sh, struct conn *c, const struct rc_frame *f)
+{
+    if (!c->u.pub.hello_done)
+        return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "PUBLISH before HELLO");
+    struct rc_publish p;
+    if (rc_decode_publish(&p, f->body, f->body_len) != 0)
+        return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed PUBLISH");
+    if (sh->draining)
+        return nack(sh, c, f->corr, RC_ERR_SHUTTING_DOWN, "the server is shutting down");
+
+    /* Room first: a publish that must wait is not validated twice. */
+    uint64_t hash = rc_hash(p.topic, p.topic_len);
+    unsigned home = shard_home_of(sh, hash);
+    if (home == sh->id ? !shard_can_sequence(sh) : !shard_has_ring_room(sh, home)) {
+        block(sh, c);
+        return FRAME_STOP;
+    }
+
+    bool json = msg_content_type_is_json(p.content_type, p.content_type_len);
+    const char *message = NULL;
+    int error = validate(sh, &p, json, &message);
+    if (error)
+        return nack(sh, c, f->corr, (uint16_t)error, message);
+
+    struct pubreq req = {
+        .conn_slot = c->slot,
+        .conn_gen = c->gen,
+        .corr = f->corr,
+        .origin = (uint16_t)sh->id,
+        .in = {p.topic, p.topic_len, hash, p.event_type, p.event_type_len, json, p.payload,
+               p.payload_len},
+        .msg_id = p.msg_id,
+        .msg_id_len = p.msg_id_len,
+    };
+    if (home == sh->id) {
+        uint64_t seq = 0;
+        uint8_t flags = 0;
+        error = shard_publish_local(sh, &req, &seq, &flags);
+        send_result(sh, c, f->corr, error, seq, flags);
+        return FRAME_DONE;
+    }
+    struct pubreq *copy = pubreq_copy(&req);
+    if (!copy)
+        return nack(sh, c, f->corr, RC_ERR_INTERNAL, "out of memory");
+    shard_send_request(sh, home, copy);
+    c->u.pub.inflight++;
+    return FRAME_DONE;
+}
+
+static enum frame_result handle_ping(struct shard *sh, struct conn *c, const struct rc_frame *f)
+{
+    const uint8_t *data;
+    size_t data_len;
+    if (rc_decode_ping(&data, &data_len, f->body, f->body_len) != 0)
+        return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "PING data above 64 bytes");
+    uint8_t frame[RC_FRAME_HEADER_LEN + RC_MAX_PING_DATA];
+    size_t len = rc_encode_ping(frame, sizeof(frame), RC_PONG, f->corr, data, data_len);
+    conn_send_copy(sh, c, frame, len);
+    return FRAME_DONE;
+}
+
+static enum frame_result handle_frame(struct shard *sh, struct conn *c, const struct rc_frame *f)
+{
+    if (f->flags != 0)
+        return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "frame flags must be 0");
+    switch (f->type) {
+    case RC_HELLO:
+        return handle_hello(sh, c, f);
+    case RC_PUBLISH:
+        return handle_publish(sh, c, f);
+    case RC_PING:
+        if (!c->u.pub.hello_done)
+            return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "PING before HELLO");
+        return handle_ping(sh, c, f);
+    case RC_PONG:
+        return FRAME_DONE;
+    default:
+        return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "unknown frame type");
+    }
+}
+
+/* process handles the complete frames at the start of |buf| and returns how
+ * many bytes it used. */
+static size_t process(struct shard *sh, struct conn *c, const uint8_t *buf, size_t len)
+{
+    size_t used = 0;
+    uint32_t max_frame = pubconn_max_frame(sh);
+    while (c->state == CONN_OPEN && !(c->flags & CONN_BLOCKED)) {
+        if (c->u.pub.inflight >= sh->cfg->max_inflight || c->u.pub.goaway_sent) {
+            c->flags |= CONN_READ_PAUSED;
+            break;
+        }
+        struct rc_frame f;
+        long n = rc_frame_decode(&f, buf + used, len - used, max_frame);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            fatal(sh, c, 0, RC_ERR_BAD_FRAME, "frame length out of range");
+            break;
+        }
+        if (handle_frame(sh, c, &f) == FRAME_STOP)
+            break;
+        used += (size_t)n;
+    }
+    return used;
+}
+
+static void keep_input(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
+{
+    size_t limit = (size_t)pubconn_max_frame(sh) + sh->cfg->recv_buffer_size;
+    if (inbuf_append(&c->in, data, len, limit) != 0)
+        fatal(sh, c, 0, RC_ERR_INTERNAL, "cannot buffer input");
+}
+
+void pubconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    if (c->in.len == 0) {
+        size_t used = process(sh, c, data, len);
+        if (c->state == CONN_OPEN && used < len)
+            keep_input(sh, c, data + used, len - used);
+        return;
+    }
+    keep_input(sh, c, data, len);
+    if (c->state == CONN_OPEN)
+        inbuf_consume(&c->in, process(sh, c, c->in.data, c->in.len));
+}
+
+void pubconn_resume(struct shard *sh, struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->in.len > 0)
+        inbuf_consume(&c->in, process(sh, c, c->in.data, c->in.len));
+    if (c->state == CONN_OPEN && !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)))
+        conn_arm_recv(sh, c);
+}
+
+void pubconn_on_result(struct shard *sh, struct pubreq *req)
+{
+    struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
+    if (c && c->kind == CONN_PUB) {
+        c->u.pub.inflight--;
+        if (c->state == CONN_OPEN) {
+            send_result(sh, c, req->corr, req->error, req->seq, req->ack_flags);
+            if (c->u.pub.goaway_sent && c->u.pub.inflight == 0)
+                conn_finish(sh, c);
+            else if ((c->flags & CONN_READ_PAUSED) && c->u.pub.inflight < sh->cfg->max_inflight)
+                conn_add_work(sh, c);
+        }
+    }
+    pubreq_free(req);
+}
+
+void pubconn_start(struct shard *sh, struct conn *c)
+{
+    memset(&c->u.pub, 0, sizeof(c->u.pub));
+    timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+}
+
+void pubconn_on_timeout(struct shard *sh, struct conn *c)
+{
+    if (!c->u.pub.hello_done)
+        fatal(sh, c, 0, RC_ERR_NOT_READY, "no HELLO within the handshake timeout");
+}
+
+void pubconn_drain(struct shard *sh, struct conn *c)
+{
+    if (c->state != CONN_OPEN || c->u.pub.goaway_sent)
+        return;
+    send_nack(sh, c, RC_GOAWAY, 0, RC_ERR_SHUTTING_DOWN, "the server is shutting down");
+    c->u.pub.goaway_sent = true;
+    c->flags |= CONN_READ_PAUSED;
+    if (c->u.pub.inflight == 0)
+        conn_finish(sh, c);
+}

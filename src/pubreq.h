@@ -1,0 +1,59 @@
+/* pubreq.h: a publish on its way to its topic's home shard and back.
+ *
+ * The shard that owns the publisher's connection validates the PUBLISH,
+ * copies it into one pubreq and pushes the pointer to the home shard's ring.
+ * The home sequences it, fills in the result and pushes the same pointer
+ * back, and the origin answers the publisher and frees it. When the origin
+ * is itself the home, no pubreq is allocated: it is built on the stack,
+ * pointing into the receive buffer. */
+#ifndef RC_PUBREQ_H
+#define RC_PUBREQ_H
+
+#include <stdint.h>
+
+#include "msg.h"
+
+struct pubreq {
+    uint32_t conn_slot; /* the publisher's connection on the origin shard */
+    uint32_t conn_gen;
+    uint32_t corr;
+    uint16_t origin;
+    uint16_t error; /* result: 0 or an RC_ERR_* code */
+    uint8_t ack_flags;
+    uint64_t seq;
+    struct msg_input in;
+    const char *msg_id;
+    size_t msg_id_len;
+    uint8_t storage[];
+};
+
+/* pubreq_copy makes a heap copy of |req| whose strings and payload live in
+ * its own storage. Returns NULL when memory runs out. */
+struct pubreq *pubreq_copy(const struct pubreq *req);
+
+/* pubreq_free frees a copy. */
+void pubreq_free(struct pubreq *req);
+
+/* Items in the cross-shard rings are tagged pointers. */
+enum ring_item_kind {
+    ITEM_DELIVER = 0, /* struct msg: deliver to local subscribers */
+    ITEM_REQUEST = 1, /* struct pubreq: sequence it (to the home) */
+    ITEM_RESULT = 2,  /* struct pubreq: answer the publisher (to the origin) */
+};
+
+static inline void *ring_item(void *ptr, enum ring_item_kind kind)
+{
+    return (void *)((uintptr_t)ptr | (uintptr_t)kind);
+}
+
+static inline enum ring_item_kind ring_item_kind(void *item)
+{
+    return (enum ring_item_kind)((uintptr_t)item & 3);
+}
+
+static inline void *ring_item_ptr(void *item)
+{
+    return (void *)((uintptr_t)item & ~(uintptr_t)3);
+}
+
+#endif

@@ -1,0 +1,267 @@
+/* server.c: starting the shards, waiting for a signal, shutting down. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "hash.h"
+#include "log.h"
+#include "msg.h"
+#include "net.h"
+#include "pubreq.h"
+#include "shard.h"
+
+/* Descriptors needed besides connections: listeners, rings, eventfds, logs. */
+#define FD_OVERHEAD 64
+
+/* raise_fd_limit raises RLIMIT_NOFILE as far as allowed for
+ * --max-connections, and lowers the connection limit to what the
+ * descriptors allow, so that extra clients get a clean refusal rather than
+ * a failed accept. */
+static void raise_fd_limit(struct rc_config *cfg)
+{
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_connections + FD_OVERHEAD * cfg->shards;
+    if (lim.rlim_max < want) {
+        struct rlimit higher = {want, want};
+        if (setrlimit(RLIMIT_NOFILE, &higher) == 0)
+            return;
+    }
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    getrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur >= want)
+        return;
+    rlim_t usable = lim.rlim_cur > FD_OVERHEAD * cfg->shards ? lim.rlim_cur - FD_OVERHEAD * cfg->shards
+                                                            : cfg->shards;
+    log_warn("the open file limit is %llu (raising it needs CAP_SYS_RESOURCE): serving at most "
+             "%llu connections instead of --max-connections %u",
+             (unsigned long long)lim.rlim_cur, (unsigned long long)usable, cfg->max_connections);
+    cfg->max_connections = (unsigned)usable;
+}
+
+static uint16_t endpoint_port(const struct rc_endpoint *ep)
+{
+    if (ep->addr.ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)&ep->addr)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)&ep->addr)->sin6_port);
+}
+
+static void set_endpoint_port(struct rc_endpoint *ep, uint16_t port)
+{
+    if (ep->addr.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ep->addr)->sin_port = htons(port);
+    else
+        ((struct sockaddr_in6 *)&ep->addr)->sin6_port = htons(port);
+}
+
+/* claim_port makes sure no other program listens on |ep| (SO_REUSEPORT
+ * would otherwise let the shards share its port silently), and turns port 0
+ * into a free port that every shard then binds. Returns a descriptor that
+ * holds the port until the shards have bound it, or -1. */
+static int claim_port(struct rc_endpoint *ep)
+{
+    bool any_port = endpoint_port(ep) == 0;
+    int fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (any_port)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&ep->addr, ep->addr_len) != 0) {
+        log_error("cannot bind %s: %s", ep->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!any_port) {
+        close(fd); /* free again: the shards bind it with SO_REUSEPORT */
+        return -2;
+    }
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &len);
+    uint16_t port = bound.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&bound)->sin_port)
+                                               : ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+    set_endpoint_port(ep, port);
+    char *colon = strrchr(ep->text, ':');
+    if (colon)
+        snprintf(colon + 1, sizeof(ep->text) - (size_t)(colon + 1 - ep->text), "%u", port);
+    return fd;
+}
+
+static int create_rings(struct server *srv)
+{
+    size_t n = (size_t)srv->num_shards * srv->num_shards;
+    srv->data_rings = rc_calloc(n, sizeof(struct xring));
+    srv->request_rings = rc_calloc(n, sizeof(struct xring));
+    if (!srv->data_rings || !srv->request_rings)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (xring_init(&srv->data_rings[i], srv->cfg.ring_size) != 0 ||
+            xring_init(&srv->request_rings[i], srv->cfg.ring_size) != 0)
+            return -1;
+    return 0;
+}
+
+static void release_item(void *item)
+{
+    void *ptr = ring_item_ptr(item);
+    if (ring_item_kind(item) == ITEM_DELIVER)
+        msg_release(ptr);
+    else
+        pubreq_free(ptr);
+}
+
+/* destroy_rings frees what is still in the rings after every shard ended. */
+static void destroy_rings(struct server *srv)
+{
+    size_t n = (size_t)srv->num_shards * srv->num_shards;
+    struct xring *sets[2] = {srv->data_rings, srv->request_rings};
+    for (int s = 0; s < 2; s++) {
+        if (!sets[s])
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            void *item;
+            if (sets[s][i].slots)
+                while ((item = xring_peek(&sets[s][i])) != NULL) {
+                    release_item(item);
+                    xring_pop(&sets[s][i]);
+                }
+            xring_cleanup(&sets[s][i]);
+        }
+        rc_free(sets[s]);
+    }
+}
+
+static void set_phase(struct server *srv, enum server_phase phase, unsigned started)
+{
+    atomic_store_explicit(&srv->phase, phase, memory_order_release);
+    for (unsigned i = 0; i < started; i++)
+        shard_wake(&srv->shards[i]);
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wait_for_drain waits until every shard closed its connections, the
+ * shutdown timeout passes, or a second signal asks to stop now. */
+static void wait_for_drain(struct server *srv, const sigset_t *signals)
+{
+    int64_t deadline = monotonic_ms() + srv->cfg.shutdown_timeout_ms;
+    while (atomic_load(&srv->shards_drained) < srv->num_shards) {
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0) {
+            log_warn("shutdown timeout: closing the remaining connections");
+            return;
+        }
+        struct timespec step = {0, 10 * 1000000};
+        if (sigtimedwait(signals, NULL, &step) > 0) {
+            log_warn("second signal: stopping now");
+            return;
+        }
+    }
+}
+
+static void log_startup(const struct server *srv)
+{
+    log_info("ringcast listening: client=%s publish=%s shards=%u", srv->cfg.listen.text,
+             srv->cfg.publish_listen.text, srv->num_shards);
+    log_warn("open mode: no authentication is configured, every client may subscribe and "
+             "publish");
+    if (!net_is_loopback(&srv->cfg.listen) || !net_is_loopback(&srv->cfg.publish_listen))
+        log_warn("open mode on a non-loopback address: anyone who can reach this host can "
+                 "publish and subscribe");
+}
+
+int server_run(const struct rc_config *cfg)
+{
+    static struct server srv; /* the threads' shared, read-mostly state */
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = *cfg;
+    srv.num_shards = cfg->shards;
+    rc_hash_init();
+    json_object_seed(0);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL); /* the shards inherit the mask */
+    raise_fd_limit(&srv.cfg);
+
+    int status = 1;
+    unsigned started = 0;
+    int claims[2] = {-1, -1};
+    struct rc_endpoint *eps[2] = {&srv.cfg.listen, &srv.cfg.publish_listen};
+    for (int i = 0; i < 2; i++)
+        if ((claims[i] = claim_port(eps[i])) == -1)
+            goto out;
+    srv.shards = rc_calloc(srv.num_shards, sizeof(struct shard));
+    srv.ring_fds = rc_calloc(srv.num_shards, sizeof(int));
+    if (!srv.shards || !srv.ring_fds || create_rings(&srv) != 0) {
+        log_error("out of memory");
+        goto out;
+    }
+    pthread_barrier_init(&srv.setup_done, NULL, srv.num_shards + 1);
+    for (; started < srv.num_shards; started++) {
+        if (shard_start(&srv.shards[started], &srv, started) != 0) {
+            log_error("cannot start shard %u", started);
+            atomic_store(&srv.setup_failed, 1);
+            break;
+        }
+    }
+    if (started == srv.num_shards)
+        pthread_barrier_wait(&srv.setup_done);
+    for (int i = 0; i < 2; i++)
+        if (claims[i] >= 0)
+            close(claims[i]);
+    claims[0] = claims[1] = -1;
+    if (atomic_load(&srv.setup_failed)) {
+        if (started < srv.num_shards) {
+            log_error("giving up");
+            _exit(1); /* started shards wait at a barrier that will never open */
+        }
+        goto join;
+    }
+    log_startup(&srv);
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_info("%s: closing connections (up to %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             cfg->shutdown_timeout_ms);
+    set_phase(&srv, PHASE_DRAIN, started);
+    wait_for_drain(&srv, &signals);
+    status = 0;
+join:
+    set_phase(&srv, PHASE_EXIT, started);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(srv.shards[i].thread, NULL);
+    if (started == srv.num_shards)
+        pthread_barrier_destroy(&srv.setup_done);
+    if (status == 0)
+        log_info("stopped");
+out:
+    for (int i = 0; i < 2; i++)
+        if (claims[i] >= 0)
+            close(claims[i]);
+    destroy_rings(&srv);
+    rc_free(srv.shards);
+    rc_free(srv.ring_fds);
+    return status;
+}

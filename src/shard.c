@@ -1,0 +1,525 @@
+/* shard.c: a shard's thread: set-up, the event loop, shutdown (see shard.h). */
+#include "shard.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "conn.h"
+#include "httpconn.h"
+#include "log.h"
+#include "net.h"
+#include "pubconn.h"
+#include "pubreq.h"
+#include "ringcast/protocol.h"
+#include "server.h"
+#include "wsconn.h"
+
+#define TIMER_TICK_MS 50
+#define LISTEN_BACKLOG 4096
+#define ACCEPT_RETRY_MS 100  /* after running out of descriptors */
+#define EXIT_GRACE_MS 1000   /* at exit: time for killed connections' requests to end */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wake-ups. */
+
+static void ring_doorbell(int fd)
+{
+    uint64_t one = 1;
+    ssize_t ignored = write(fd, &one, sizeof(one));
+    (void)ignored;
+}
+
+void shard_wake(struct shard *sh)
+{
+    ring_doorbell(sh->doorbell_fd);
+}
+
+void shard_wake_peer(struct shard *sh, unsigned target)
+{
+    if (!sh->feat.msg_ring) {
+        ring_doorbell(sh->srv->shards[target].doorbell_fd);
+        return;
+    }
+    struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+    io_uring_prep_msg_ring(sqe, sh->srv->ring_fds[target], 0, uring_pack(OP_WAKE, 0, 0), 0);
+    io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+static void arm_doorbell(struct shard *sh)
+{
+    struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+    io_uring_prep_read(sqe, sh->doorbell_fd, &sh->doorbell_value, sizeof(sh->doorbell_value), 0);
+    io_uring_sqe_set_data64(sqe, uring_pack(OP_DOORBELL, 0, 0));
+}
+
+/* Accepting. */
+
+static void arm_accept(struct shard *sh, int which)
+{
+    if (sh->accept_armed[which] || sh->listen_fd[which] < 0)
+        return;
+    struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+    if (sh->feat.accept_multishot)
+        io_uring_prep_multishot_accept(sqe, sh->listen_fd[which], NULL, NULL, SOCK_CLOEXEC);
+    else
+        io_uring_prep_accept(sqe, sh->listen_fd[which], NULL, NULL, SOCK_CLOEXEC);
+    enum uring_op op = which == LISTENER_CLIENT ? OP_ACCEPT_CLIENT : OP_ACCEPT_PUBLISH;
+    io_uring_sqe_set_data64(sqe, uring_pack(op, 0, 0));
+    sh->accept_armed[which] = true;
+}
+
+/* refuse answers a connection over --max-connections and closes it. */
+static void refuse(struct shard *sh, int which, int fd)
+{
+    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
+    char http_503[256];
+    uint8_t nack[64];
+    const void *reply = http_503;
+    size_t len = (size_t)snprintf(http_503, sizeof(http_503),
+                                  "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                  "application/json\r\nContent-Length: %zu\r\nConnection: "
+                                  "close\r\n\r\n%s",
+                                  sizeof(body) - 1, body);
+    if (which == LISTENER_PUBLISH) {
+        struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
+        len = rc_encode_error(nack, sizeof(nack), RC_NACK, 0, &err);
+        reply = nack;
+    }
+    ssize_t ignored = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)ignored;
+    close(fd);
+    if (sh->stats.refused++ % 1000 == 0)
+        log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
+                 sh->max_conns);
+}
+
+static void new_connection(struct shard *sh, int which, int fd)
+{
+    net_tune_accepted(fd);
+    struct conn *c = conn_new(sh, fd, which == LISTENER_CLIENT ? CONN_HTTP : CONN_PUB);
+    if (!c) {
+        refuse(sh, which, fd);
+        return;
+    }
+    sh->stats.accepted++;
+    if (which == LISTENER_CLIENT)
+        httpconn_start(sh, c);
+    else
+        pubconn_start(sh, c);
+    conn_arm_recv(sh, c);
+}
+
+static void on_accept(struct shard *sh, int which, int res, uint32_t flags)
+{
+    if (!(flags & IORING_CQE_F_MORE))
+        sh->accept_armed[which] = false;
+    if (res >= 0) {
+        if (sh->draining)
+            close(res);
+        else
+            new_connection(sh, which, res);
+    } else if (res == -EINVAL && sh->feat.accept_multishot) {
+        log_warn("multishot accept not supported by the kernel: using one-shot accepts");
+        sh->feat.accept_multishot = false;
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        log_warn("accept failed: %s; pausing accepts for %d ms", strerror(-res),
+                 ACCEPT_RETRY_MS);
+        sh->accept_paused = true;
+        sh->accept_resume_ms = sh->now_ms + ACCEPT_RETRY_MS;
+    } else if (res != -ECANCELED && res != -EBADF) {
+        log_debug("accept failed: %s", strerror(-res));
+    }
+    if (!sh->accept_armed[which] && !sh->accept_paused && !sh->draining)
+        arm_accept(sh, which);
+}
+
+/* Completions. */
+
+static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
+{
+    uint64_t ud = cqe->user_data;
+    struct conn *c;
+    switch (uring_op_of(ud)) {
+    case OP_ACCEPT_CLIENT:
+        on_accept(sh, LISTENER_CLIENT, cqe->res, cqe->flags);
+        break;
+    case OP_ACCEPT_PUBLISH:
+        on_accept(sh, LISTENER_PUBLISH, cqe->res, cqe->flags);
+        break;
+    case OP_RECV:
+        c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
+        if (c)
+            conn_on_recv(sh, c, cqe->res, cqe->flags);
+        else if (cqe->flags & IORING_CQE_F_BUFFER)
+            bufring_recycle(&sh->bufs, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+        break;
+    case OP_SEND:
+        c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
+        if (c)
+            conn_on_send(sh, c, cqe->res);
+        break;
+    case OP_DOORBELL:
+        arm_doorbell(sh);
+        break;
+    case OP_WAKE: /* the rings are drained after the completions anyway */
+    case OP_IGNORE:
+    case OP_NONE:
+        break;
+    }
+}
+
+static void handle_completions(struct shard *sh)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, count = 0;
+    io_uring_for_each_cqe(&sh->ring, head, cqe)
+    {
+        handle_cqe(sh, cqe);
+        count++;
+    }
+    io_uring_cq_advance(&sh->ring, count);
+}
+
+/* Rings. */
+
+/* drain_ring handles the items in |r|; returns true when more arrived
+ * while it worked (the loop must not sleep). */
+static bool drain_ring(struct shard *sh, struct xring *r, unsigned producer)
+{
+    uint32_t budget = r->mask + 1; /* bound the time spent on one ring */
+    bool blocked = false;
+    for (;;) {
+        void *item;
+        while (budget > 0 && (item = xring_peek(r)) != NULL) {
+            if (!shard_handle_item(sh, item)) {
+                blocked = true; /* woken when our outgoing rings have room */
+                break;
+            }
+            xring_pop(r);
+            budget--;
+        }
+        bool wake_producer = false;
+        bool more = xring_consumer_release(r, &wake_producer);
+        if (wake_producer)
+            shard_wake_peer(sh, producer);
+        if (!more || blocked)
+            return false;
+        if (budget == 0)
+            return true;
+    }
+}
+
+static void drain_rings(struct shard *sh)
+{
+    bool pending = false;
+    for (unsigned j = 0; j < sh->srv->num_shards; j++) {
+        if (j == sh->id)
+            continue;
+        /* Data first: results and messages never wait, and handling them
+         * frees room that requests may need. */
+        pending |= drain_ring(sh, server_data_ring(sh->srv, j, sh->id), j);
+        pending |= drain_ring(sh, server_request_ring(sh->srv, j, sh->id), j);
+    }
+    sh->rings_pending = pending;
+}
+
+static void publish_rings(struct shard *sh)
+{
+    for (unsigned j = 0; j < sh->srv->num_shards; j++) {
+        if (!sh->ring_pushed[j])
+            continue;
+        sh->ring_pushed[j] = false;
+        bool wake = xring_publish(server_data_ring(sh->srv, sh->id, j));
+        wake |= xring_publish(server_request_ring(sh->srv, sh->id, j));
+        if (wake)
+            shard_wake_peer(sh, j);
+    }
+}
+
+/* Work, timers, flushing. */
+
+static void run_work(struct shard *sh)
+{
+    struct conn *list = sh->work;
+    sh->work = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->next_work;
+        c->flags &= ~CONN_ON_WORK;
+        if (c->state == CONN_DEAD) {
+            conn_reap(sh, c);
+            continue;
+        }
+        if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN)
+            wsconn_close_slow(sh, c);
+        if (c->flags & CONN_NEED_RECV) {
+            c->flags &= ~CONN_NEED_RECV;
+            conn_arm_recv(sh, c);
+        }
+        if (c->kind == CONN_PUB && (c->flags & CONN_READ_PAUSED))
+            pubconn_resume(sh, c);
+    }
+    list = sh->blocked;
+    sh->blocked = NULL;
+    while (list) {
+        struct conn *c = list;
+        list = c->next_work;
+        if (c->state == CONN_OPEN) {
+            pubconn_resume(sh, c); /* may block again */
+        } else {
+            c->flags &= ~CONN_BLOCKED;
+            conn_add_work(sh, c);
+        }
+    }
+}
+
+static void on_timer(void *ctx, struct timer_node *node)
+{
+    struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
+    conn_on_timer(ctx, c);
+}
+
+static void flush_list(struct shard *sh, struct conn **list)
+{
+    while (*list) {
+        struct conn *c = *list;
+        *list = c->next_dirty;
+        c->flags &= ~CONN_DIRTY;
+        if (c->state == CONN_DEAD)
+            conn_reap(sh, c);
+        else
+            conn_flush(sh, c);
+    }
+}
+
+/* Shutdown. */
+
+static void close_listeners(struct shard *sh)
+{
+    for (int i = 0; i < NUM_LISTENERS; i++) {
+        if (sh->listen_fd[i] < 0)
+            continue;
+        if (sh->accept_armed[i]) {
+            struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+            enum uring_op op = i == LISTENER_CLIENT ? OP_ACCEPT_CLIENT : OP_ACCEPT_PUBLISH;
+            io_uring_prep_cancel64(sqe, uring_pack(op, 0, 0), 0);
+            io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
+        }
+        close(sh->listen_fd[i]);
+        sh->listen_fd[i] = -1;
+    }
+}
+
+static void start_drain(struct shard *sh)
+{
+    sh->draining = true;
+    sh->drain_started = true;
+    close_listeners(sh);
+    for (uint32_t i = 0; i < sh->conns_cap; i++) {
+        struct conn *c = sh->conns[i];
+        if (!c || c->state != CONN_OPEN)
+            continue;
+        if (c->kind == CONN_WS)
+            wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        else if (c->kind == CONN_PUB)
+            pubconn_drain(sh, c);
+        else
+            conn_kill(sh, c);
+    }
+}
+
+/* check_phase follows the main thread's shutdown phases; returns true when
+ * the loop must end. */
+static bool check_phase(struct shard *sh, bool *reported_drained)
+{
+    int phase = atomic_load_explicit(&sh->srv->phase, memory_order_acquire);
+    if (phase >= PHASE_DRAIN && !sh->drain_started)
+        start_drain(sh);
+    if (sh->drain_started && sh->num_conns == 0 && !*reported_drained) {
+        *reported_drained = true;
+        atomic_fetch_add_explicit(&sh->srv->shards_drained, 1, memory_order_acq_rel);
+    }
+    return phase == PHASE_EXIT;
+}
+
+/* The loop. */
+
+static void wait_for_work(struct shard *sh)
+{
+    if (sh->rings_pending || sh->work) {
+        io_uring_submit_and_get_events(&sh->ring);
+        return;
+    }
+    int64_t wait_ms = timer_wait_ms(&sh->timers, sh->now_ms);
+    if (sh->exiting && (wait_ms < 0 || wait_ms > TIMER_TICK_MS))
+        wait_ms = TIMER_TICK_MS;
+    if (sh->accept_paused) {
+        int64_t until = sh->accept_resume_ms - sh->now_ms;
+        if (wait_ms < 0 || until < wait_ms)
+            wait_ms = until > 0 ? until : 0;
+    }
+    struct io_uring_cqe *cqe;
+    if (wait_ms < 0) {
+        io_uring_submit_and_wait(&sh->ring, 1);
+    } else {
+        struct __kernel_timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
+        io_uring_submit_and_wait_timeout(&sh->ring, &cqe, 1, &ts, NULL);
+    }
+}
+
+static void iterate(struct shard *sh)
+{
+    wait_for_work(sh);
+    sh->now_ms = monotonic_ms();
+    handle_completions(sh);
+    drain_rings(sh);
+    run_work(sh);
+    timer_advance(&sh->timers, sh->now_ms, on_timer, sh);
+    if (sh->accept_paused && sh->now_ms >= sh->accept_resume_ms && !sh->draining) {
+        sh->accept_paused = false;
+        arm_accept(sh, LISTENER_CLIENT);
+        arm_accept(sh, LISTENER_PUBLISH);
+    }
+    flush_list(sh, &sh->dirty_pub);
+    flush_list(sh, &sh->dirty_other);
+    publish_rings(sh);
+}
+
+static void run(struct shard *sh)
+{
+    bool reported_drained = false;
+    arm_doorbell(sh);
+    arm_accept(sh, LISTENER_CLIENT);
+    arm_accept(sh, LISTENER_PUBLISH);
+    while (!check_phase(sh, &reported_drained))
+        iterate(sh);
+
+    /* Exit: end whatever did not close in time, and give the kernel a
+     * moment to complete the requests of those connections. */
+    sh->exiting = true;
+    for (uint32_t i = 0; i < sh->conns_cap; i++)
+        if (sh->conns[i])
+            conn_kill(sh, sh->conns[i]);
+    int64_t deadline = monotonic_ms() + EXIT_GRACE_MS;
+    while (sh->num_conns > 0 && sh->now_ms < deadline)
+        iterate(sh);
+}
+
+/* Set-up and tear-down. */
+
+static void pin_to_cpu(struct shard *sh)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET((int)(sh->id % (unsigned)(cpus > 0 ? cpus : 1)), &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+        log_warn("cannot pin to CPU %ld", (long)(sh->id % (unsigned)(cpus > 0 ? cpus : 1)));
+}
+
+static int setup(struct shard *sh)
+{
+    const struct rc_config *cfg = sh->cfg;
+    sh->listen_fd[0] = sh->listen_fd[1] = -1;
+    sh->doorbell_fd = -1;
+    if (cfg->pin_shards)
+        pin_to_cpu(sh);
+    int ret = uring_setup(&sh->ring, cfg->uring_entries, &sh->feat);
+    if (ret != 0) {
+        log_error("io_uring_setup failed: %s", strerror(-ret));
+        return -1;
+    }
+    sh->ring_ready = true;
+    ret = bufring_setup(&sh->bufs, &sh->ring, 0, cfg->recv_buffers, cfg->recv_buffer_size);
+    if (ret != 0) {
+        log_error("cannot register the receive buffer ring (needs Linux 5.19 or later): %s",
+                  strerror(-ret));
+        return -1;
+    }
+    sh->doorbell_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (sh->doorbell_fd < 0) {
+        log_error("eventfd: %s", strerror(errno));
+        return -1;
+    }
+    const struct rc_endpoint *eps[NUM_LISTENERS] = {&cfg->listen, &cfg->publish_listen};
+    for (int i = 0; i < NUM_LISTENERS; i++) {
+        sh->listen_fd[i] = net_listen(eps[i], LISTEN_BACKLOG);
+        if (sh->listen_fd[i] < 0) {
+            log_error("cannot listen on %s: %s", eps[i]->text, strerror(-sh->listen_fd[i]));
+            return -1;
+        }
+    }
+    sh->ring_pushed = rc_calloc(sh->srv->num_shards, sizeof(bool));
+    if (!sh->ring_pushed)
+        return -1;
+    sh->now_ms = monotonic_ms();
+    index_init(&sh->index);
+    home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
+    timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
+    sh->max_conns = (cfg->max_connections + sh->srv->num_shards - 1) / sh->srv->num_shards;
+    sh->srv->ring_fds[sh->id] = sh->ring.ring_fd;
+    if (sh->id == 0) {
+        char features[256];
+        uring_describe(&sh->feat, features, sizeof(features));
+        log_info("io_uring: %s", features);
+    }
+    return 0;
+}
+
+static void teardown(struct shard *sh)
+{
+    if (sh->ring_ready)
+        io_uring_queue_exit(&sh->ring); /* no request is left after this */
+    conn_free_all(sh);
+    bufring_unmap(&sh->bufs);
+    for (int i = 0; i < NUM_LISTENERS; i++)
+        if (sh->listen_fd[i] >= 0)
+            close(sh->listen_fd[i]);
+    if (sh->doorbell_fd >= 0)
+        close(sh->doorbell_fd);
+    index_cleanup(&sh->index);
+    home_cleanup(&sh->home);
+    rc_free(sh->conns);
+    rc_free(sh->free_slots);
+    rc_free(sh->ring_pushed);
+}
+
+static void *shard_main(void *arg)
+{
+    struct shard *sh = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "shard %u", sh->id);
+    rc_log_set_thread_name(name);
+    pthread_setname_np(pthread_self(), name);
+
+    bool ok = setup(sh) == 0;
+    if (!ok)
+        atomic_store(&sh->srv->setup_failed, 1);
+    pthread_barrier_wait(&sh->srv->setup_done);
+    if (ok && !atomic_load(&sh->srv->setup_failed))
+        run(sh);
+    teardown(sh);
+    return NULL;
+}
+
+int shard_start(struct shard *sh, struct server *srv, unsigned id)
+{
+    sh->srv = srv;
+    sh->cfg = &srv->cfg;
+    sh->id = id;
+    return pthread_create(&sh->thread, NULL, shard_main, sh);
+}

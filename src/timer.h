@@ -1,0 +1,56 @@
+/* timer.h: a hashed timing wheel for per-connection deadlines.
+ *
+ * Each connection embeds one timer_node (handshake, close linger, ...).
+ * Arming, re-arming and cancelling are O(1); a tick looks only at the nodes
+ * hashed to that tick's slot, so the cost of time passing does not grow with
+ * the number of idle connections. Precision is one tick. */
+#ifndef RC_TIMER_H
+#define RC_TIMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TIMER_SLOTS 1024
+
+struct timer_node {
+    struct timer_node *next, *prev; /* NULL when not armed */
+    uint64_t expires_tick;
+};
+
+struct timer_wheel {
+    struct timer_node slots[TIMER_SLOTS]; /* list heads */
+    uint64_t tick;                        /* ticks processed so far */
+    int64_t origin_ms;                    /* clock reading at tick 0 */
+    uint32_t tick_ms;
+    uint64_t armed;
+};
+
+typedef void (*timer_fire_fn)(void *ctx, struct timer_node *node);
+
+/* timer_wheel_init starts the wheel at |now_ms| with a tick of |tick_ms|. */
+void timer_wheel_init(struct timer_wheel *w, int64_t now_ms, uint32_t tick_ms);
+
+/* timer_arm (re)arms |node| to fire at |deadline_ms| (or the tick after). */
+void timer_arm(struct timer_wheel *w, struct timer_node *node, int64_t deadline_ms);
+
+/* timer_cancel disarms |node|; harmless when it is not armed. */
+void timer_cancel(struct timer_wheel *w, struct timer_node *node);
+
+/* timer_is_armed reports whether |node| is armed. */
+static inline bool timer_is_armed(const struct timer_node *node)
+{
+    return node->next != NULL;
+}
+
+/* timer_advance processes every tick up to |now_ms| and calls |fn| for each
+ * node that expired (disarmed before the call; |fn| may re-arm it or change
+ * other timers). */
+void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void *ctx);
+
+/* timer_wait_ms returns how long the loop may sleep before the next tick
+ * whose slot holds a timer (which may belong to a later turn of the wheel),
+ * or -1 when no timer is armed. */
+int64_t timer_wait_ms(const struct timer_wheel *w, int64_t now_ms);
+
+#endif

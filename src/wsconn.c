@@ -1,0 +1,221 @@
+/* wsconn.c: the native protocol on /v1/ws. */
+#include "wsconn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "control.h"
+#include "conn.h"
+#include "hash.h"
+#include "log.h"
+#include "shard.h"
+#include "topic.h"
+#include "ws.h"
+
+/* send_frame queues one unfragmented server frame. */
+static void send_frame(struct shard *sh, struct conn *c, enum ws_opcode opcode,
+                       const void *payload, size_t len)
+{
+    uint8_t header[WS_MAX_HEADER];
+    size_t header_len = ws_build_header(header, opcode, true, len);
+    conn_send_copy(sh, c, header, header_len);
+    if (len > 0)
+        conn_send_copy(sh, c, payload, len);
+}
+
+/* send_json queues a text frame with |text| (malloc'd by jansson) and frees
+ * it. */
+static void send_json(struct shard *sh, struct conn *c, char *text, size_t len)
+{
+    if (!text) {
+        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    send_frame(sh, c, WS_OP_TEXT, text, len);
+    free(text);
+}
+
+static void send_error(struct shard *sh, struct conn *c, const char *code, const char *topic,
+                       size_t topic_len, const char *message)
+{
+    size_t len = 0;
+    char *text = control_reply_error(code, topic, topic_len, message, &len);
+    send_json(sh, c, text, len);
+}
+
+void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    uint8_t frame[2 + WS_MAX_CONTROL_PAYLOAD];
+    size_t len = ws_build_close(frame, code, reason);
+    conn_send_copy(sh, c, frame, len);
+    conn_finish(sh, c);
+}
+
+void wsconn_close_slow(struct shard *sh, struct conn *c)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    log_info("connection %u: slow consumer, %llu bytes queued (--max-queued-bytes %llu); "
+             "closing with %d",
+             c->slot, (unsigned long long)c->sq.bytes,
+             (unsigned long long)sh->cfg->max_queued_bytes, WS_CLOSE_SLOW_CONSUMER);
+    sh->stats.slow_closes++;
+    sendq_drop_unsent(&c->sq);
+    wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+}
+
+/* change_subscriptions applies a subscribe or unsubscribe message: every
+ * topic is judged on its own; bad ones get an error each, the others are
+ * applied and listed in one reply. */
+static void change_subscriptions(struct shard *sh, struct conn *c, const struct control_msg *m)
+{
+    size_t n = control_num_topics(m);
+    const char **accepted = malloc((n ? n : 1) * sizeof(*accepted));
+    size_t *lens = malloc((n ? n : 1) * sizeof(*lens));
+    if (!accepted || !lens) {
+        free(accepted);
+        free(lens);
+        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    size_t num_accepted = 0;
+    bool subscribe = m->type == CONTROL_SUBSCRIBE;
+    for (size_t i = 0; i < n && c->state == CONN_OPEN; i++) {
+        size_t len = 0;
+        const char *topic = control_topic(m, i, &len);
+        if (!topic) {
+            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
+            continue;
+        }
+        enum topic_status status = topic_validate(topic, len, sh->cfg->max_topic_length);
+        if (status != TOPIC_OK) {
+            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
+            continue;
+        }
+        uint64_t hash = rc_hash(topic, len);
+        enum index_result r =
+            subscribe ? index_subscribe(&sh->index, &c->u.ws.subs, topic, len, hash,
+                                        sh->cfg->max_topics_per_conn)
+                      : index_unsubscribe(&sh->index, &c->u.ws.subs, topic, len, hash);
+        if (r == INDEX_LIMIT) {
+            send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
+                       "this connection holds --max-topics-per-conn subscriptions");
+            continue;
+        }
+        if (r == INDEX_NO_MEMORY) {
+            send_error(sh, c, CONTROL_ERR_INTERNAL, topic, len, "out of memory");
+            continue;
+        }
+        accepted[num_accepted] = topic;
+        lens[num_accepted++] = len;
+    }
+    if (c->state == CONN_OPEN) {
+        size_t len = 0;
+        char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted,
+                                          lens, num_accepted, &len);
+        send_json(sh, c, text, len);
+    }
+    free(accepted);
+    free(lens);
+}
+
+static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
+{
+    struct control_msg m;
+    const char *code = NULL;
+    char message[200];
+    if (control_parse(&m, data, len, &code, message, sizeof(message)) != 0) {
+        send_error(sh, c, code, NULL, 0, message);
+        return;
+    }
+    if (m.type == CONTROL_PING) {
+        size_t reply_len = 0;
+        char *text = control_reply_pong(&reply_len);
+        send_json(sh, c, text, reply_len);
+    } else {
+        change_subscriptions(sh, c, &m);
+    }
+    control_free(&m);
+}
+
+struct event_ctx {
+    struct shard *sh;
+    struct conn *c;
+};
+
+static int handle_event(void *ctx, const struct ws_event *ev)
+{
+    struct event_ctx *e = ctx;
+    struct shard *sh = e->sh;
+    struct conn *c = e->c;
+    switch (ev->type) {
+    case WS_EV_MESSAGE:
+        if (ev->opcode != WS_OP_TEXT) {
+            wsconn_close(sh, c, WS_CLOSE_UNSUPPORTED_DATA,
+                         "binary messages are not part of the protocol");
+            return 1;
+        }
+        handle_text(sh, c, ev->data, ev->len);
+        break;
+    case WS_EV_PING:
+        send_frame(sh, c, WS_OP_PONG, ev->data, ev->len);
+        break;
+    case WS_EV_PONG:
+        break;
+    case WS_EV_CLOSE:
+        /* Echo the peer's code; a close without a code gets one without. */
+        c->u.ws.close_received = true;
+        wsconn_close(sh, c, ev->close_code == WS_CLOSE_NO_STATUS ? 0 : ev->close_code, "");
+        return 1;
+    }
+    return c->state == CONN_OPEN ? 0 : 1;
+}
+
+void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
+    struct event_ctx ctx = {sh, c};
+    int r = ws_reader_feed(&c->u.ws.reader, data, len, &limits, handle_event, &ctx);
+    if (r < 0) {
+        c->u.ws.reader_failed = true;
+        uint16_t code = (uint16_t)-r;
+        const char *reason = code == WS_CLOSE_TOO_BIG          ? "message too big"
+                             : code == WS_CLOSE_INVALID_PAYLOAD ? "invalid UTF-8"
+                             : code == WS_CLOSE_INTERNAL_ERROR  ? "out of memory"
+                                                                : "protocol error";
+        log_debug("connection %u: WebSocket error, closing with %u", c->slot, code);
+        wsconn_close(sh, c, code, reason);
+    }
+}
+
+static int closing_event(void *ctx, const struct ws_event *ev)
+{
+    struct event_ctx *e = ctx;
+    if (ev->type != WS_EV_CLOSE)
+        return 0;
+    e->c->u.ws.close_received = true;
+    if (e->c->state == CONN_LINGER)
+        conn_kill(e->sh, e->c); /* our close is out already: the handshake is complete */
+    return 1;
+}
+
+void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    if (c->u.ws.reader_failed || c->u.ws.close_received)
+        return;
+    const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
+    struct event_ctx ctx = {sh, c};
+    if (ws_reader_feed(&c->u.ws.reader, data, len, &limits, closing_event, &ctx) < 0)
+        c->u.ws.reader_failed = true;
+}
+
+void wsconn_start(struct shard *sh, struct conn *c, uint8_t *early, size_t len)
+{
+    c->kind = CONN_WS;
+    memset(&c->u.ws, 0, sizeof(c->u.ws));
+    ws_reader_init(&c->u.ws.reader);
+    if (len > 0)
+        wsconn_on_data(sh, c, early, len);
+}

@@ -1,0 +1,36 @@
+/* wsconn.h: a native-protocol WebSocket connection.
+ *
+ * Text messages are control messages (control.h); binary messages are not
+ * part of the native protocol (close 1003). Pings are answered with pongs,
+ * a close frame with a close frame echoing its code. Protocol errors close
+ * with the code the reader reports (1002, 1007, 1009). */
+#ifndef RC_WSCONN_H
+#define RC_WSCONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct shard;
+struct conn;
+
+/* wsconn_start turns an upgraded HTTP connection into a WebSocket one and
+ * handles |len| bytes the client sent right after its handshake. */
+void wsconn_start(struct shard *sh, struct conn *c, uint8_t *early, size_t len);
+
+/* wsconn_on_data handles received bytes. */
+void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+
+/* wsconn_on_closing_data reads what a client sends after our close frame
+ * was queued, looking for its close frame only. */
+void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+
+/* wsconn_close queues a close frame with |code| and |reason| and closes
+ * after it (graceful: queued events go first). */
+void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *reason);
+
+/* wsconn_close_slow closes a subscriber whose queue exceeded
+ * --max-queued-bytes: the events not yet on the wire are dropped, a close
+ * frame with code 4001 follows the frame being sent. */
+void wsconn_close_slow(struct shard *sh, struct conn *c);
+
+#endif
