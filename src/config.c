@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "topic.h"
 
 #define RC_VERSION "0.1.0"
 
@@ -49,7 +50,9 @@ static const struct opt options[] = {
     {"max-topics-per-conn", "N", OPT_UINT, OFF(max_topics_per_conn), 1, 1000000,
      "subscriptions one connection may hold (default 1024)"},
     {"max-topic-length", "BYTES", OPT_UINT, OFF(max_topic_length), 1, 65535,
-     "longest topic name (default 256)"},
+     "longest topic name or pattern (default 256)"},
+    {"max-segments", "N", OPT_UINT, OFF(max_segments), 1, TOPIC_MAX_SEGMENTS_LIMIT,
+     "most segments in a topic or pattern (default 32)"},
     {"max-queued-bytes", "BYTES", OPT_SIZE, OFF(max_queued_bytes), 1024, 1ull << 40,
      "bytes queued for one subscriber before it is closed as slow (code 4001) (default 8M)"},
     {"max-publish-bytes", "BYTES", OPT_SIZE, OFF(max_publish_bytes), 1, 1u << 30,
@@ -97,6 +100,7 @@ void config_defaults(struct rc_config *cfg)
     cfg->max_message = 64 * 1024;
     cfg->max_topics_per_conn = 1024;
     cfg->max_topic_length = 256;
+    cfg->max_segments = 32;
     cfg->max_queued_bytes = 8 * 1024 * 1024;
     cfg->max_publish_bytes = 16 * 1024 * 1024;
     cfg->max_inflight = 1024;

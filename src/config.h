@@ -26,6 +26,7 @@ struct rc_config {
     uint64_t max_message;              /* largest reassembled WebSocket message */
     unsigned max_topics_per_conn;
     unsigned max_topic_length;
+    unsigned max_segments;
     uint64_t max_queued_bytes;   /* per connection, before the slow-consumer close */
     uint32_t max_publish_bytes;  /* largest publish payload */
     unsigned max_inflight;       /* unacknowledged publishes read ahead per publisher */

@@ -44,7 +44,7 @@ static void deliver_one(void *ctx, struct subs *s)
     }
 }
 
-size_t fanout_deliver(const struct index *idx, struct msg *m, uint64_t max_queued,
+size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
                       const struct fanout_sink *sink)
 {
     struct fanout_run run = {m, NULL, max_queued, sink, 0, false};

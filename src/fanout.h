@@ -23,7 +23,7 @@ struct fanout_sink {
 
 /* fanout_deliver queues |m| to the subscribers of its topic in |idx| and
  * returns how many got it. It takes over one shard reference of |m|. */
-size_t fanout_deliver(const struct index *idx, struct msg *m, uint64_t max_queued,
+size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
                       const struct fanout_sink *sink);
 
 #endif

@@ -1,14 +1,23 @@
 /* index.h: a shard's own topic index: which of its connections want a topic.
  *
  * Each shard keeps a private copy holding only its own subscribers, so no
- * lock is ever taken. Exact topics live in a hash table of topic nodes; each
- * node has an array of subscribers, and each connection has an array of its
- * subscriptions. The two arrays point at each other's positions, so adding,
- * removing one subscription and removing a whole connection are O(1) per
- * subscription, whatever the number of subscribers of a topic.
+ * lock is ever taken. Exact topics live in a hash table of topic nodes.
+ * Patterns (topic.h) live in a segment trie: one trie level per segment,
+ * a child per segment text or '*' (each with the separator in front of it),
+ * and at each level the patterns ending there and those ending in '>'
+ * after it. Matching
+ * a topic walks the trie along its segments, so its cost grows with the
+ * topic's segment count, not with the number of patterns. The pattern "*"
+ * alone is kept aside and matches everything.
  *
- * Matching goes through index_match only, so that patterns can join exact
- * topics later without touching the callers. */
+ * Every subscription target (exact topic or pattern) has an array of
+ * subscribers, and each connection an array of its subscriptions; the two
+ * point at each other's positions, so adding or removing a subscription, or
+ * a whole connection, is O(1) per subscription.
+ *
+ * A connection that several subscriptions match (an exact topic and a
+ * pattern, two patterns) is visited once per message: each match stamps the
+ * connections it visits. */
 #ifndef RC_INDEX_H
 #define RC_INDEX_H
 
@@ -18,6 +27,7 @@
 #include "hmap.h"
 
 struct topic_node;
+struct trie_node;
 
 /* One subscription, seen from the connection. */
 struct conn_sub {
@@ -30,9 +40,10 @@ struct subs {
     struct conn_sub *v;
     uint32_t n;
     uint32_t cap;
+    uint64_t stamp; /* the last match that visited this connection */
 };
 
-/* One subscription, seen from the topic. */
+/* One subscription, seen from the topic or pattern. */
 struct sub_ref {
     struct subs *owner;
     uint32_t slot; /* index in owner->v */
@@ -43,19 +54,26 @@ struct topic_node {
     struct sub_ref *subs;
     uint32_t nsubs;
     uint32_t cap;
+    struct trie_node *trie; /* patterns: where it hangs in the trie */
+    uint8_t is_pattern;
+    uint8_t ends_with_rest; /* pattern ending in '>' */
     uint16_t len;
     char name[];
 };
 
 struct index {
-    struct hmap topics; /* of struct topic_node */
+    struct hmap topics;   /* exact topics: struct topic_node */
+    struct hmap patterns; /* patterns: struct topic_node */
+    struct trie_node *root;
+    struct topic_node *match_all; /* the pattern "*" */
     uint64_t subscriptions;
+    uint64_t stamp;
 };
 
 enum index_result {
     INDEX_ADDED = 0,
-    INDEX_ALREADY = 1,   /* subscribe: it was there; unsubscribe: it was not */
-    INDEX_LIMIT = -1,    /* the connection holds its maximum */
+    INDEX_ALREADY = 1, /* subscribe: it was there; unsubscribe: it was not */
+    INDEX_LIMIT = -1,  /* the connection holds its maximum */
     INDEX_NO_MEMORY = -2,
 };
 
@@ -65,13 +83,14 @@ void index_init(struct index *idx);
 /* index_cleanup frees the index; all connections must be removed first. */
 void index_cleanup(struct index *idx);
 
-/* index_subscribe adds the exact topic |name| (hash |hash|) to |s|,
- * unless |s| already holds it or holds |max_subs| subscriptions. */
+/* index_subscribe adds the topic or pattern |name| (validated by the caller
+ * with topic_validate_pattern; |hash| is rc_hash of the name) to |s|, unless
+ * |s| already holds it or holds |max_subs| subscriptions. */
 enum index_result index_subscribe(struct index *idx, struct subs *s, const char *name, size_t len,
                                   uint64_t hash, uint32_t max_subs);
 
-/* index_unsubscribe removes topic |name| from |s|: INDEX_ADDED when it was
- * removed, INDEX_ALREADY when |s| did not hold it. */
+/* index_unsubscribe removes exactly the subscription |name| from |s|:
+ * INDEX_ADDED when it was removed, INDEX_ALREADY when |s| did not hold it. */
 enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name,
                                     size_t len, uint64_t hash);
 
@@ -82,12 +101,13 @@ void index_remove_all(struct index *idx, struct subs *s);
  * the index. */
 typedef void (*index_visit_fn)(void *ctx, struct subs *subscriber);
 
-/* index_match calls |fn| for every subscriber of the topic |name| and
- * returns how many there were. */
-size_t index_match(const struct index *idx, const char *name, size_t len, uint64_t hash,
+/* index_match calls |fn| once for every connection with a subscription
+ * matching the topic |name| (hash |hash|) and returns how many there were. */
+size_t index_match(struct index *idx, const char *name, size_t len, uint64_t hash,
                    index_visit_fn fn, void *ctx);
 
-/* index_topic_count returns how many topics have subscribers on this shard. */
+/* index_topic_count returns how many exact topics and patterns have
+ * subscribers on this shard. */
 size_t index_topic_count(const struct index *idx);
 
 #endif

@@ -119,7 +119,8 @@ static bool payload_is_json(const uint8_t *payload, size_t len)
 static int validate(const struct shard *sh, const struct rc_publish *p, bool json,
                     const char **out_message)
 {
-    enum topic_status ts = topic_validate(p->topic, p->topic_len, sh->cfg->max_topic_length);
+    enum topic_status ts =
+        topic_validate(p->topic, p->topic_len, sh->cfg->max_topic_length, sh->cfg->max_segments);
     if (ts != TOPIC_OK) {
         *out_message = topic_status_text(ts);
         return RC_ERR_BAD_TOPIC;

@@ -1,5 +1,7 @@
-/* topic.c: topic name rules (see topic.h). */
+/* topic.c: topic and pattern rules, and the reference matcher (see topic.h). */
 #include "topic.h"
+
+#include <string.h>
 
 static bool segment_char_ok(unsigned char c)
 {
@@ -19,32 +21,63 @@ static bool segment_char_ok(unsigned char c)
     }
 }
 
-enum topic_status topic_validate(const char *topic, size_t len, size_t max_len)
+static bool is_wildcard_char(char c)
+{
+    return c == '*' || c == '>';
+}
+
+/* judge_segment checks one segment of a name; wildcards are whole segments
+ * only. */
+static enum topic_status judge_segment(const char *s, size_t len, bool allow_wildcards,
+                                       bool is_last)
+{
+    if (len == 0)
+        return TOPIC_EMPTY_SEGMENT;
+    if (len == 1 && is_wildcard_char(s[0])) {
+        if (!allow_wildcards)
+            return TOPIC_WILDCARD;
+        return s[0] == '>' && !is_last ? TOPIC_WILDCARD_NOT_LAST : TOPIC_OK;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (is_wildcard_char(s[i]))
+            return allow_wildcards ? TOPIC_BAD_WILDCARD : TOPIC_WILDCARD;
+        if (!segment_char_ok((unsigned char)s[i]))
+            return TOPIC_BAD_CHAR;
+    }
+    return TOPIC_OK;
+}
+
+static enum topic_status judge(const char *name, size_t len, size_t max_len, size_t max_segments,
+                               bool allow_wildcards)
 {
     if (len == 0)
         return TOPIC_EMPTY;
     if (len > max_len)
         return TOPIC_TOO_LONG;
-    size_t segment_len = 0;
-    enum topic_status status = TOPIC_OK;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)topic[i];
-        if (topic_is_separator((char)c)) {
-            if (segment_len == 0)
-                return TOPIC_EMPTY_SEGMENT;
-            segment_len = 0;
-        } else if (c == '*' || c == '>') {
-            status = TOPIC_WILDCARD;
-            segment_len++;
-        } else if (segment_char_ok(c)) {
-            segment_len++;
-        } else {
-            return TOPIC_BAD_CHAR;
-        }
+    size_t start = 0, segments = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && !topic_is_separator(name[i]))
+            continue;
+        if (++segments > max_segments)
+            return TOPIC_TOO_MANY_SEGMENTS;
+        enum topic_status s = judge_segment(name + start, i - start, allow_wildcards, i == len);
+        if (s != TOPIC_OK)
+            return s;
+        start = i + 1;
     }
-    if (segment_len == 0)
-        return TOPIC_EMPTY_SEGMENT;
-    return status;
+    return TOPIC_OK;
+}
+
+enum topic_status topic_validate(const char *topic, size_t len, size_t max_len,
+                                 size_t max_segments)
+{
+    return judge(topic, len, max_len, max_segments, false);
+}
+
+enum topic_status topic_validate_pattern(const char *pattern, size_t len, size_t max_len,
+                                         size_t max_segments)
+{
+    return judge(pattern, len, max_len, max_segments, true);
 }
 
 const char *topic_status_text(enum topic_status status)
@@ -55,13 +88,70 @@ const char *topic_status_text(enum topic_status status)
     case TOPIC_EMPTY:
         return "topic is empty";
     case TOPIC_TOO_LONG:
-        return "topic is longer than the server's limit";
+        return "topic is longer than the server's --max-topic-length";
     case TOPIC_BAD_CHAR:
         return "topic has a character outside A-Z a-z 0-9 _-@=+/~ and the separators : .";
     case TOPIC_EMPTY_SEGMENT:
         return "topic has an empty segment";
+    case TOPIC_TOO_MANY_SEGMENTS:
+        return "topic has more segments than the server's --max-segments";
     case TOPIC_WILDCARD:
-        return "wildcards (* and >) are not accepted here";
+        return "wildcards (* and >) are only allowed in subscriptions";
+    case TOPIC_BAD_WILDCARD:
+        return "a wildcard (* or >) must be a whole segment";
+    case TOPIC_WILDCARD_NOT_LAST:
+        return "'>' is only allowed as the last segment";
     }
     return "invalid topic";
+}
+
+bool topic_is_pattern(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (is_wildcard_char(name[i]))
+            return true;
+    return false;
+}
+
+size_t topic_split(const char *name, size_t len, struct topic_segment *out, size_t max)
+{
+    size_t n = 0, start = 0;
+    for (size_t i = 1; i <= len; i++) {
+        if (i < len && !topic_is_separator(name[i]))
+            continue;
+        if (n == max)
+            return max + 1;
+        out[n++] = (struct topic_segment){name + start, i - start};
+        start = i;
+    }
+    return n;
+}
+
+static bool same_segment(const struct topic_segment *a, const struct topic_segment *b)
+{
+    return a->len == b->len && memcmp(a->text, b->text, a->len) == 0;
+}
+
+bool topic_matches(const char *pattern, size_t pattern_len, const char *topic, size_t topic_len)
+{
+    struct topic_segment p[TOPIC_MAX_SEGMENTS_LIMIT + 1], t[TOPIC_MAX_SEGMENTS_LIMIT + 1];
+    size_t np = topic_split(pattern, pattern_len, p, TOPIC_MAX_SEGMENTS_LIMIT);
+    size_t nt = topic_split(topic, topic_len, t, TOPIC_MAX_SEGMENTS_LIMIT);
+    if (np > TOPIC_MAX_SEGMENTS_LIMIT || nt > TOPIC_MAX_SEGMENTS_LIMIT || np == 0)
+        return false;
+    if (np == 1 && topic_segment_is(&p[0], '*'))
+        return true; /* "*" alone: every topic */
+    for (size_t i = 0; i < np; i++) {
+        if (topic_segment_is(&p[i], '>')) /* one or more trailing segments */
+            return i == np - 1 && nt > i && topic_segment_sep(&p[i]) == topic_segment_sep(&t[i]);
+        if (i >= nt)
+            return false;
+        if (topic_segment_is(&p[i], '*')) {
+            if (topic_segment_sep(&p[i]) != topic_segment_sep(&t[i]))
+                return false;
+        } else if (!same_segment(&p[i], &t[i])) {
+            return false;
+        }
+    }
+    return np == nt;
 }

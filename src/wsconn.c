@@ -89,7 +89,8 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
             continue;
         }
-        enum topic_status status = topic_validate(topic, len, sh->cfg->max_topic_length);
+        enum topic_status status = topic_validate_pattern(topic, len, sh->cfg->max_topic_length,
+                                                          sh->cfg->max_segments);
         if (status != TOPIC_OK) {
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
             continue;
