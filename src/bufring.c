@@ -42,7 +42,8 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t group, uint
     io_uring_buf_ring_init(b->ring);
     int mask = io_uring_buf_ring_mask(count);
     for (uint32_t i = 0; i < count; i++)
-        io_uring_buf_ring_add(b->ring, bufring_data(b, (uint16_t)i), size, (uint16_t)i, mask, (int)i);
+        io_uring_buf_ring_add(b->ring, bufring_data(b, (uint16_t)i), size, (uint16_t)i, mask,
+                              (int)i);
     io_uring_buf_ring_advance(b->ring, (int)count);
     return 0;
 }

@@ -67,6 +67,9 @@ static const struct opt options[] = {
      "how long a message id is remembered (default 600)"},
     {"max-header-bytes", "BYTES", OPT_SIZE, OFF(max_header_bytes), 256, 1u << 20,
      "largest HTTP request head; larger: 431 (default 8K)"},
+    {"max-target-bytes", "BYTES", OPT_SIZE, OFF(max_target_bytes), 16, 1u << 20,
+     "longest HTTP request target (URL), below --max-header-bytes; longer: 414 "
+     "(default: half of --max-header-bytes)"},
     {"handshake-timeout", "DURATION", OPT_DURATION, OFF(handshake_timeout_ms), 1, 3600000,
      "time to send a complete HTTP request head or publish HELLO (default 10s)"},
     {"close-timeout", "DURATION", OPT_DURATION, OFF(close_timeout_ms), 1, 3600000,
@@ -82,6 +85,8 @@ static const struct opt options[] = {
     {"uring-entries", "N", OPT_UINT, OFF(uring_entries), 64, 32768,
      "submission queue entries per shard, a power of two (default 4096)"},
     {"pin-shards", NULL, OPT_FLAG, OFF(pin_shards), 0, 0, "pin shard i to CPU i"},
+    {"echo-endpoint", NULL, OPT_FLAG, OFF(echo_endpoint), 0, 0,
+     "also serve /v1/echo, a WebSocket echo, for conformance suites (Autobahn)"},
     {"log-level", "LEVEL", OPT_LOGLEVEL, OFF(log_level), 0, 0,
      "error, warn, info or debug (default info)"},
 };
@@ -108,6 +113,7 @@ void config_defaults(struct rc_config *cfg)
     cfg->dedup_entries = 100000;
     cfg->dedup_seconds = 600;
     cfg->max_header_bytes = 8192;
+    cfg->max_target_bytes = 0; /* half of max_header_bytes, once that is known */
     cfg->handshake_timeout_ms = 10000;
     cfg->close_timeout_ms = 2000;
     cfg->shutdown_timeout_ms = 5000;
@@ -172,7 +178,7 @@ static int parse_with_units(const char *text, const struct unit *units, size_t n
 static int parse_size(const char *text, uint64_t *out)
 {
     static const struct unit units[] = {
-        {"K", 1024}, {"k", 1024}, {"M", 1024 * 1024}, {"m", 1024 * 1024}, {"G", 1 << 30},
+        {"K", 1024},    {"k", 1024},   {"M", 1024 * 1024},   {"m", 1024 * 1024}, {"G", 1 << 30},
         {"g", 1 << 30}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1 << 30}};
     return parse_with_units(text, units, sizeof(units) / sizeof(units[0]), 1, out);
 }
@@ -198,8 +204,10 @@ int config_parse_endpoint(struct rc_endpoint *out, const char *text)
     host[host_len] = '\0';
     char *end;
     errno = 0;
+    if (colon[1] < '0' || colon[1] > '9')
+        return -1; /* strtoul would take a sign or blanks */
     unsigned long port = strtoul(colon + 1, &end, 10);
-    if (errno || *end || colon[1] == '\0' || port > 65535)
+    if (errno || *end || port > 65535)
         return -1;
     if (host[0] == '[') {
         if (host_len < 3 || host[host_len - 1] != ']')
@@ -276,7 +284,9 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
     return 0;
 bad_number:
     fprintf(stderr, "ringcast: --%s: '%s' is not a valid %s\n", o->name, arg,
-            o->kind == OPT_SIZE ? "size" : o->kind == OPT_DURATION ? "duration" : "number");
+            o->kind == OPT_SIZE       ? "size"
+            : o->kind == OPT_DURATION ? "duration"
+                                      : "number");
     return -1;
 }
 
@@ -285,7 +295,7 @@ static bool is_power_of_two(unsigned v)
     return v && !(v & (v - 1));
 }
 
-static int check_config(const struct rc_config *cfg)
+static int check_config(struct rc_config *cfg)
 {
     const struct {
         unsigned value;
@@ -303,6 +313,12 @@ static int check_config(const struct rc_config *cfg)
         fprintf(stderr, "ringcast: --max-message must be at least --max-frame\n");
         return -1;
     }
+    if (cfg->max_target_bytes == 0)
+        cfg->max_target_bytes = cfg->max_header_bytes / 2;
+    if (cfg->max_target_bytes >= cfg->max_header_bytes) {
+        fprintf(stderr, "ringcast: --max-target-bytes must be below --max-header-bytes\n");
+        return -1;
+    }
     if (cfg->max_connections < cfg->shards) {
         fprintf(stderr, "ringcast: --max-connections must be at least --shards\n");
         return -1;
@@ -314,9 +330,9 @@ int config_parse(struct rc_config *cfg, int argc, char **argv)
 {
     struct option long_opts[NUM_OPTIONS + 3];
     for (size_t i = 0; i < NUM_OPTIONS; i++) {
-        long_opts[i] = (struct option){options[i].name,
-                                       options[i].arg ? required_argument : no_argument, NULL,
-                                       (int)(i + 256)};
+        long_opts[i] =
+            (struct option){options[i].name, options[i].arg ? required_argument : no_argument, NULL,
+                            (int)(i + 256)};
     }
     long_opts[NUM_OPTIONS] = (struct option){"help", no_argument, NULL, 'h'};
     long_opts[NUM_OPTIONS + 1] = (struct option){"version", no_argument, NULL, 'V'};

@@ -27,13 +27,14 @@ struct rc_config {
     unsigned max_topics_per_conn;
     unsigned max_topic_length;
     unsigned max_segments;
-    uint64_t max_queued_bytes;   /* per connection, before the slow-consumer close */
-    uint32_t max_publish_bytes;  /* largest publish payload */
-    unsigned max_inflight;       /* unacknowledged publishes read ahead per publisher */
-    unsigned max_topics;         /* topics with a sequence counter, per shard */
-    unsigned dedup_entries;      /* remembered message ids, per shard */
-    unsigned dedup_seconds;      /* how long a message id is remembered */
-    unsigned max_header_bytes;   /* HTTP request head */
+    uint64_t max_queued_bytes;  /* per connection, before the slow-consumer close */
+    uint32_t max_publish_bytes; /* largest publish payload */
+    unsigned max_inflight;      /* unacknowledged publishes read ahead per publisher */
+    unsigned max_topics;        /* topics with a sequence counter, per shard */
+    unsigned dedup_entries;     /* remembered message ids, per shard */
+    unsigned dedup_seconds;     /* how long a message id is remembered */
+    unsigned max_header_bytes;  /* HTTP request head */
+    unsigned max_target_bytes;  /* HTTP request target (URL) */
     unsigned handshake_timeout_ms;
     unsigned close_timeout_ms;    /* close handshake and slow-consumer grace */
     unsigned shutdown_timeout_ms; /* SIGTERM: flush bound */
@@ -41,7 +42,8 @@ struct rc_config {
     unsigned recv_buffers;        /* provided receive buffers per shard (power of two) */
     unsigned recv_buffer_size;
     unsigned uring_entries;
-    bool pin_shards; /* pin shard i to CPU i */
+    bool pin_shards;    /* pin shard i to CPU i */
+    bool echo_endpoint; /* serve /v1/echo for WebSocket conformance suites */
     int log_level;
 };
 

@@ -38,14 +38,14 @@ enum conn_state {
 };
 
 /* Flags. */
-#define CONN_RECV_ARMED 0x01   /* a receive request is in flight */
-#define CONN_SEND_ACTIVE 0x02  /* a send request is in flight */
-#define CONN_DIRTY 0x04        /* on the shard's dirty list: flush at the end of the iteration */
-#define CONN_ON_WORK 0x08      /* on the shard's work list */
-#define CONN_OVERFLOW 0x10     /* queued bytes exceeded --max-queued-bytes */
-#define CONN_NEED_RECV 0x20    /* re-arm the receive at the end of the iteration */
-#define CONN_READ_PAUSED 0x40  /* publisher: stop reading (backpressure) */
-#define CONN_BLOCKED 0x80      /* publisher: waiting for room in a ring */
+#define CONN_RECV_ARMED 0x01  /* a receive request is in flight */
+#define CONN_SEND_ACTIVE 0x02 /* a send request is in flight */
+#define CONN_DIRTY 0x04       /* on the shard's dirty list: flush at the end of the iteration */
+#define CONN_ON_WORK 0x08     /* on the shard's work list */
+#define CONN_OVERFLOW 0x10    /* queued bytes exceeded --max-queued-bytes */
+#define CONN_NEED_RECV 0x20   /* re-arm the receive at the end of the iteration */
+#define CONN_READ_PAUSED 0x40 /* publisher: stop reading (backpressure) */
+#define CONN_BLOCKED 0x80     /* publisher: waiting for room in a ring */
 
 /* Bytes received but not handled yet: an incomplete HTTP head or publish
  * frame. Owns memory only while something is incomplete. */
@@ -58,6 +58,7 @@ struct inbuf {
 struct ws_conn {
     struct ws_reader reader;
     struct subs subs;
+    bool echo;           /* /v1/echo: messages come back as they are */
     bool close_received; /* the peer's close frame came: close TCP once ours is out */
     bool reader_failed;  /* a protocol error: the rest of the input means nothing */
 };

@@ -32,7 +32,8 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
 {
     memset(out, 0, sizeof(*out));
     json_error_t err;
-    json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &err);
+    json_t *root =
+        json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!root) {
         *out_code = CONTROL_ERR_BAD_JSON;
         snprintf(message, message_len, "invalid JSON at position %d: %s", err.position, err.text);
@@ -118,7 +119,7 @@ char *control_reply_error(const char *code, const char *topic, size_t topic_len,
     json_t *obj = json_pack("{s:s, s:s}", "type", "error", "code", code);
     if (obj && topic) {
         json_t *t = utf8_valid((const uint8_t *)topic, topic_len) ? json_stringn(topic, topic_len)
-                                                                   : json_string("\xEF\xBF\xBD");
+                                                                  : json_string("\xEF\xBF\xBD");
         json_object_set_new(obj, "topic", t);
     }
     if (obj)

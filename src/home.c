@@ -19,7 +19,7 @@ struct dedup_entry {
     uint64_t seq;
     int64_t expires_ms;
     const struct home_topic *topic;
-    uint8_t id_len;
+    uint32_t id_len;
     char id[];
 };
 
@@ -128,7 +128,7 @@ static void remember_id(struct home *h, const struct home_topic *t, uint64_t has
     e->seq = seq;
     e->expires_ms = now_ms + h->dedup_ms;
     e->topic = t;
-    e->id_len = (uint8_t)id_len;
+    e->id_len = (uint32_t)id_len;
     memcpy(e->id, id, id_len);
     if (hmap_insert(&h->ids, hash, e) != 0) {
         rc_free(e);

@@ -20,8 +20,8 @@
 struct dedup_entry;
 
 struct home {
-    struct hmap topics; /* of struct home_topic */
-    struct hmap ids;    /* of struct dedup_entry */
+    struct hmap topics;                  /* of struct home_topic */
+    struct hmap ids;                     /* of struct dedup_entry */
     struct dedup_entry *oldest, *newest; /* FIFO: expiry order */
     uint32_t max_topics;
     uint32_t dedup_entries;

@@ -234,8 +234,27 @@ static int parse_method(struct cursor *c, struct http_request *out)
     return PARSE_OK;
 }
 
-/* split_target fills path and query. Only origin-form ("/p?q") has a query;
- * for asterisk-form ("*"), absolute-form ("http://h/p") and authority-form
+/* absolute_form_path returns where the path of an absolute-form target
+ * ("http://host:port/p?q") starts, or NULL when |target| is not one. A
+ * server must accept this form (RFC 9112 section 3.2.2); without a path it
+ * means "/", which the caller handles by a path of length 0. */
+static const char *absolute_form_path(const char *target, size_t len, const char **out_end)
+{
+    size_t scheme_len = len >= 7 && ascii_case_equal(target, "http://", 7)    ? 7
+                        : len >= 8 && ascii_case_equal(target, "https://", 8) ? 8
+                                                                              : 0;
+    if (scheme_len == 0)
+        return NULL;
+    const char *end = target + len;
+    const char *p = target + scheme_len;
+    while (p < end && *p != '/' && *p != '?')
+        p++;
+    *out_end = end;
+    return p;
+}
+
+/* split_target fills path and query. Origin-form ("/p?q") and absolute-form
+ * ("http://h/p?q") have both; for asterisk-form ("*") and authority-form
  * the path is the whole target and the router answers them. */
 static void split_target(struct http_request *out)
 {
@@ -243,14 +262,20 @@ static void split_target(struct http_request *out)
     out->path_len = out->target_len;
     out->query = NULL;
     out->query_len = 0;
-    if (out->target[0] != '/')
-        return;
-    const char *mark = memchr(out->target, '?', out->target_len);
+    const char *end = out->target + out->target_len;
+    if (out->target[0] != '/') {
+        const char *path = absolute_form_path(out->target, out->target_len, &end);
+        if (!path)
+            return;
+        out->path = path;
+        out->path_len = (size_t)(end - path);
+    }
+    const char *mark = memchr(out->path, '?', out->path_len);
     if (mark == NULL)
         return;
-    out->path_len = (size_t)(mark - out->target);
     out->query = mark + 1;
-    out->query_len = out->target_len - out->path_len - 1;
+    out->query_len = (size_t)(end - out->query);
+    out->path_len = (size_t)(mark - out->path);
 }
 
 /* parse_target answers 414 as soon as the target passes the limit, before

@@ -101,6 +101,8 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     const struct http_header *upgrade_hdr = http_find_header(req, "Upgrade");
     if (req->minor_version < 1 || !req->upgrade || !upgrade_hdr ||
         !http_has_token(upgrade_hdr->value, upgrade_hdr->value_len, "websocket")) {
+        /* RFC 9110 section 7.8: Upgrade comes with the "upgrade" connection
+         * option (alongside "close": the connection ends after this). */
         fail(sh, c, 426, "Upgrade: websocket\r\nConnection: Upgrade\r\n",
              "this endpoint needs an HTTP/1.1 WebSocket upgrade");
         return false;
@@ -133,8 +135,10 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
  * goes on reading HTTP requests. */
 static bool serve(struct shard *sh, struct conn *c, const struct http_request *req)
 {
-    if (path_is(req, "/v1/ws"))
-        return false; /* handled by the caller: the connection changes protocol */
+    if (req->method == HTTP_OTHER) {
+        fail(sh, c, 501, "", "method not implemented");
+        return false;
+    }
     if (path_is(req, "/healthz")) {
         if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
             fail(sh, c, 405, "Allow: GET, HEAD\r\n", "/healthz takes GET or HEAD");
@@ -144,16 +148,17 @@ static bool serve(struct shard *sh, struct conn *c, const struct http_request *r
             fail(sh, c, 400, "", "this request takes no body");
             return false;
         }
-        respond(sh, c, 200, "Cache-Control: no-store\r\n", "{\"status\":\"ok\"}\n",
-                req->keep_alive, req->method == HTTP_HEAD);
-        if (!req->keep_alive)
+        respond(sh, c, 200, "Cache-Control: no-store\r\n", "{\"status\":\"ok\"}\n", req->keep_alive,
+                req->method == HTTP_HEAD);
+        if (!req->keep_alive) {
             conn_finish(sh, c);
-        return req->keep_alive;
+            return false;
+        }
+        /* The next request on this connection gets its own full timeout. */
+        timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+        return true;
     }
-    if (req->method == HTTP_OTHER)
-        fail(sh, c, 501, "", "method not implemented");
-    else
-        fail(sh, c, 404, "", "no such endpoint");
+    fail(sh, c, 404, "", "no such endpoint");
     return false;
 }
 
@@ -164,7 +169,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
 {
     const struct http_limits limits = {
         .max_head_bytes = sh->cfg->max_header_bytes,
-        .max_target_bytes = sh->cfg->max_header_bytes,
+        .max_target_bytes = sh->cfg->max_target_bytes,
         .max_headers = HTTP_MAX_HEADERS,
     };
     size_t done = 0;
@@ -178,11 +183,12 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
             return -1;
         }
         done += (size_t)head_len;
-        if (path_is(&req, "/v1/ws")) {
+        bool echo = sh->cfg->echo_endpoint && path_is(&req, "/v1/echo");
+        if ((path_is(&req, "/v1/ws") || echo) && req.method != HTTP_OTHER) {
             if (!upgrade(sh, c, &req))
                 return -1;
             timer_cancel(&sh->timers, &c->timer);
-            wsconn_start(sh, c, buf + done, len - done);
+            wsconn_start(sh, c, echo, buf + done, len - done);
             return -1;
         }
         if (!serve(sh, c, &req))
@@ -202,8 +208,8 @@ void httpconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t le
         if (c->in.len == 0) {
             long used = handle_requests(sh, c, data, len);
             if (used >= 0 && (size_t)used < len &&
-                inbuf_append(&c->in, data + used, len - (size_t)used,
-                             sh->cfg->max_header_bytes) != 0)
+                inbuf_append(&c->in, data + used, len - (size_t)used, sh->cfg->max_header_bytes) !=
+                    0)
                 fail(sh, c, 431, "", "request head too large");
             return;
         }

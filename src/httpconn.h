@@ -1,6 +1,7 @@
 /* httpconn.h: the client port before an upgrade: HTTP/1.1 requests.
  *
- * Routes: GET /v1/ws with a WebSocket upgrade, GET|HEAD /healthz. Anything
+ * Routes: GET /v1/ws with a WebSocket upgrade, GET|HEAD /healthz, and with
+ * --echo-endpoint GET /v1/echo (a WebSocket echo). Anything
  * else gets a JSON error (400, 404, 405, 408, 414, 426, 431, 501, 505) and
  * the connection is closed after it. Keep-alive and pipelined requests are
  * served in order. */

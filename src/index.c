@@ -9,7 +9,7 @@
 
 struct trie_node {
     struct trie_node *parent;
-    struct hmap children; /* segment with its separator (":42", ":*") -> struct trie_node */
+    struct hmap children;     /* segment with its separator (":42", ":*") -> struct trie_node */
     struct topic_node **ends; /* patterns that end at this node */
     uint32_t num_ends, cap_ends;
     struct topic_node **rests; /* patterns "<path to here>:>" */
@@ -337,8 +337,8 @@ static void remove_slot(struct index *idx, struct subs *s, uint32_t slot)
         shrink_array((void **)&node->subs, &node->cap, node->nsubs, sizeof(*node->subs));
 }
 
-enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name,
-                                    size_t len, uint64_t hash)
+enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name, size_t len,
+                                    uint64_t hash)
 {
     struct topic_node *node = find_node(idx, name, len, hash, topic_is_pattern(name, len));
     uint32_t slot;
@@ -403,8 +403,8 @@ static void walk(struct match_run *run, struct trie_node *t, size_t depth)
     if (literal)
         walk(run, literal, depth + 1);
     char star_text[2] = {sep, '*'};
-    struct topic_segment star_seg = sep ? (struct topic_segment){star_text, 2}
-                                        : (struct topic_segment){star_text + 1, 1};
+    struct topic_segment star_seg =
+        sep ? (struct topic_segment){star_text, 2} : (struct topic_segment){star_text + 1, 1};
     struct trie_node *star = trie_child(t, &star_seg, false);
     if (star)
         walk(run, star, depth + 1);

@@ -91,8 +91,8 @@ enum index_result index_subscribe(struct index *idx, struct subs *s, const char 
 
 /* index_unsubscribe removes exactly the subscription |name| from |s|:
  * INDEX_ADDED when it was removed, INDEX_ALREADY when |s| did not hold it. */
-enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name,
-                                    size_t len, uint64_t hash);
+enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name, size_t len,
+                                    uint64_t hash);
 
 /* index_remove_all removes every subscription of |s| and frees its array. */
 void index_remove_all(struct index *idx, struct subs *s);

@@ -75,12 +75,11 @@ void msg_format_timestamp(char out[MSG_TIMESTAMP_LEN + 1], int64_t time_us)
 
 static size_t event_json_len(const struct msg_input *in, size_t event_type_len, size_t seq_digits)
 {
-    size_t data_len = in->payload_is_json ? in->payload_len
-                                          : 2 + json_escaped_len(in->payload, in->payload_len);
-    return sizeof("{\"event_type\":\"") - 1 + event_type_len +
-           sizeof("\",\"timestamp\":\"") - 1 + MSG_TIMESTAMP_LEN + sizeof("\",\"topic\":\"") - 1 +
-           in->topic_len + sizeof("\",\"seq\":") - 1 + seq_digits + sizeof(",\"data\":") - 1 +
-           data_len + 1;
+    size_t data_len =
+        in->payload_is_json ? in->payload_len : 2 + json_escaped_len(in->payload, in->payload_len);
+    return sizeof("{\"event_type\":\"") - 1 + event_type_len + sizeof("\",\"timestamp\":\"") - 1 +
+           MSG_TIMESTAMP_LEN + sizeof("\",\"topic\":\"") - 1 + in->topic_len +
+           sizeof("\",\"seq\":") - 1 + seq_digits + sizeof(",\"data\":") - 1 + data_len + 1;
 }
 
 static uint8_t *write_event_json(uint8_t *out, const struct msg_input *in, const char *event_type,
@@ -175,6 +174,10 @@ bool msg_content_type_is_json(const char *type, size_t len)
     const char *semicolon = memchr(type, ';', len);
     if (semicolon)
         len = (size_t)(semicolon - type);
+    while (len > 0 && (type[0] == ' ' || type[0] == '\t')) {
+        type++;
+        len--;
+    }
     while (len > 0 && (type[len - 1] == ' ' || type[len - 1] == '\t'))
         len--;
     if (len == 16 && strncasecmp(type, "application/json", 16) == 0)

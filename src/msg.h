@@ -27,9 +27,9 @@ struct msg {
     uint8_t event_type_len;
     uint64_t topic_hash;
     uint64_t seq;
-    int64_t time_us; /* wall clock when sequenced */
-    const char *topic;      /* NUL-terminated, inside the message */
-    const char *event_type; /* NUL-terminated, inside the message */
+    int64_t time_us;         /* wall clock when sequenced */
+    const char *topic;       /* NUL-terminated, inside the message */
+    const char *event_type;  /* NUL-terminated, inside the message */
     const uint8_t *ws_frame; /* complete WebSocket text frame: header + event JSON */
     uint32_t ws_frame_len;
     uint32_t json_offset; /* where the event JSON starts inside ws_frame */

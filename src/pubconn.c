@@ -28,8 +28,8 @@ uint32_t pubconn_max_frame(const struct shard *sh)
     return max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
 }
 
-static void send_nack(struct shard *sh, struct conn *c, uint8_t type, uint32_t corr,
-                      uint16_t code, const char *message)
+static void send_nack(struct shard *sh, struct conn *c, uint8_t type, uint32_t corr, uint16_t code,
+                      const char *message)
 {
     uint8_t frame[RC_FRAME_HEADER_LEN + 4 + 256];
     struct rc_error err = {code, message, strnlen(message, 255)};
@@ -45,15 +45,15 @@ static void send_ack(struct shard *sh, struct conn *c, uint32_t corr, uint64_t s
     conn_send_copy(sh, c, frame, len);
 }
 
-static void send_result(struct shard *sh, struct conn *c, uint32_t corr, int error,
-                        uint64_t seq, uint8_t flags)
+static void send_result(struct shard *sh, struct conn *c, uint32_t corr, int error, uint64_t seq,
+                        uint8_t flags)
 {
     if (error == 0) {
         send_ack(sh, c, corr, seq, flags);
         return;
     }
-    const char *message = error == RC_ERR_OVERLOADED ? "the server holds --max-topics topics"
-                                                     : "internal error";
+    const char *message =
+        error == RC_ERR_OVERLOADED ? "the server holds --max-topics topics" : "internal error";
     send_nack(sh, c, RC_NACK, corr, (uint16_t)error, message);
 }
 
@@ -106,8 +106,7 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
 static bool payload_is_json(const uint8_t *payload, size_t len)
 {
     json_error_t err;
-    json_t *value =
-        json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    json_t *value = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!value)
         return false;
     json_decref(value);
@@ -139,8 +138,8 @@ static int validate(const struct shard *sh, const struct rc_publish *p, bool jso
     }
     if (json ? !payload_is_json(p->payload, p->payload_len)
              : !utf8_valid(p->payload, p->payload_len)) {
-        *out_message = json ? "payload is declared JSON but is not valid JSON"
-                            : "text payload must be UTF-8";
+        *out_message =
+            json ? "payload is declared JSON but is not valid JSON" : "text payload must be UTF-8";
         return RC_ERR_BAD_PAYLOAD;
     }
     return 0;
@@ -149,15 +148,16 @@ static int validate(const struct shard *sh, const struct rc_publish *p, bool jso
 static void block(struct shard *sh, struct conn *c)
 {
     c->flags |= CONN_BLOCKED;
-    sh->stats.ring_full++;
+    /* Log at the 1st, 2nd, 4th, 8th, ... stall: visible, never a flood. */
+    if ((sh->stats.ring_full & (sh->stats.ring_full - 1)) == 0)
+        log_debug("publisher %u paused: a ring to another shard is full (%llu stalls so far)",
+                  c->slot, (unsigned long long)sh->stats.ring_full);
     c->next_work = sh->blocked;
     sh->blocked = c;
 }
 
 static enum frame_result handle_publish(struct shard *sh, struct conn *c, const struct rc_frame *f)
 {
-    if (!c->u.pub.hello_done)
-        return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "PUBLISH before HELLO");
     struct rc_publish p;
     if (rc_decode_publish(&p, f->body, f->body_len) != 0)
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed PUBLISH");
@@ -219,14 +219,14 @@ static enum frame_result handle_frame(struct shard *sh, struct conn *c, const st
 {
     if (f->flags != 0)
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "frame flags must be 0");
-    switch (f->type) {
-    case RC_HELLO:
+    if (f->type == RC_HELLO)
         return handle_hello(sh, c, f);
+    if (!c->u.pub.hello_done)
+        return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "the first frame must be HELLO");
+    switch (f->type) {
     case RC_PUBLISH:
         return handle_publish(sh, c, f);
     case RC_PING:
-        if (!c->u.pub.hello_done)
-            return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "PING before HELLO");
         return handle_ping(sh, c, f);
     case RC_PONG:
         return FRAME_DONE;
@@ -263,7 +263,9 @@ static size_t process(struct shard *sh, struct conn *c, const uint8_t *buf, size
 
 static void keep_input(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
 {
-    size_t limit = (size_t)pubconn_max_frame(sh) + sh->cfg->recv_buffer_size;
+    /* A whole frame (its length field and up to max_frame bytes) and what
+     * one more receive may bring. */
+    size_t limit = 4 + (size_t)pubconn_max_frame(sh) + sh->cfg->recv_buffer_size;
     if (inbuf_append(&c->in, data, len, limit) != 0)
         fatal(sh, c, 0, RC_ERR_INTERNAL, "cannot buffer input");
 }

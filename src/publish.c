@@ -42,8 +42,7 @@ bool shard_can_sequence(struct shard *sh)
         if (j == sh->id)
             continue;
         struct xring *r = server_data_ring(sh->srv, sh->id, j);
-        if (!xring_has_space(r, ITEMS_PER_PUBLISH) &&
-            !xring_wait_for_space(r, ITEMS_PER_PUBLISH)) {
+        if (!xring_has_space(r, ITEMS_PER_PUBLISH) && !xring_wait_for_space(r, ITEMS_PER_PUBLISH)) {
             sh->stats.ring_full++;
             return false;
         }
@@ -54,7 +53,10 @@ bool shard_can_sequence(struct shard *sh)
 bool shard_has_ring_room(struct shard *sh, unsigned home)
 {
     struct xring *r = server_request_ring(sh->srv, sh->id, home);
-    return xring_has_space(r, 1) || xring_wait_for_space(r, 1);
+    if (xring_has_space(r, 1) || xring_wait_for_space(r, 1))
+        return true;
+    sh->stats.ring_full++;
+    return false;
 }
 
 void shard_send_request(struct shard *sh, unsigned home, struct pubreq *req)
@@ -84,8 +86,8 @@ int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *ou
 {
     *out_ack_flags = 0;
     enum home_result r =
-        home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash,
-                      req->msg_id, req->msg_id_len, sh->now_ms, out_seq);
+        home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash, req->msg_id,
+                      req->msg_id_len, sh->now_ms, out_seq);
     if (r == HOME_DUPLICATE) {
         *out_ack_flags = RC_ACK_DUPLICATE;
         return 0;

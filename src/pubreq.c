@@ -8,8 +8,8 @@
 struct pubreq *pubreq_copy(const struct pubreq *req)
 {
     const struct msg_input *in = &req->in;
-    size_t size = sizeof(*req) + in->topic_len + in->event_type_len + req->msg_id_len +
-                  in->payload_len;
+    size_t size =
+        sizeof(*req) + in->topic_len + in->event_type_len + req->msg_id_len + in->payload_len;
     struct pubreq *copy = rc_malloc(size);
     if (!copy)
         return NULL;

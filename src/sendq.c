@@ -7,8 +7,7 @@
 #include "msg.h"
 
 #define SENDQ_MIN_CAP 8
-#define SENDQ_KEEP_CAP 32     /* an emptied queue larger than this is freed */
-#define SENDQ_BUF_MIN 512     /* smallest owned buffer: room for later replies */
+#define SENDQ_BUF_MIN 512 /* smallest owned buffer: room for later replies */
 #define OWNER_BUF ((uintptr_t)1)
 
 struct sendq_buf {
@@ -110,9 +109,11 @@ static void pop_head(struct sendq *q)
     q->count--;
 }
 
+/* An emptied queue gives its array back: idle connections are the many, and
+ * an allocation per burst costs far less than the send that drained it. */
 static void shrink_if_empty(struct sendq *q)
 {
-    if (q->count == 0 && q->cap > SENDQ_KEEP_CAP) {
+    if (q->count == 0 && q->cap > 0) {
         rc_free(q->entries);
         q->entries = NULL;
         q->cap = 0;

@@ -43,8 +43,9 @@ static void raise_fd_limit(struct rc_config *cfg)
     getrlimit(RLIMIT_NOFILE, &lim);
     if (lim.rlim_cur >= want)
         return;
-    rlim_t usable = lim.rlim_cur > FD_OVERHEAD * cfg->shards ? lim.rlim_cur - FD_OVERHEAD * cfg->shards
-                                                            : cfg->shards;
+    rlim_t usable = lim.rlim_cur > FD_OVERHEAD * cfg->shards
+                        ? lim.rlim_cur - FD_OVERHEAD * cfg->shards
+                        : cfg->shards;
     log_warn("the open file limit is %llu (raising it needs CAP_SYS_RESOURCE): serving at most "
              "%llu connections instead of --max-connections %u",
              (unsigned long long)lim.rlim_cur, (unsigned long long)usable, cfg->max_connections);

@@ -34,7 +34,7 @@ struct server {
     struct shard *shards;
     struct xring *data_rings;    /* [from * num_shards + to] */
     struct xring *request_rings; /* [from * num_shards + to] */
-    int *ring_fds;       /* each shard's io_uring descriptor, for MSG_RING */
+    int *ring_fds;               /* each shard's io_uring descriptor, for MSG_RING */
     pthread_barrier_t setup_done;
     _Atomic int setup_failed;
     _Atomic int phase;

@@ -23,8 +23,8 @@
 
 #define TIMER_TICK_MS 50
 #define LISTEN_BACKLOG 4096
-#define ACCEPT_RETRY_MS 100  /* after running out of descriptors */
-#define EXIT_GRACE_MS 1000   /* at exit: time for killed connections' requests to end */
+#define ACCEPT_RETRY_MS 100 /* after running out of descriptors */
+#define EXIT_GRACE_MS 1000  /* at exit: time for killed connections' requests to end */
 
 static int64_t monotonic_ms(void)
 {
@@ -136,8 +136,7 @@ static void on_accept(struct shard *sh, int which, int res, uint32_t flags)
         log_warn("multishot accept not supported by the kernel: using one-shot accepts");
         sh->feat.accept_multishot = false;
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        log_warn("accept failed: %s; pausing accepts for %d ms", strerror(-res),
-                 ACCEPT_RETRY_MS);
+        log_warn("accept failed: %s; pausing accepts for %d ms", strerror(-res), ACCEPT_RETRY_MS);
         sh->accept_paused = true;
         sh->accept_resume_ms = sh->now_ms + ACCEPT_RETRY_MS;
     } else if (res != -ECANCELED && res != -EBADF) {

@@ -37,7 +37,7 @@ struct shard_stats {
     uint64_t deliveries;
     uint64_t bytes_sent;
     uint64_t slow_closes;
-    uint64_t ring_full;
+    uint64_t ring_full; /* publishes that found a ring full and had to wait */
 };
 
 enum { LISTENER_CLIENT = 0, LISTENER_PUBLISH = 1, NUM_LISTENERS = 2 };
@@ -74,11 +74,11 @@ struct shard {
     struct conn *work;
     struct conn *blocked; /* publishers waiting for room in a ring */
 
-    bool *ring_pushed;   /* per destination shard: items pushed this iteration */
-    bool accept_paused;  /* out of descriptors: accepts resume at |accept_resume_ms| */
+    bool *ring_pushed;  /* per destination shard: items pushed this iteration */
+    bool accept_paused; /* out of descriptors: accepts resume at |accept_resume_ms| */
     int64_t accept_resume_ms;
-    bool rings_pending;  /* an incoming ring still had items */
-    bool home_blocked;   /* publish requests left in a ring for lack of room */
+    bool rings_pending; /* an incoming ring still had items */
+    bool home_blocked;  /* publish requests left in a ring for lack of room */
 
     bool ring_ready;
     bool exiting;  /* the last iterations: never sleep long */

@@ -68,8 +68,7 @@ static enum topic_status judge(const char *name, size_t len, size_t max_len, siz
     return TOPIC_OK;
 }
 
-enum topic_status topic_validate(const char *topic, size_t len, size_t max_len,
-                                 size_t max_segments)
+enum topic_status topic_validate(const char *topic, size_t len, size_t max_len, size_t max_segments)
 {
     return judge(topic, len, max_len, max_segments, false);
 }

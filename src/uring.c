@@ -60,7 +60,8 @@ int uring_setup(struct io_uring *ring, unsigned entries, struct uring_features *
 
 void uring_describe(const struct uring_features *f, char *out, size_t len)
 {
-    snprintf(out, len, "single_issuer=%s defer_taskrun=%s coop_taskrun=%s msg_ring=%s send_zc=%s "
+    snprintf(out, len,
+             "single_issuer=%s defer_taskrun=%s coop_taskrun=%s msg_ring=%s send_zc=%s "
              "ext_arg=%s",
              f->single_issuer ? "yes" : "no", f->defer_taskrun ? "yes" : "no",
              f->coop_taskrun ? "yes" : "no", f->msg_ring ? "yes" : "no (eventfd)",

@@ -13,8 +13,8 @@
 #include "ws.h"
 
 /* send_frame queues one unfragmented server frame. */
-static void send_frame(struct shard *sh, struct conn *c, enum ws_opcode opcode,
-                       const void *payload, size_t len)
+static void send_frame(struct shard *sh, struct conn *c, enum ws_opcode opcode, const void *payload,
+                       size_t len)
 {
     uint8_t header[WS_MAX_HEADER];
     size_t header_len = ws_build_header(header, opcode, true, len);
@@ -89,17 +89,17 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
             continue;
         }
-        enum topic_status status = topic_validate_pattern(topic, len, sh->cfg->max_topic_length,
-                                                          sh->cfg->max_segments);
+        enum topic_status status =
+            topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
         if (status != TOPIC_OK) {
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
             continue;
         }
         uint64_t hash = rc_hash(topic, len);
-        enum index_result r =
-            subscribe ? index_subscribe(&sh->index, &c->u.ws.subs, topic, len, hash,
-                                        sh->cfg->max_topics_per_conn)
-                      : index_unsubscribe(&sh->index, &c->u.ws.subs, topic, len, hash);
+        enum index_result r = subscribe
+                                  ? index_subscribe(&sh->index, &c->u.ws.subs, topic, len, hash,
+                                                    sh->cfg->max_topics_per_conn)
+                                  : index_unsubscribe(&sh->index, &c->u.ws.subs, topic, len, hash);
         if (r == INDEX_LIMIT) {
             send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
                        "this connection holds --max-topics-per-conn subscriptions");
@@ -114,8 +114,8 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
     }
     if (c->state == CONN_OPEN) {
         size_t len = 0;
-        char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted,
-                                          lens, num_accepted, &len);
+        char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
+                                          num_accepted, &len);
         send_json(sh, c, text, len);
     }
     free(accepted);
@@ -153,6 +153,10 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     struct conn *c = e->c;
     switch (ev->type) {
     case WS_EV_MESSAGE:
+        if (c->u.ws.echo) {
+            send_frame(sh, c, ev->opcode, ev->data, ev->len);
+            break;
+        }
         if (ev->opcode != WS_OP_TEXT) {
             wsconn_close(sh, c, WS_CLOSE_UNSUPPORTED_DATA,
                          "binary messages are not part of the protocol");
@@ -182,7 +186,7 @@ void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
     if (r < 0) {
         c->u.ws.reader_failed = true;
         uint16_t code = (uint16_t)-r;
-        const char *reason = code == WS_CLOSE_TOO_BIG          ? "message too big"
+        const char *reason = code == WS_CLOSE_TOO_BIG           ? "message too big"
                              : code == WS_CLOSE_INVALID_PAYLOAD ? "invalid UTF-8"
                              : code == WS_CLOSE_INTERNAL_ERROR  ? "out of memory"
                                                                 : "protocol error";
@@ -212,11 +216,12 @@ void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, siz
         c->u.ws.reader_failed = true;
 }
 
-void wsconn_start(struct shard *sh, struct conn *c, uint8_t *early, size_t len)
+void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {
     c->kind = CONN_WS;
     memset(&c->u.ws, 0, sizeof(c->u.ws));
     ws_reader_init(&c->u.ws.reader);
+    c->u.ws.echo = echo;
     if (len > 0)
         wsconn_on_data(sh, c, early, len);
 }

@@ -7,6 +7,7 @@
 #ifndef RC_WSCONN_H
 #define RC_WSCONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,8 +15,11 @@ struct shard;
 struct conn;
 
 /* wsconn_start turns an upgraded HTTP connection into a WebSocket one and
- * handles |len| bytes the client sent right after its handshake. */
-void wsconn_start(struct shard *sh, struct conn *c, uint8_t *early, size_t len);
+ * handles |len| bytes the client sent right after its handshake. An |echo|
+ * connection (/v1/echo) sends every message back instead of speaking the
+ * native protocol: it exists so that RFC 6455 conformance suites, which
+ * expect an echo server, can test the framing. */
+void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len);
 
 /* wsconn_on_data handles received bytes. */
 void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);

@@ -29,12 +29,12 @@ struct xring {
     /* Written by the consumer, read by the producer. */
     alignas(64) _Atomic uint32_t head;
     /* Producer-private. */
-    alignas(64) uint32_t prod_tail;       /* next slot to fill */
-    uint32_t prod_head_cache;             /* last head seen */
-    uint32_t prod_published;              /* tail as last published */
+    alignas(64) uint32_t prod_tail; /* next slot to fill */
+    uint32_t prod_head_cache;       /* last head seen */
+    uint32_t prod_published;        /* tail as last published */
     /* Consumer-private. */
-    alignas(64) uint32_t cons_head;       /* next slot to read */
-    uint32_t cons_tail_cache;             /* last tail seen */
+    alignas(64) uint32_t cons_head; /* next slot to read */
+    uint32_t cons_tail_cache;       /* last tail seen */
     /* Immutable. */
     alignas(64) uint32_t mask;
     void **slots;

@@ -183,8 +183,18 @@ static void test_target_forms(void **state)
 
     const char *absolute = "GET http://a.example/x?y=1 HTTP/1.1\r\nHost: a.example\r\n\r\n";
     assert_int_equal(parse(&req, absolute), (int)strlen(absolute));
-    assert_mem(req.path, req.path_len, "http://a.example/x?y=1");
+    assert_mem(req.path, req.path_len, "/x");
+    assert_mem(req.query, req.query_len, "y=1");
     assert_mem(req.target, req.target_len, "http://a.example/x?y=1");
+
+    const char *no_path = "GET HTTPS://a.example:8080?q HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    assert_int_equal(parse(&req, no_path), (int)strlen(no_path));
+    assert_int_equal(req.path_len, 0);
+    assert_mem(req.query, req.query_len, "q");
+
+    const char *other_scheme = "GET ftp://a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n";
+    assert_int_equal(parse(&req, other_scheme), (int)strlen(other_scheme));
+    assert_mem(req.path, req.path_len, "ftp://a.example/x");
     assert_null(req.query);
 
     const char *authority = "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n";

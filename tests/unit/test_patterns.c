@@ -69,8 +69,8 @@ static void check_random_table(unsigned seed)
             random_name(names[i][k], rand_r(&seed) % 4 != 0, &seed);
             size_t len = strlen(names[i][k]);
             assert_int_equal(topic_validate_pattern(names[i][k], len, MAX_NAME, 8), TOPIC_OK);
-            enum index_result r =
-                index_subscribe(&idx, &subscribers[i], names[i][k], len, rc_hash(names[i][k], len), 8);
+            enum index_result r = index_subscribe(&idx, &subscribers[i], names[i][k], len,
+                                                  rc_hash(names[i][k], len), 8);
             assert_true(r == INDEX_ADDED || r == INDEX_ALREADY);
         }
     }
