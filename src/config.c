@@ -16,11 +16,20 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "topic.h"
 
 #define RC_VERSION "0.1.0"
 
-enum opt_kind { OPT_UINT, OPT_SIZE, OPT_DURATION, OPT_ENDPOINT, OPT_LOGLEVEL, OPT_FLAG };
+enum opt_kind {
+    OPT_UINT,
+    OPT_SIZE,
+    OPT_DURATION,
+    OPT_ENDPOINT,
+    OPT_LOGLEVEL,
+    OPT_TRUNCATE,
+    OPT_FLAG,
+};
 
 struct opt {
     const char *name;
@@ -57,6 +66,13 @@ static const struct opt options[] = {
      "bytes queued for one subscriber before it is closed as slow (code 4001) (default 8M)"},
     {"max-publish-bytes", "BYTES", OPT_SIZE, OFF(max_publish_bytes), 1, 1u << 30,
      "largest publish payload; larger: NACK too_large (default 16M)"},
+    {"max-payload", "BYTES", OPT_SIZE, OFF(max_payload), 0, 1ull << 32,
+     "events with a larger payload are truncated, see --truncate (default 4K)"},
+    {"truncate", "MODE", OPT_TRUNCATE, OFF(truncate_mode), 0, 0,
+     "over --max-payload: stub (a reference and a fetch path), drop, or reject "
+     "(NACK too_large / 413) (default stub)"},
+    {"retain-bytes", "BYTES", OPT_SIZE, OFF(retain_bytes), 0, 1ull << 40,
+     "per shard, oversized events kept for GET /v1/messages/TOPIC/SEQ (default 64M)"},
     {"max-inflight", "N", OPT_UINT, OFF(max_inflight), 1, 1000000,
      "unacknowledged publishes read ahead per publisher connection (default 1024)"},
     {"max-topics", "N", OPT_UINT, OFF(max_topics), 1, 100000000,
@@ -76,6 +92,14 @@ static const struct opt options[] = {
      "wait for the peer during a close handshake or after a slow-consumer close (default 2s)"},
     {"shutdown-timeout", "DURATION", OPT_DURATION, OFF(shutdown_timeout_ms), 1, 3600000,
      "on SIGTERM/SIGINT, time allowed to flush queued events and close (default 5s)"},
+    {"ping-interval", "DURATION", OPT_DURATION, OFF(ping_interval_ms), 100, 3600000,
+     "WebSocket ping frames to every client this often (default 30s)"},
+    {"idle-timeout", "DURATION", OPT_DURATION, OFF(idle_timeout_ms), 100, 86400000,
+     "close a WebSocket client that sent nothing (not even a pong) this long (default 75s)"},
+    {"sse-heartbeat", "DURATION", OPT_DURATION, OFF(sse_heartbeat_ms), 100, 3600000,
+     "SSE comment line to every stream this often (default 30s)"},
+    {"sse-retry", "DURATION", OPT_DURATION, OFF(sse_retry_ms), 0, 3600000,
+     "reconnection delay suggested to SSE clients (retry:) (default 3s)"},
     {"ring-size", "N", OPT_UINT, OFF(ring_size), 16, 1u << 24,
      "slots of each cross-shard ring, a power of two (default 4096)"},
     {"recv-buffers", "N", OPT_UINT, OFF(recv_buffers), 16, 32768,
@@ -108,6 +132,9 @@ void config_defaults(struct rc_config *cfg)
     cfg->max_segments = 32;
     cfg->max_queued_bytes = 8 * 1024 * 1024;
     cfg->max_publish_bytes = 16 * 1024 * 1024;
+    cfg->max_payload = 4096;
+    cfg->truncate_mode = TRUNCATE_STUB;
+    cfg->retain_bytes = 64 * 1024 * 1024;
     cfg->max_inflight = 1024;
     cfg->max_topics = 1000000;
     cfg->dedup_entries = 100000;
@@ -117,6 +144,10 @@ void config_defaults(struct rc_config *cfg)
     cfg->handshake_timeout_ms = 10000;
     cfg->close_timeout_ms = 2000;
     cfg->shutdown_timeout_ms = 5000;
+    cfg->ping_interval_ms = 30000;
+    cfg->idle_timeout_ms = 75000;
+    cfg->sse_heartbeat_ms = 30000;
+    cfg->sse_retry_ms = 3000;
     cfg->ring_size = 4096;
     cfg->recv_buffers = 1024;
     cfg->recv_buffer_size = 16384;
@@ -254,6 +285,19 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
             return -1;
         }
         return 0;
+    case OPT_TRUNCATE:
+        if (strcmp(arg, "stub") == 0) {
+            *(int *)field = TRUNCATE_STUB;
+        } else if (strcmp(arg, "drop") == 0) {
+            *(int *)field = TRUNCATE_DROP;
+        } else if (strcmp(arg, "reject") == 0) {
+            *(int *)field = TRUNCATE_REJECT;
+        } else {
+            fprintf(stderr, "ringcast: --%s: expected stub, drop or reject, got '%s'\n", o->name,
+                    arg);
+            return -1;
+        }
+        return 0;
     case OPT_UINT: {
         char *end;
         errno = 0;
@@ -308,6 +352,10 @@ static int check_config(struct rc_config *cfg)
             fprintf(stderr, "ringcast: --%s must be a power of two\n", pow2[i].name);
             return -1;
         }
+    }
+    if (cfg->idle_timeout_ms <= cfg->ping_interval_ms) {
+        fprintf(stderr, "ringcast: --idle-timeout must be longer than --ping-interval\n");
+        return -1;
     }
     if (cfg->max_message < cfg->max_frame) {
         fprintf(stderr, "ringcast: --max-message must be at least --max-frame\n");

@@ -29,6 +29,9 @@ struct rc_config {
     unsigned max_segments;
     uint64_t max_queued_bytes;  /* per connection, before the slow-consumer close */
     uint32_t max_publish_bytes; /* largest publish payload */
+    uint64_t max_payload;       /* larger payloads are truncated (see --truncate) */
+    int truncate_mode;          /* enum truncate_mode */
+    uint64_t retain_bytes;      /* per shard: oversized events kept for fetching */
     unsigned max_inflight;      /* unacknowledged publishes read ahead per publisher */
     unsigned max_topics;        /* topics with a sequence counter, per shard */
     unsigned dedup_entries;     /* remembered message ids, per shard */
@@ -38,6 +41,10 @@ struct rc_config {
     unsigned handshake_timeout_ms;
     unsigned close_timeout_ms;    /* close handshake and slow-consumer grace */
     unsigned shutdown_timeout_ms; /* SIGTERM: flush bound */
+    unsigned ping_interval_ms;    /* WebSocket pings */
+    unsigned idle_timeout_ms;     /* WebSocket: close when silent this long */
+    unsigned sse_heartbeat_ms;    /* SSE comment lines */
+    unsigned sse_retry_ms;        /* SSE reconnection hint */
     unsigned ring_size;           /* cross-shard ring slots (power of two) */
     unsigned recv_buffers;        /* provided receive buffers per shard (power of two) */
     unsigned recv_buffer_size;

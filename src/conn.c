@@ -23,7 +23,13 @@
 #include "log.h"
 #include "pubconn.h"
 #include "shard.h"
+#include "sseconn.h"
 #include "wsconn.h"
+
+/* Connection kinds and the protocols counted in stats line up. */
+_Static_assert((int)CONN_HTTP == (int)STATS_HTTP && (int)CONN_WS == (int)STATS_WEBSOCKET &&
+                   (int)CONN_SSE == (int)STATS_SSE && (int)CONN_PUB == (int)STATS_PUBLISHER,
+               "conn_kind and stats_protocol must match");
 
 struct sendop {
     struct msghdr mh;
@@ -73,7 +79,15 @@ struct conn *conn_new(struct shard *sh, int fd, enum conn_kind kind)
     c->gen = sh->next_gen;
     sh->conns[c->slot] = c;
     sh->num_conns++;
+    counter_add(&sh->stats.connections[kind], 1);
     return c;
+}
+
+void conn_set_kind(struct shard *sh, struct conn *c, enum conn_kind kind)
+{
+    counter_sub(&sh->stats.connections[c->kind], 1);
+    counter_add(&sh->stats.connections[kind], 1);
+    c->kind = (uint8_t)kind;
 }
 
 struct conn *conn_lookup(struct shard *sh, uint32_t slot, uint32_t gen)
@@ -117,8 +131,8 @@ void conn_send_copy(struct shard *sh, struct conn *c, const void *data, size_t l
 
 static void leave_index(struct shard *sh, struct conn *c)
 {
-    if (c->kind == CONN_WS)
-        index_remove_all(&sh->index, &c->u.ws.subs);
+    if (c->subs.v)
+        index_remove_all(&sh->index, &c->subs);
 }
 
 void conn_finish(struct shard *sh, struct conn *c)
@@ -159,6 +173,8 @@ static void release(struct shard *sh, struct conn *c)
     inbuf_clear(&c->in);
     if (c->kind == CONN_WS)
         ws_reader_cleanup(&c->u.ws.reader);
+    else if (c->kind == CONN_SSE)
+        rc_free(c->u.sse.positions);
     if (c->slot < sendops_cap && sendops[c->slot]) {
         rc_free(sendops[c->slot]);
         sendops[c->slot] = NULL;
@@ -166,6 +182,7 @@ static void release(struct shard *sh, struct conn *c)
     sh->conns[c->slot] = NULL;
     sh->free_slots[sh->num_free++] = c->slot;
     sh->num_conns--;
+    counter_sub(&sh->stats.connections[c->kind], 1);
     rc_free(c);
 }
 
@@ -183,7 +200,10 @@ void conn_arm_recv(struct shard *sh, struct conn *c)
     if ((c->flags & CONN_RECV_ARMED) || c->state == CONN_DEAD)
         return;
     struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    if (sh->feat.recv_multishot && c->kind != CONN_PUB)
+    /* Subscribers read for their whole life with one multishot receive;
+     * connections that must be able to stop reading (publishers, HTTP
+     * requests waiting for their answer) re-arm one receive at a time. */
+    if (sh->feat.recv_multishot && (c->kind == CONN_WS || c->kind == CONN_SSE))
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     else
         io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
@@ -271,7 +291,7 @@ void conn_on_send(struct shard *sh, struct conn *c, int res)
             log_debug("send failed on connection %u: %s", c->slot, strerror(-res));
         conn_kill(sh, c);
     } else {
-        sh->stats.bytes_sent += (uint64_t)res;
+        counter_add(&sh->stats.bytes_sent, (uint64_t)res);
         sendq_complete(&c->sq, (size_t)res);
         if (c->sq.count > 0 || c->state == CONN_CLOSING)
             conn_mark_dirty(sh, c);
@@ -286,8 +306,11 @@ static void dispatch_data(struct shard *sh, struct conn *c, uint8_t *data, size_
         httpconn_on_data(sh, c, data, len);
         break;
     case CONN_WS:
+        c->last_rx_ms = sh->now_ms;
         wsconn_on_data(sh, c, data, len);
         break;
+    case CONN_SSE:
+        break; /* a stream's client has nothing to say; its EOF is seen below */
     case CONN_PUB:
         pubconn_on_data(sh, c, data, len);
         break;
@@ -302,7 +325,7 @@ static void on_recv_error(struct shard *sh, struct conn *c, int res)
         conn_add_work(sh, c);
         return;
     }
-    if (res == -EINVAL && sh->feat.recv_multishot && c->kind != CONN_PUB) {
+    if (res == -EINVAL && sh->feat.recv_multishot && (c->kind == CONN_WS || c->kind == CONN_SSE)) {
         log_warn("multishot receive not supported by the kernel: using one-shot receives");
         sh->feat.recv_multishot = false;
         c->flags |= CONN_NEED_RECV;
@@ -337,7 +360,7 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     } else if (res < 0) {
         on_recv_error(sh, c, res);
     } else if (!more && c->state != CONN_DEAD && !(c->flags & CONN_READ_PAUSED) &&
-               !(c->flags & CONN_BLOCKED)) {
+               !(c->flags & CONN_BLOCKED) && !(c->kind == CONN_HTTP && c->u.http.awaiting)) {
         conn_arm_recv(sh, c);
     }
     conn_reap(sh, c);
@@ -351,6 +374,10 @@ void conn_on_timer(struct shard *sh, struct conn *c)
             httpconn_on_timeout(sh, c);
         else if (c->kind == CONN_PUB)
             pubconn_on_timeout(sh, c);
+        else if (c->kind == CONN_WS)
+            wsconn_on_timer(sh, c);
+        else
+            sseconn_on_timer(sh, c);
         break;
     case CONN_CLOSING:
     case CONN_LINGER:

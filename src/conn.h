@@ -25,8 +25,9 @@
 struct shard;
 
 enum conn_kind {
-    CONN_HTTP, /* client port, before an upgrade */
+    CONN_HTTP, /* client port: requests (HTTP publish, fetch, metrics), before an upgrade */
     CONN_WS,   /* native WebSocket protocol */
+    CONN_SSE,  /* Server-Sent Events stream */
     CONN_PUB,  /* binary publish protocol */
 };
 
@@ -57,10 +58,22 @@ struct inbuf {
 
 struct ws_conn {
     struct ws_reader reader;
-    struct subs subs;
     bool echo;           /* /v1/echo: messages come back as they are */
     bool close_received; /* the peer's close frame came: close TCP once ours is out */
     bool reader_failed;  /* a protocol error: the rest of the input means nothing */
+};
+
+struct sse_conn {
+    /* Per subscription (in the order of the request), the position of the
+     * last event delivered through it: seq for an exact topic, publish time
+     * in microseconds for a pattern. NULL for a stream of one exact topic,
+     * whose events carry their own seq as id. */
+    uint64_t *positions;
+};
+
+struct http_conn {
+    bool awaiting;   /* a publish or fetch is at its home shard: read no further */
+    bool keep_alive; /* of the request being answered */
 };
 
 struct pub_conn {
@@ -83,8 +96,13 @@ struct conn {
     struct conn *next_dirty;
     struct conn *next_work;
     struct inbuf in;
+    struct subs subs;     /* WebSocket and SSE subscribers */
+    int64_t last_rx_ms;   /* WebSocket: when bytes last came in (idle timeout) */
+    int64_t next_beat_ms; /* next ping (WebSocket) or heartbeat comment (SSE) */
     union {
         struct ws_conn ws;
+        struct sse_conn sse;
+        struct http_conn http;
         struct pub_conn pub;
     } u;
 };
@@ -92,6 +110,10 @@ struct conn {
 /* conn_new takes a free slot of |sh| for socket |fd|. Returns NULL when the
  * shard is at its connection limit or out of memory. */
 struct conn *conn_new(struct shard *sh, int fd, enum conn_kind kind);
+
+/* conn_set_kind changes what |c| speaks (an upgrade), keeping the
+ * per-protocol connection counts right. */
+void conn_set_kind(struct shard *sh, struct conn *c, enum conn_kind kind);
 
 /* conn_lookup returns the live connection in |slot| with generation |gen|,
  * or NULL. */

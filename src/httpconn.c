@@ -1,87 +1,51 @@
-/* httpconn.c: HTTP requests on the client port, and the WebSocket upgrade. */
+/* httpconn.c: HTTP requests on the client port: input, routing, the
+ * WebSocket upgrade and the simple routes. Publish and fetch, which go to a
+ * topic's home shard, are in httpapi.c. */
 #include "httpconn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
 #include "http.h"
+#include "httpapi.h"
+#include "httpreply.h"
 #include "log.h"
+#include "metrics.h"
 #include "shard.h"
+#include "sseconn.h"
 #include "ws.h"
 #include "wsconn.h"
-
-#define SERVER_HEADER "Server: ringcast\r\n"
-
-static const char *error_code_of(int status)
-{
-    switch (status) {
-    case 400:
-        return "bad_request";
-    case 404:
-        return "not_found";
-    case 405:
-        return "method_not_allowed";
-    case 408:
-        return "request_timeout";
-    case 414:
-        return "uri_too_long";
-    case 426:
-        return "upgrade_required";
-    case 431:
-        return "headers_too_large";
-    case 501:
-        return "not_implemented";
-    case 503:
-        return "unavailable";
-    case 505:
-        return "http_version_not_supported";
-    default:
-        return "error";
-    }
-}
-
-/* respond queues a complete response with a JSON body. */
-static void respond(struct shard *sh, struct conn *c, int status, const char *extra_headers,
-                    const char *body, bool keep_alive, bool head_only)
-{
-    char head[512];
-    size_t body_len = strlen(body);
-    int len = snprintf(head, sizeof(head),
-                       "HTTP/1.1 %d %s\r\n" SERVER_HEADER "Content-Type: application/json\r\n"
-                       "Content-Length: %zu\r\n%s%s\r\n",
-                       status, http_status_text(status), body_len,
-                       keep_alive ? "" : "Connection: close\r\n", extra_headers);
-    conn_send_copy(sh, c, head, (size_t)len);
-    if (!head_only)
-        conn_send_copy(sh, c, body, body_len);
-}
 
 /* fail answers an error and closes the connection after it. */
 static void fail(struct shard *sh, struct conn *c, int status, const char *extra_headers,
                  const char *message)
 {
-    char body[256];
-    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}\n", error_code_of(status),
-             message);
-    respond(sh, c, status, extra_headers, body, false, false);
-    conn_finish(sh, c);
+    httpreply_error(sh, c, status, httpapi_error_code(status), message, extra_headers, false);
 }
 
 void httpconn_start(struct shard *sh, struct conn *c)
 {
+    memset(&c->u.http, 0, sizeof(c->u.http));
     timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
 }
 
 void httpconn_on_timeout(struct shard *sh, struct conn *c)
 {
-    fail(sh, c, 408, "", "no complete request head within the handshake timeout");
+    fail(sh, c, 408, "", "no complete request within the handshake timeout");
 }
 
 static bool path_is(const struct http_request *req, const char *path)
 {
     size_t len = strlen(path);
     return req->path_len == len && memcmp(req->path, path, len) == 0;
+}
+
+static bool path_starts(const struct http_request *req, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    return req->path_len > len && memcmp(req->path, prefix, len) == 0;
 }
 
 static bool header_is(const struct http_request *req, const char *name, const char *value)
@@ -123,7 +87,7 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     }
     char response[256];
     int len = snprintf(response, sizeof(response),
-                       "HTTP/1.1 101 Switching Protocols\r\n" SERVER_HEADER
+                       "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                        "Sec-WebSocket-Accept: %s\r\n\r\n",
                        accept);
@@ -131,40 +95,94 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     return true;
 }
 
-/* serve answers one complete request. Returns true when the connection
- * goes on reading HTTP requests. */
-static bool serve(struct shard *sh, struct conn *c, const struct http_request *req)
+static void serve_metrics(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    size_t len = 0;
+    char *text = metrics_render(sh->srv, &len);
+    if (!text) {
+        fail(sh, c, 503, "", "out of memory");
+        return;
+    }
+    httpreply_send(sh, c, 200, "Cache-Control: no-store\r\n",
+                   "text/plain; version=0.0.4; charset=utf-8", text, len, req->keep_alive,
+                   req->method == HTTP_HEAD);
+    free(text);
+}
+
+/* A request's outcome, for the loop that reads them. */
+enum served {
+    SERVED,    /* answered: read the next request */
+    WAITING,   /* at its home shard: read no further until the answer */
+    NEED_BODY, /* the body is not all here yet */
+    STOPPED,   /* the connection is closing or changed protocol */
+};
+
+typedef void (*serve_fn)(struct shard *sh, struct conn *c, const struct http_request *req);
+
+/* serve_plain answers the routes that need nothing but the request head. */
+static enum served serve_plain(struct shard *sh, struct conn *c, const struct http_request *req,
+                               serve_fn serve)
+{
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        fail(sh, c, 405, "Allow: GET, HEAD\r\n", "this endpoint takes GET or HEAD");
+        return STOPPED;
+    }
+    if (req->content_length > 0 || req->chunked) {
+        fail(sh, c, 400, "", "this request takes no body");
+        return STOPPED;
+    }
+    serve(sh, c, req);
+    return req->keep_alive ? SERVED : STOPPED;
+}
+
+static void serve_health(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    static const char body[] = "{\"status\":\"ok\"}\n";
+    httpreply_send(sh, c, 200, "Cache-Control: no-store\r\n", "application/json", body,
+                   sizeof(body) - 1, req->keep_alive, req->method == HTTP_HEAD);
+}
+
+/* route answers one complete request head whose body, if any, starts at
+ * |body| with |avail| bytes there. */
+static enum served route(struct shard *sh, struct conn *c, const struct http_request *req,
+                         uint8_t *after_head, size_t avail)
 {
     if (req->method == HTTP_OTHER) {
         fail(sh, c, 501, "", "method not implemented");
-        return false;
+        return STOPPED;
     }
-    if (path_is(req, "/healthz")) {
-        if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
-            fail(sh, c, 405, "Allow: GET, HEAD\r\n", "/healthz takes GET or HEAD");
-            return false;
+    bool echo = sh->cfg->echo_endpoint && path_is(req, "/v1/echo");
+    if (path_is(req, "/v1/ws") || echo) {
+        if (upgrade(sh, c, req)) {
+            timer_cancel(&sh->timers, &c->timer);
+            wsconn_start(sh, c, echo, after_head, avail);
         }
-        if (req->content_length > 0 || req->chunked) {
-            fail(sh, c, 400, "", "this request takes no body");
-            return false;
-        }
-        respond(sh, c, 200, "Cache-Control: no-store\r\n", "{\"status\":\"ok\"}\n", req->keep_alive,
-                req->method == HTTP_HEAD);
-        if (!req->keep_alive) {
-            conn_finish(sh, c);
-            return false;
-        }
-        /* The next request on this connection gets its own full timeout. */
-        timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
-        return true;
+        return STOPPED;
     }
+    if (path_is(req, "/v1/sse")) {
+        timer_cancel(&sh->timers, &c->timer);
+        sseconn_start(sh, c, req);
+        return STOPPED;
+    }
+    if (path_is(req, "/v1/publish"))
+        return (enum served)httpapi_publish(sh, c, req, after_head, avail);
+    if (path_starts(req, "/v1/messages/"))
+        return (enum served)httpapi_fetch(sh, c, req);
+    if (path_is(req, "/metrics"))
+        return serve_plain(sh, c, req, serve_metrics);
+    if (path_is(req, "/healthz"))
+        return serve_plain(sh, c, req, serve_health);
     fail(sh, c, 404, "", "no such endpoint");
-    return false;
+    return STOPPED;
 }
+
+_Static_assert((int)SERVED == (int)HTTPAPI_SERVED && (int)WAITING == (int)HTTPAPI_WAITING &&
+                   (int)NEED_BODY == (int)HTTPAPI_NEED_BODY && (int)STOPPED == (int)HTTPAPI_STOPPED,
+               "httpapi results line up with served");
 
 /* handle_requests serves the complete requests at the start of |buf| and
  * returns how many bytes they took; -1 once the connection stopped being
- * an HTTP connection (upgraded or closing). */
+ * an HTTP connection (closing, upgraded, streaming). */
 static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size_t len)
 {
     const struct http_limits limits = {
@@ -173,7 +191,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         .max_headers = HTTP_MAX_HEADERS,
     };
     size_t done = 0;
-    while (done < len && c->state == CONN_OPEN) {
+    while (done < len && c->state == CONN_OPEN && !c->u.http.awaiting) {
         struct http_request req;
         int head_len = http_parse_request(&req, (const char *)buf + done, len - done, &limits);
         if (head_len == -2)
@@ -182,48 +200,87 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
             fail(sh, c, req.error_status, "", req.error_reason);
             return -1;
         }
-        done += (size_t)head_len;
-        bool echo = sh->cfg->echo_endpoint && path_is(&req, "/v1/echo");
-        if ((path_is(&req, "/v1/ws") || echo) && req.method != HTTP_OTHER) {
-            if (!upgrade(sh, c, &req))
-                return -1;
-            timer_cancel(&sh->timers, &c->timer);
-            wsconn_start(sh, c, echo, buf + done, len - done);
-            return -1;
-        }
-        if (!serve(sh, c, &req))
-            return -1;
+        size_t after = done + (size_t)head_len;
+        enum served s = route(sh, c, &req, buf + after, len - after);
+        if (s == NEED_BODY || s == STOPPED)
+            return s == NEED_BODY && c->state == CONN_OPEN ? (long)done : -1;
+        done = after + (req.content_length > 0 ? (size_t)req.content_length : 0);
+        /* The next request on this connection gets its own full timeout. */
+        if (s == SERVED)
+            timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
     }
     return c->state == CONN_OPEN ? (long)done : -1;
+}
+
+/* input_limit bounds what a connection may have buffered: one request head
+ * and the largest body a publish may have. */
+static size_t input_limit(const struct shard *sh)
+{
+    return (size_t)sh->cfg->max_header_bytes + httpapi_max_body(sh);
+}
+
+static void process_buffered(struct shard *sh, struct conn *c)
+{
+    long used = handle_requests(sh, c, c->in.data, c->in.len);
+    if (used < 0)
+        inbuf_clear(&c->in);
+    else
+        inbuf_consume(&c->in, (size_t)used);
 }
 
 void httpconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
     while (len > 0 && c->state == CONN_OPEN) {
-        if (c->kind == CONN_WS) {
-            /* Upgraded by an earlier part of this input. */
-            wsconn_on_data(sh, c, data, len);
+        if (c->kind != CONN_HTTP) {
+            if (c->kind == CONN_WS) /* upgraded by an earlier part of this input */
+                wsconn_on_data(sh, c, data, len);
             return;
         }
-        if (c->in.len == 0) {
+        if (c->in.len == 0 && !c->u.http.awaiting) {
             long used = handle_requests(sh, c, data, len);
-            if (used >= 0 && (size_t)used < len &&
-                inbuf_append(&c->in, data + used, len - (size_t)used, sh->cfg->max_header_bytes) !=
-                    0)
-                fail(sh, c, 431, "", "request head too large");
+            if (used >= 0 && (size_t)used < len && c->state == CONN_OPEN && c->kind == CONN_HTTP &&
+                inbuf_append(&c->in, data + used, len - (size_t)used, input_limit(sh)) != 0)
+                fail(sh, c, 413, "", "request too large");
             return;
         }
-        /* Part of a head is buffered: add what fits (the parser answers 431
-         * once the buffer reaches the limit without a complete head). */
-        size_t room = sh->cfg->max_header_bytes - c->in.len;
+        /* Something is buffered: add what fits. The parser answers 431
+         * once a head reaches its limit; a body's size is checked from its
+         * Content-Length before it is buffered. */
+        size_t room = input_limit(sh) - c->in.len;
         size_t take = len < room ? len : room;
-        inbuf_append(&c->in, data, take, sh->cfg->max_header_bytes);
+        if (take == 0) {
+            fail(sh, c, 413, "", "request too large");
+            return;
+        }
+        inbuf_append(&c->in, data, take, input_limit(sh));
         data += take;
         len -= take;
-        long used = handle_requests(sh, c, c->in.data, c->in.len);
-        if (used < 0)
-            inbuf_clear(&c->in);
-        else
-            inbuf_consume(&c->in, (size_t)used);
+        if (!c->u.http.awaiting)
+            process_buffered(sh, c);
+    }
+}
+
+void httpconn_resume(struct shard *sh, struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+    if (c->state != CONN_OPEN || c->kind != CONN_HTTP || c->u.http.awaiting)
+        return;
+    if (c->in.len > 0)
+        process_buffered(sh, c);
+    if (c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.awaiting &&
+        !(c->flags & CONN_BLOCKED))
+        conn_arm_recv(sh, c);
+}
+
+void httpconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+{
+    if (!c->u.http.awaiting || c->state != CONN_OPEN)
+        return;
+    c->u.http.awaiting = false;
+    httpapi_answer(sh, c, req);
+    if (c->state == CONN_OPEN) {
+        timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+        c->flags |= CONN_READ_PAUSED; /* resumed from the work list */
+        conn_add_work(sh, c);
     }
 }

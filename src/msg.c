@@ -2,17 +2,20 @@
  *
  * Layout of one allocation:
  *
- *   struct msg | topic NUL | event type NUL | pad | frame
+ *   struct msg | topic NUL | event type NUL | pad
+ *   | [frame header space] full event JSON | SSE record of the full event
+ *   | [frame header space] stub JSON       | SSE record of the stub
  *
- * where the frame is the WebSocket header written right-aligned in front of
- * the event JSON:
+ * (the stub parts only for oversized events in stub mode, the SSE record of
+ * the full event only when it is delivered). The event JSON is
  *
  *   {"event_type":"…","timestamp":"…","topic":"…","seq":N,"data":…}
  *
- * The header length depends on the JSON length, which is computed exactly
- * before anything is written, so nothing is moved afterwards. */
+ * and the WebSocket header is written right-aligned in front of it. Every
+ * length is computed before anything is written, so nothing moves. */
 #include "msg.h"
 
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -22,6 +25,8 @@
 #include "ws.h"
 
 #define LIT(s) s, sizeof(s) - 1
+
+const char *const msg_ref_names[3] = {"id", "entityId", "entityType"};
 
 static uint8_t *put(uint8_t *out, const void *s, size_t len)
 {
@@ -39,8 +44,9 @@ static size_t u64_digits(uint64_t v)
     return n;
 }
 
-static uint8_t *put_u64(uint8_t *out, uint64_t v, size_t digits)
+static uint8_t *put_u64(uint8_t *out, uint64_t v)
 {
+    size_t digits = u64_digits(v);
     for (size_t i = digits; i > 0; i--) {
         out[i - 1] = (uint8_t)('0' + v % 10);
         v /= 10;
@@ -68,34 +74,56 @@ void msg_format_timestamp(char out[MSG_TIMESTAMP_LEN + 1], int64_t time_us)
         ts_cache.second = second;
     }
     memcpy(out, ts_cache.text, 20);
-    put_u64((uint8_t *)out + 20, (uint64_t)(time_us % 1000000), 6);
+    uint64_t micros = (uint64_t)(time_us % 1000000);
+    for (int i = 25; i >= 20; i--) {
+        out[i] = (char)('0' + micros % 10);
+        micros /= 10;
+    }
     out[26] = 'Z';
     out[27] = '\0';
 }
 
-static size_t event_json_len(const struct msg_input *in, size_t event_type_len, size_t seq_digits)
+/* What every encoding of one event shares. */
+struct event_parts {
+    const struct msg_input *in;
+    const char *event_type;
+    size_t event_type_len;
+    uint64_t seq;
+    char timestamp[MSG_TIMESTAMP_LEN + 1];
+};
+
+/* The common start: {"event_type":"…","timestamp":"…","topic":"…","seq":N */
+static size_t head_len(const struct event_parts *e)
 {
-    size_t data_len =
-        in->payload_is_json ? in->payload_len : 2 + json_escaped_len(in->payload, in->payload_len);
-    return sizeof("{\"event_type\":\"") - 1 + event_type_len + sizeof("\",\"timestamp\":\"") - 1 +
-           MSG_TIMESTAMP_LEN + sizeof("\",\"topic\":\"") - 1 + in->topic_len +
-           sizeof("\",\"seq\":") - 1 + seq_digits + sizeof(",\"data\":") - 1 + data_len + 1;
+    return sizeof("{\"event_type\":\"\",\"timestamp\":\"\",\"topic\":\"\",\"seq\":") - 1 +
+           e->event_type_len + MSG_TIMESTAMP_LEN + e->in->topic_len + u64_digits(e->seq);
 }
 
-static uint8_t *write_event_json(uint8_t *out, const struct msg_input *in, const char *event_type,
-                                 size_t event_type_len, uint64_t seq, size_t seq_digits,
-                                 int64_t time_us)
+static uint8_t *put_head(uint8_t *out, const struct event_parts *e)
 {
-    char timestamp[MSG_TIMESTAMP_LEN + 1];
-    msg_format_timestamp(timestamp, time_us);
     out = put(out, LIT("{\"event_type\":\""));
-    out = put(out, event_type, event_type_len);
+    out = put(out, e->event_type, e->event_type_len);
     out = put(out, LIT("\",\"timestamp\":\""));
-    out = put(out, timestamp, MSG_TIMESTAMP_LEN);
+    out = put(out, e->timestamp, MSG_TIMESTAMP_LEN);
     out = put(out, LIT("\",\"topic\":\""));
-    out = put(out, in->topic, in->topic_len);
+    out = put(out, e->in->topic, e->in->topic_len);
     out = put(out, LIT("\",\"seq\":"));
-    out = put_u64(out, seq, seq_digits);
+    return put_u64(out, e->seq);
+}
+
+/* The full event: head + ,"data":<payload>} */
+static size_t full_json_len(const struct event_parts *e)
+{
+    const struct msg_input *in = e->in;
+    size_t data_len =
+        in->payload_is_json ? in->payload_len : 2 + json_escaped_len(in->payload, in->payload_len);
+    return head_len(e) + sizeof(",\"data\":}") - 1 + data_len;
+}
+
+static uint8_t *put_full_json(uint8_t *out, const struct event_parts *e)
+{
+    const struct msg_input *in = e->in;
+    out = put_head(out, e);
     out = put(out, LIT(",\"data\":"));
     if (in->payload_is_json) {
         out = put(out, in->payload, in->payload_len);
@@ -108,45 +136,217 @@ static uint8_t *write_event_json(uint8_t *out, const struct msg_input *in, const
     return out;
 }
 
-struct msg *msg_new(const struct msg_input *in, uint64_t seq, int64_t time_us, uint32_t refs)
+/* The stub: head + ,"truncated":true,"size":S,"ref":{…},"fetch":"/v1/messages/<topic>/<seq>"} */
+static size_t stub_json_len(const struct event_parts *e)
 {
-    const char *event_type = in->event_type;
-    size_t event_type_len = in->event_type_len;
-    if (event_type_len == 0) {
-        event_type = MSG_DEFAULT_EVENT_TYPE;
-        event_type_len = sizeof(MSG_DEFAULT_EVENT_TYPE) - 1;
+    const struct msg_input *in = e->in;
+    size_t len = head_len(e) +
+                 sizeof(",\"truncated\":true,\"size\":,\"ref\":{},\"fetch\":\"/v1/"
+                        "messages//\"}") -
+                 1 + u64_digits(in->payload_len) + in->topic_len + u64_digits(e->seq);
+    size_t members = 0;
+    for (int i = 0; i < 3; i++) {
+        if (in->ref_json_len[i] == 0)
+            continue;
+        len += (members++ ? 1 : 0) + 3 + strlen(msg_ref_names[i]) + in->ref_json_len[i];
     }
-    size_t seq_digits = u64_digits(seq);
-    size_t json_len = event_json_len(in, event_type_len, seq_digits);
-    size_t names_len = in->topic_len + 1 + event_type_len + 1;
-    size_t frame_start = (sizeof(struct msg) + names_len + 7) & ~(size_t)7;
-    struct msg *m = rc_malloc(frame_start + WS_MAX_HEADER + json_len);
-    if (!m)
-        return NULL;
+    return len;
+}
 
+static uint8_t *put_stub_json(uint8_t *out, const struct event_parts *e)
+{
+    const struct msg_input *in = e->in;
+    out = put_head(out, e);
+    out = put(out, LIT(",\"truncated\":true,\"size\":"));
+    out = put_u64(out, in->payload_len);
+    out = put(out, LIT(",\"ref\":{"));
+    size_t members = 0;
+    for (int i = 0; i < 3; i++) {
+        if (in->ref_json_len[i] == 0)
+            continue;
+        if (members++)
+            *out++ = ',';
+        *out++ = '"';
+        out = put(out, msg_ref_names[i], strlen(msg_ref_names[i]));
+        out = put(out, LIT("\":"));
+        out = put(out, in->ref_json[i], in->ref_json_len[i]);
+    }
+    out = put(out, LIT("},\"fetch\":\"/v1/messages/"));
+    out = put(out, in->topic, in->topic_len);
+    *out++ = '/';
+    out = put_u64(out, e->seq);
+    return put(out, LIT("\"}"));
+}
+
+/* SSE record of a JSON text:
+ *   id: <seq>\nevent: <type>\ndata: <line>\n[data: <line>\n…]\n
+ * A JSON text has line breaks only as whitespace (pretty-printed payloads):
+ * each becomes the start of a new data line, which EventSource joins with
+ * "\n" again. CR LF, CR and LF each count as one break. */
+static size_t sse_id_len(const struct event_parts *e)
+{
+    return sizeof("id: \n") - 1 + u64_digits(e->seq);
+}
+
+/* line_break_extra returns how many bytes the breaks in |json| add to a
+ * record: CR LF (2 bytes) and a lone CR or LF (1) each become "\ndata: " (7). */
+static size_t line_break_extra(const uint8_t *json, size_t len)
+{
+    size_t extra = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (json[i] == '\r' && i + 1 < len && json[i + 1] == '\n') {
+            extra += 5;
+            i++;
+        } else if (json[i] == '\r' || json[i] == '\n') {
+            extra += 6;
+        }
+    }
+    return extra;
+}
+
+static size_t sse_record_len(const struct event_parts *e, size_t json_len, size_t break_extra)
+{
+    return sse_id_len(e) + sizeof("event: \ndata: \n\n") - 1 + e->event_type_len + json_len +
+           break_extra;
+}
+
+static uint8_t *put_sse_record(uint8_t *out, const struct event_parts *e, const uint8_t *json,
+                               size_t json_len)
+{
+    out = put(out, LIT("id: "));
+    out = put_u64(out, e->seq);
+    out = put(out, LIT("\nevent: "));
+    out = put(out, e->event_type, e->event_type_len);
+    out = put(out, LIT("\ndata: "));
+    size_t run = 0;
+    for (size_t i = 0; i < json_len; i++) {
+        if (json[i] != '\r' && json[i] != '\n') {
+            run++;
+            continue;
+        }
+        out = put(out, json + i - run, run);
+        run = 0;
+        out = put(out, LIT("\ndata: "));
+        if (json[i] == '\r' && i + 1 < json_len && json[i + 1] == '\n')
+            i++;
+    }
+    out = put(out, json + json_len - run, run);
+    return put(out, LIT("\n\n"));
+}
+
+/* An encoded event: a WebSocket frame around a JSON text, and its SSE record. */
+struct encoding {
+    size_t json_len;
+    size_t sse_len; /* 0: no SSE record */
+};
+
+static size_t encoding_size(const struct encoding *enc)
+{
+    return WS_MAX_HEADER + enc->json_len + enc->sse_len;
+}
+
+/* finish_encoding writes the frame header in front of the JSON the caller
+ * wrote at at + WS_MAX_HEADER, and the SSE record after it, and makes them
+ * the message's delivery encodings. Returns the end. */
+static uint8_t *finish_encoding(struct msg *m, const struct event_parts *e, uint8_t *at,
+                                const struct encoding *enc)
+{
+    uint8_t *json = at + WS_MAX_HEADER;
+    size_t header_len = ws_header_len(enc->json_len);
+    uint8_t *frame = json - header_len;
+    ws_build_header(frame, WS_OP_TEXT, true, enc->json_len);
+    m->ws_frame = frame;
+    m->ws_frame_len = (uint32_t)(header_len + enc->json_len);
+    uint8_t *sse = json + enc->json_len;
+    m->sse_record = sse;
+    m->sse_id_len = (uint32_t)sse_id_len(e);
+    uint8_t *end = put_sse_record(sse, e, json, enc->json_len);
+    m->sse_record_len = (uint32_t)(end - sse);
+    assert(m->sse_record_len == enc->sse_len); /* the size computed before writing */
+    return end;
+}
+
+static void init_header(struct msg *m, const struct msg_input *in, const struct event_parts *e,
+                        int64_t time_us, uint32_t refs)
+{
     atomic_init(&m->refs, refs);
     m->topic_len = (uint16_t)in->topic_len;
-    m->event_type_len = (uint8_t)event_type_len;
+    m->event_type_len = (uint8_t)e->event_type_len;
+    m->flags = 0;
     m->topic_hash = in->topic_hash;
-    m->seq = seq;
+    m->seq = e->seq;
     m->time_us = time_us;
+    m->payload_len = in->payload_len;
     char *names = (char *)m->storage;
     memcpy(names, in->topic, in->topic_len);
     names[in->topic_len] = '\0';
-    memcpy(names + in->topic_len + 1, event_type, event_type_len);
-    names[in->topic_len + 1 + event_type_len] = '\0';
+    memcpy(names + in->topic_len + 1, e->event_type, e->event_type_len);
+    names[in->topic_len + 1 + e->event_type_len] = '\0';
     m->topic = names;
     m->event_type = names + in->topic_len + 1;
+    m->ws_frame = NULL;
+    m->sse_record = NULL;
+    m->ws_frame_len = m->sse_record_len = m->sse_id_len = 0;
+}
 
-    uint8_t *json = (uint8_t *)m + frame_start + WS_MAX_HEADER;
-    uint8_t *end = write_event_json(json, in, event_type, event_type_len, seq, seq_digits, time_us);
-    size_t header_len = ws_header_len(json_len);
-    uint8_t *frame = json - header_len;
-    ws_build_header(frame, WS_OP_TEXT, true, json_len);
-    m->ws_frame = frame;
-    m->ws_frame_len = (uint32_t)(end - frame);
-    m->json_offset = (uint32_t)header_len;
+struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy, uint64_t seq,
+                    int64_t time_us, uint32_t refs)
+{
+    struct event_parts e = {in, in->event_type, in->event_type_len, seq, {0}};
+    if (e.event_type_len == 0) {
+        e.event_type = MSG_DEFAULT_EVENT_TYPE;
+        e.event_type_len = sizeof(MSG_DEFAULT_EVENT_TYPE) - 1;
+    }
+    msg_format_timestamp(e.timestamp, time_us);
+    bool oversized = in->payload_len > policy->max_payload;
+    bool stub = oversized && policy->mode == TRUNCATE_STUB;
+
+    /* The full event always; its SSE record only when it is delivered. Only
+     * a JSON payload can hold raw line breaks (the rest of the event has
+     * none, text is escaped, stub references are compact JSON). */
+    struct encoding full = {full_json_len(&e), 0};
+    struct encoding stub_enc = {0, 0};
+    size_t names_len = in->topic_len + 1 + e.event_type_len + 1;
+    size_t start = (sizeof(struct msg) + names_len + 7) & ~(size_t)7;
+    size_t size = start + WS_MAX_HEADER + full.json_len;
+    if (!oversized) {
+        size_t breaks = in->payload_is_json ? line_break_extra(in->payload, in->payload_len) : 0;
+        full.sse_len = sse_record_len(&e, full.json_len, breaks);
+        size += full.sse_len;
+    } else if (stub) {
+        stub_enc.json_len = stub_json_len(&e);
+        stub_enc.sse_len = sse_record_len(&e, stub_enc.json_len, 0);
+        size += encoding_size(&stub_enc);
+    }
+    struct msg *m = rc_malloc(size);
+    if (!m)
+        return NULL;
+    init_header(m, in, &e, time_us, refs);
+    uint8_t *at = (uint8_t *)m + start;
+    uint8_t *json = at + WS_MAX_HEADER;
+    uint8_t *json_end = put_full_json(json, &e);
+    assert((size_t)(json_end - json) == full.json_len);
+    (void)json_end;
+    m->full_json = json;
+    m->full_json_len = (uint32_t)full.json_len;
+    if (!oversized) {
+        finish_encoding(m, &e, at, &full);
+        return m;
+    }
+    m->flags |= MSG_OVERSIZED;
+    if (stub) {
+        uint8_t *stub_at = json + full.json_len;
+        uint8_t *stub_end = put_stub_json(stub_at + WS_MAX_HEADER, &e);
+        assert((size_t)(stub_end - stub_at - WS_MAX_HEADER) == stub_enc.json_len);
+        (void)stub_end;
+        finish_encoding(m, &e, stub_at, &stub_enc);
+    }
     return m;
+}
+
+void msg_ref(struct msg *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
 }
 
 void msg_release(struct msg *m)

@@ -1,17 +1,15 @@
 /* pubconn.c: the binary publish protocol, server side. */
 #include "pubconn.h"
 
-#include <jansson.h>
 #include <string.h>
 
 #include "conn.h"
 #include "hash.h"
 #include "log.h"
+#include "pubcheck.h"
 #include "pubreq.h"
 #include "ringcast/protocol.h"
 #include "shard.h"
-#include "topic.h"
-#include "utf8.h"
 
 /* Room for everything in a PUBLISH frame besides its payload. */
 #define PUBLISH_OVERHEAD (RC_FRAME_HEADER_LEN + 2 + 65535 + 3 * (1 + RC_MAX_SHORT_FIELD) + 4)
@@ -52,9 +50,8 @@ static void send_result(struct shard *sh, struct conn *c, uint32_t corr, int err
         send_ack(sh, c, corr, seq, flags);
         return;
     }
-    const char *message =
-        error == RC_ERR_OVERLOADED ? "the server holds --max-topics topics" : "internal error";
-    send_nack(sh, c, RC_NACK, corr, (uint16_t)error, message);
+    counter_add(&sh->stats.publish_errors, 1);
+    send_nack(sh, c, RC_NACK, corr, (uint16_t)error, pubreq_error_text(error));
 }
 
 static enum frame_result fatal(struct shard *sh, struct conn *c, uint32_t corr, uint16_t code,
@@ -103,48 +100,6 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     return FRAME_DONE;
 }
 
-static bool payload_is_json(const uint8_t *payload, size_t len)
-{
-    json_error_t err;
-    json_t *value = json_loadb((const char *)payload, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!value)
-        return false;
-    json_decref(value);
-    return true;
-}
-
-/* validate checks a PUBLISH's fields; returns 0 or an RC_ERR_* code with
- * |*out_message| set. */
-static int validate(const struct shard *sh, const struct rc_publish *p, bool json,
-                    const char **out_message)
-{
-    enum topic_status ts =
-        topic_validate(p->topic, p->topic_len, sh->cfg->max_topic_length, sh->cfg->max_segments);
-    if (ts != TOPIC_OK) {
-        *out_message = topic_status_text(ts);
-        return RC_ERR_BAD_TOPIC;
-    }
-    if (p->payload_len > sh->cfg->max_publish_bytes) {
-        *out_message = "payload larger than the server's --max-publish-bytes";
-        return RC_ERR_TOO_LARGE;
-    }
-    if (p->event_type_len > 0 && !msg_event_type_valid(p->event_type, p->event_type_len)) {
-        *out_message = "event type must be 1-255 characters from A-Z a-z 0-9 _-.:/";
-        return RC_ERR_BAD_REQUEST;
-    }
-    if (!utf8_valid((const uint8_t *)p->msg_id, p->msg_id_len)) {
-        *out_message = "message id must be UTF-8";
-        return RC_ERR_BAD_REQUEST;
-    }
-    if (json ? !payload_is_json(p->payload, p->payload_len)
-             : !utf8_valid(p->payload, p->payload_len)) {
-        *out_message =
-            json ? "payload is declared JSON but is not valid JSON" : "text payload must be UTF-8";
-        return RC_ERR_BAD_PAYLOAD;
-    }
-    return 0;
-}
-
 static void block(struct shard *sh, struct conn *c)
 {
     c->flags |= CONN_BLOCKED;
@@ -172,22 +127,26 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         return FRAME_STOP;
     }
 
-    bool json = msg_content_type_is_json(p.content_type, p.content_type_len);
-    const char *message = NULL;
-    int error = validate(sh, &p, json, &message);
-    if (error)
-        return nack(sh, c, f->corr, (uint16_t)error, message);
-
-    struct pubreq req = {
-        .conn_slot = c->slot,
-        .conn_gen = c->gen,
-        .corr = f->corr,
-        .origin = (uint16_t)sh->id,
-        .in = {p.topic, p.topic_len, hash, p.event_type, p.event_type_len, json, p.payload,
-               p.payload_len},
+    const struct publish_fields fields = {
+        .topic = p.topic,
+        .topic_len = p.topic_len,
+        .event_type = p.event_type,
+        .event_type_len = p.event_type_len,
         .msg_id = p.msg_id,
         .msg_id_len = p.msg_id_len,
+        .payload_is_json = msg_content_type_is_json(p.content_type, p.content_type_len),
+        .payload = p.payload,
+        .payload_len = p.payload_len,
     };
+    struct pubcheck_refs refs;
+    const char *message = NULL;
+    int error = pubcheck(sh->cfg, &fields, &refs, &message);
+    if (error) {
+        counter_add(&sh->stats.publish_errors, 1);
+        return nack(sh, c, f->corr, (uint16_t)error, message);
+    }
+    struct pubreq req;
+    pubreq_init(&req, c, f->corr, sh->id, &fields, hash, &refs);
     if (home == sh->id) {
         uint64_t seq = 0;
         uint8_t flags = 0;
@@ -294,20 +253,16 @@ void pubconn_resume(struct shard *sh, struct conn *c)
         conn_arm_recv(sh, c);
 }
 
-void pubconn_on_result(struct shard *sh, struct pubreq *req)
+void pubconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 {
-    struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
-    if (c && c->kind == CONN_PUB) {
-        c->u.pub.inflight--;
-        if (c->state == CONN_OPEN) {
-            send_result(sh, c, req->corr, req->error, req->seq, req->ack_flags);
-            if (c->u.pub.goaway_sent && c->u.pub.inflight == 0)
-                conn_finish(sh, c);
-            else if ((c->flags & CONN_READ_PAUSED) && c->u.pub.inflight < sh->cfg->max_inflight)
-                conn_add_work(sh, c);
-        }
-    }
-    pubreq_free(req);
+    c->u.pub.inflight--;
+    if (c->state != CONN_OPEN)
+        return;
+    send_result(sh, c, req->corr, req->error, req->seq, req->ack_flags);
+    if (c->u.pub.goaway_sent && c->u.pub.inflight == 0)
+        conn_finish(sh, c);
+    else if ((c->flags & CONN_READ_PAUSED) && c->u.pub.inflight < sh->cfg->max_inflight)
+        conn_add_work(sh, c);
 }
 
 void pubconn_start(struct shard *sh, struct conn *c)

@@ -25,8 +25,8 @@ void pubconn_start(struct shard *sh, struct conn *c);
 void pubconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
 
 /* pubconn_on_result answers the publish |req| came back with from its home
- * shard, and frees |req|. */
-void pubconn_on_result(struct shard *sh, struct pubreq *req);
+ * shard (the caller frees |req|). */
+void pubconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req);
 
 /* pubconn_resume goes on reading after a pause or a full ring. */
 void pubconn_resume(struct shard *sh, struct conn *c);

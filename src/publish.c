@@ -4,7 +4,8 @@
  * home) or as a request through the request ring. The home assigns the
  * seq, builds the message once and sends the same pointer to every shard's
  * data ring (and delivers to its own subscribers itself); the result goes
- * back to the publisher's shard on the data ring.
+ * back to the publisher's shard on the data ring. Oversized events are also
+ * kept at the home for fetching, and fetch requests travel the same way.
  *
  * Room is checked before anything is sequenced: a full ring means waiting
  * (and being woken when the consumer makes room), never dropping. */
@@ -14,6 +15,7 @@
 
 #include "conn.h"
 #include "fanout.h"
+#include "httpconn.h"
 #include "msg.h"
 #include "pubconn.h"
 #include "pubreq.h"
@@ -43,7 +45,7 @@ bool shard_can_sequence(struct shard *sh)
             continue;
         struct xring *r = server_data_ring(sh->srv, sh->id, j);
         if (!xring_has_space(r, ITEMS_PER_PUBLISH) && !xring_wait_for_space(r, ITEMS_PER_PUBLISH)) {
-            sh->stats.ring_full++;
+            counter_add(&sh->stats.ring_full, 1);
             return false;
         }
     }
@@ -55,7 +57,7 @@ bool shard_has_ring_room(struct shard *sh, unsigned home)
     struct xring *r = server_request_ring(sh->srv, sh->id, home);
     if (xring_has_space(r, 1) || xring_wait_for_space(r, 1))
         return true;
-    sh->stats.ring_full++;
+    counter_add(&sh->stats.ring_full, 1);
     return false;
 }
 
@@ -67,7 +69,9 @@ void shard_send_request(struct shard *sh, unsigned home, struct pubreq *req)
 
 static void on_queued(void *ctx, struct conn *c)
 {
-    conn_mark_dirty(ctx, c);
+    struct shard *sh = ctx;
+    counter_add(&sh->stats.deliveries[c->kind], 1);
+    conn_mark_dirty(sh, c);
 }
 
 static void on_overflow(void *ctx, struct conn *c)
@@ -78,7 +82,7 @@ static void on_overflow(void *ctx, struct conn *c)
 static void deliver_here(struct shard *sh, struct msg *m)
 {
     const struct fanout_sink sink = {on_queued, on_overflow, sh};
-    sh->stats.deliveries += fanout_deliver(&sh->index, m, sh->cfg->max_queued_bytes, &sink);
+    fanout_deliver(&sh->index, m, sh->cfg->max_queued_bytes, &sink);
 }
 
 int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *out_seq,
@@ -89,6 +93,7 @@ int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *ou
         home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash, req->msg_id,
                       req->msg_id_len, sh->now_ms, out_seq);
     if (r == HOME_DUPLICATE) {
+        counter_add(&sh->stats.duplicates, 1);
         *out_ack_flags = RC_ACK_DUPLICATE;
         return 0;
     }
@@ -96,29 +101,62 @@ int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *ou
         return RC_ERR_OVERLOADED;
     if (r != HOME_SEQUENCED)
         return RC_ERR_INTERNAL;
+    const struct msg_policy policy = {sh->cfg->max_payload,
+                                      (enum truncate_mode)sh->cfg->truncate_mode};
+    bool oversized = req->in.payload_len > policy.max_payload;
     unsigned num_shards = sh->srv->num_shards;
-    struct msg *m = msg_new(&req->in, *out_seq, wall_clock_us(), num_shards);
+    /* Holders: every shard, and the retention store for an oversized event. */
+    struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), num_shards + oversized);
     if (!m)
         return RC_ERR_INTERNAL;
-    sh->stats.publishes++;
+    counter_add(&sh->stats.publishes, 1);
+    if (oversized)
+        counter_add(m->ws_frame ? &sh->stats.truncated : &sh->stats.dropped, 1);
     for (unsigned j = 0; j < num_shards; j++) {
         if (j == sh->id)
             continue;
         xring_push(server_data_ring(sh->srv, sh->id, j), ring_item(m, ITEM_DELIVER));
         sh->ring_pushed[j] = true;
     }
+    if (oversized)
+        retain_add(&sh->retain, m);
     deliver_here(sh, m);
     return 0;
 }
 
-static bool sequence_request(struct shard *sh, struct pubreq *req)
+struct msg *shard_fetch_local(struct shard *sh, const char *topic, size_t topic_len,
+                              uint64_t topic_hash, uint64_t seq)
+{
+    struct msg *m = retain_find(&sh->retain, topic, topic_len, topic_hash, seq);
+    if (m)
+        msg_ref(m);
+    return m;
+}
+
+static bool handle_request(struct shard *sh, struct pubreq *req)
 {
     if (!shard_can_sequence(sh))
         return false;
-    req->error = (uint16_t)shard_publish_local(sh, req, &req->seq, &req->ack_flags);
+    if (req->op == PUBREQ_FETCH)
+        req->fetched =
+            shard_fetch_local(sh, req->in.topic, req->in.topic_len, req->in.topic_hash, req->seq);
+    else
+        req->error = (uint16_t)shard_publish_local(sh, req, &req->seq, &req->ack_flags);
     xring_push(server_data_ring(sh->srv, sh->id, req->origin), ring_item(req, ITEM_RESULT));
     sh->ring_pushed[req->origin] = true;
     return true;
+}
+
+static void handle_result(struct shard *sh, struct pubreq *req)
+{
+    struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
+    if (c && c->kind == CONN_PUB)
+        pubconn_on_result(sh, c, req);
+    else if (c && c->kind == CONN_HTTP)
+        httpconn_on_result(sh, c, req);
+    if (req->fetched) /* not taken: the connection is gone */
+        msg_release(req->fetched);
+    pubreq_free(req);
 }
 
 bool shard_handle_item(struct shard *sh, void *item)
@@ -129,9 +167,9 @@ bool shard_handle_item(struct shard *sh, void *item)
         deliver_here(sh, ptr);
         return true;
     case ITEM_REQUEST:
-        return sequence_request(sh, ptr);
+        return handle_request(sh, ptr);
     case ITEM_RESULT:
-        pubconn_on_result(sh, ptr);
+        handle_result(sh, ptr);
         return true;
     }
     return true;

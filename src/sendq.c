@@ -7,7 +7,7 @@
 #include "msg.h"
 
 #define SENDQ_MIN_CAP 8
-#define SENDQ_BUF_MIN 512 /* smallest owned buffer: room for later replies */
+#define SENDQ_BUF_MIN 128 /* smallest owned buffer: room for a few later replies */
 #define OWNER_BUF ((uintptr_t)1)
 
 struct sendq_buf {
@@ -39,6 +39,8 @@ static int reserve_one(struct sendq *q)
 
 static void release_owner(uintptr_t owner)
 {
+    if (owner == 0)
+        return; /* static bytes */
     if (owner & OWNER_BUF)
         rc_free((void *)(owner & ~OWNER_BUF));
     else
@@ -58,6 +60,14 @@ int sendq_push_shared(struct sendq *q, struct lref *ref, const uint8_t *data, ui
         return -1;
     ref->count++;
     push_entry(q, data, len, (uintptr_t)ref);
+    return 0;
+}
+
+int sendq_push_static(struct sendq *q, const uint8_t *data, uint32_t len)
+{
+    if (reserve_one(q) != 0)
+        return -1;
+    push_entry(q, data, len, 0);
     return 0;
 }
 

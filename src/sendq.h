@@ -1,9 +1,10 @@
 /* sendq.h: a connection's queue of bytes to send, held by reference.
  *
- * An entry points either at a shared message frame (held through the
- * shard's struct lref, never copied) or at a small buffer the queue owns
- * (control replies, publish acknowledgements; consecutive small replies
- * are packed into one such buffer). The queue hands out up to IOV_MAX
+ * An entry points at a shared message encoding (held through the shard's
+ * struct lref, never copied), at static bytes every connection shares
+ * (heartbeats, pings), or at a small buffer the queue owns (control
+ * replies, publish acknowledgements; consecutive small replies are packed
+ * into one such buffer). The queue hands out up to IOV_MAX
  * entries as one iovec array, so every queued frame of a connection leaves
  * in a single sendmsg; one send is in flight at a time, which keeps order.
  *
@@ -21,7 +22,7 @@ struct sendq_entry {
     const uint8_t *data;
     uint32_t len;
     uint32_t sent;   /* bytes of this entry already on the wire */
-    uintptr_t owner; /* struct lref * or struct sendq_buf *, tagged in bit 0 */
+    uintptr_t owner; /* struct lref *, struct sendq_buf * tagged in bit 0, or 0 (static) */
 };
 
 struct sendq {
@@ -36,6 +37,9 @@ struct sendq {
 /* sendq_push_shared queues |len| bytes at |data| owned by the message
  * behind |ref|, and counts one more hold on |ref|. Returns 0 or -1. */
 int sendq_push_shared(struct sendq *q, struct lref *ref, const uint8_t *data, uint32_t len);
+
+/* sendq_push_static queues |len| bytes that live as long as the process. */
+int sendq_push_static(struct sendq *q, const uint8_t *data, uint32_t len);
 
 /* sendq_push_copy queues a copy of |len| bytes. Returns 0 or -1. */
 int sendq_push_copy(struct sendq *q, const void *data, size_t len);

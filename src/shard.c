@@ -19,6 +19,7 @@
 #include "pubreq.h"
 #include "ringcast/protocol.h"
 #include "server.h"
+#include "sseconn.h"
 #include "wsconn.h"
 
 #define TIMER_TICK_MS 50
@@ -102,7 +103,8 @@ static void refuse(struct shard *sh, int which, int fd)
     ssize_t ignored = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     (void)ignored;
     close(fd);
-    if (sh->stats.refused++ % 1000 == 0)
+    counter_add(&sh->stats.refused, 1);
+    if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
                  sh->max_conns);
 }
@@ -115,7 +117,7 @@ static void new_connection(struct shard *sh, int which, int fd)
         refuse(sh, which, fd);
         return;
     }
-    sh->stats.accepted++;
+    counter_add(&sh->stats.accepted, 1);
     if (which == LISTENER_CLIENT)
         httpconn_start(sh, c);
     else
@@ -251,6 +253,17 @@ static void publish_rings(struct shard *sh)
 
 /* Work, timers, flushing. */
 
+/* resume goes on reading from a connection that paused or waited for room. */
+static void resume(struct shard *sh, struct conn *c)
+{
+    if (c->kind == CONN_PUB)
+        pubconn_resume(sh, c);
+    else if (c->kind == CONN_HTTP)
+        httpconn_resume(sh, c);
+    else
+        c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+}
+
 static void run_work(struct shard *sh)
 {
     struct conn *list = sh->work;
@@ -263,14 +276,18 @@ static void run_work(struct shard *sh)
             conn_reap(sh, c);
             continue;
         }
-        if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN)
-            wsconn_close_slow(sh, c);
+        if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN) {
+            if (c->kind == CONN_SSE)
+                sseconn_close_slow(sh, c);
+            else
+                wsconn_close_slow(sh, c);
+        }
         if (c->flags & CONN_NEED_RECV) {
             c->flags &= ~CONN_NEED_RECV;
             conn_arm_recv(sh, c);
         }
-        if (c->kind == CONN_PUB && (c->flags & CONN_READ_PAUSED))
-            pubconn_resume(sh, c);
+        if (c->flags & CONN_READ_PAUSED)
+            resume(sh, c);
     }
     list = sh->blocked;
     sh->blocked = NULL;
@@ -278,12 +295,22 @@ static void run_work(struct shard *sh)
         struct conn *c = list;
         list = c->next_work;
         if (c->state == CONN_OPEN) {
-            pubconn_resume(sh, c); /* may block again */
+            resume(sh, c); /* may block again */
         } else {
             c->flags &= ~CONN_BLOCKED;
             conn_add_work(sh, c);
         }
     }
+}
+
+/* update_gauges publishes this shard's sizes for /metrics. */
+static void update_gauges(struct shard *sh)
+{
+    atomic_store_explicit(&sh->stats.subscriptions, sh->index.subscriptions, memory_order_relaxed);
+    atomic_store_explicit(&sh->stats.topics_subscribed, index_topic_count(&sh->index),
+                          memory_order_relaxed);
+    atomic_store_explicit(&sh->stats.topics_sequenced, home_topic_count(&sh->home),
+                          memory_order_relaxed);
 }
 
 static void on_timer(void *ctx, struct timer_node *node)
@@ -334,6 +361,8 @@ static void start_drain(struct shard *sh)
             continue;
         if (c->kind == CONN_WS)
             wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        else if (c->kind == CONN_SSE)
+            sseconn_close(sh, c);
         else if (c->kind == CONN_PUB)
             pubconn_drain(sh, c);
         else
@@ -396,6 +425,7 @@ static void iterate(struct shard *sh)
     flush_list(sh, &sh->dirty_pub);
     flush_list(sh, &sh->dirty_other);
     publish_rings(sh);
+    update_gauges(sh);
 }
 
 static void run(struct shard *sh)
@@ -468,6 +498,7 @@ static int setup(struct shard *sh)
     sh->now_ms = monotonic_ms();
     index_init(&sh->index);
     home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
+    retain_init(&sh->retain, cfg->retain_bytes);
     timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
     sh->max_conns = (cfg->max_connections + sh->srv->num_shards - 1) / sh->srv->num_shards;
     sh->srv->ring_fds[sh->id] = sh->ring.ring_fd;
@@ -492,6 +523,7 @@ static void teardown(struct shard *sh)
         close(sh->doorbell_fd);
     index_cleanup(&sh->index);
     home_cleanup(&sh->home);
+    retain_cleanup(&sh->retain);
     rc_free(sh->conns);
     rc_free(sh->free_slots);
     rc_free(sh->ring_pushed);

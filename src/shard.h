@@ -20,6 +20,8 @@
 #include "bufring.h"
 #include "config.h"
 #include "home.h"
+#include "retain.h"
+#include "stats.h"
 #include "index.h"
 #include "timer.h"
 #include "uring.h"
@@ -28,17 +30,6 @@ struct conn;
 struct msg;
 struct pubreq;
 struct server;
-
-/* Counters, written only by the owning shard. */
-struct shard_stats {
-    uint64_t accepted;
-    uint64_t refused; /* over --max-connections */
-    uint64_t publishes;
-    uint64_t deliveries;
-    uint64_t bytes_sent;
-    uint64_t slow_closes;
-    uint64_t ring_full; /* publishes that found a ring full and had to wait */
-};
 
 enum { LISTENER_CLIENT = 0, LISTENER_PUBLISH = 1, NUM_LISTENERS = 2 };
 
@@ -66,6 +57,7 @@ struct shard {
 
     struct index index;
     struct home home;
+    struct retain retain; /* oversized events this shard is home of, for fetching */
     struct timer_wheel timers;
     int64_t now_ms; /* monotonic clock, read once per iteration */
 
@@ -101,6 +93,11 @@ unsigned shard_home_of(const struct shard *sh, uint64_t topic_hash);
  * Returns 0 and the seq (and RC_ACK flags), or an RC_ERR_* code. */
 int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *out_seq,
                         uint8_t *out_ack_flags);
+
+/* shard_fetch_local returns a retained message of a topic this shard is
+ * home of, with a reference for the caller, or NULL. */
+struct msg *shard_fetch_local(struct shard *sh, const char *topic, size_t topic_len,
+                              uint64_t topic_hash, uint64_t seq);
 
 /* shard_can_sequence reports whether every outgoing ring has room for the
  * messages and acknowledgement one publish may produce. When not, it

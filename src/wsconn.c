@@ -61,7 +61,7 @@ void wsconn_close_slow(struct shard *sh, struct conn *c)
              "closing with %d",
              c->slot, (unsigned long long)c->sq.bytes,
              (unsigned long long)sh->cfg->max_queued_bytes, WS_CLOSE_SLOW_CONSUMER);
-    sh->stats.slow_closes++;
+    counter_add(&sh->stats.slow_closes, 1);
     sendq_drop_unsent(&c->sq);
     wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
@@ -96,10 +96,9 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
             continue;
         }
         uint64_t hash = rc_hash(topic, len);
-        enum index_result r = subscribe
-                                  ? index_subscribe(&sh->index, &c->u.ws.subs, topic, len, hash,
-                                                    sh->cfg->max_topics_per_conn)
-                                  : index_unsubscribe(&sh->index, &c->u.ws.subs, topic, len, hash);
+        enum index_result r = subscribe ? index_subscribe(&sh->index, &c->subs, topic, len, hash,
+                                                          sh->cfg->max_topics_per_conn)
+                                        : index_unsubscribe(&sh->index, &c->subs, topic, len, hash);
         if (r == INDEX_LIMIT) {
             send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
                        "this connection holds --max-topics-per-conn subscriptions");
@@ -216,12 +215,44 @@ void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, siz
         c->u.ws.reader_failed = true;
 }
 
+/* arm_timer sets the connection's timer to its next ping or idle deadline. */
+static void arm_timer(struct shard *sh, struct conn *c)
+{
+    int64_t idle_deadline = c->last_rx_ms + sh->cfg->idle_timeout_ms;
+    timer_arm(&sh->timers, &c->timer,
+              c->next_beat_ms < idle_deadline ? c->next_beat_ms : idle_deadline);
+}
+
+void wsconn_on_timer(struct shard *sh, struct conn *c)
+{
+    static const uint8_t ping_frame[2] = {0x80 | WS_OP_PING, 0}; /* every connection's */
+    if (sh->now_ms - c->last_rx_ms >= (int64_t)sh->cfg->idle_timeout_ms) {
+        counter_add(&sh->stats.idle_closes, 1);
+        log_debug("connection %u: nothing received for %u ms, closing with %d", c->slot,
+                  sh->cfg->idle_timeout_ms, WS_CLOSE_IDLE_TIMEOUT);
+        wsconn_close(sh, c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+        return;
+    }
+    if (sh->now_ms >= c->next_beat_ms) {
+        if (sendq_push_static(&c->sq, ping_frame, sizeof(ping_frame)) != 0) {
+            conn_kill(sh, c);
+            return;
+        }
+        conn_mark_dirty(sh, c);
+        c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
+    }
+    arm_timer(sh, c);
+}
+
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {
-    c->kind = CONN_WS;
+    conn_set_kind(sh, c, CONN_WS);
     memset(&c->u.ws, 0, sizeof(c->u.ws));
     ws_reader_init(&c->u.ws.reader);
     c->u.ws.echo = echo;
+    c->last_rx_ms = sh->now_ms;
+    c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
+    arm_timer(sh, c);
     if (len > 0)
         wsconn_on_data(sh, c, early, len);
 }

@@ -32,6 +32,10 @@ void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, siz
  * after it (graceful: queued events go first). */
 void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *reason);
 
+/* wsconn_on_timer sends a ping when one is due and closes the connection
+ * (4002) when the client sent nothing for --idle-timeout. */
+void wsconn_on_timer(struct shard *sh, struct conn *c);
+
 /* wsconn_close_slow closes a subscriber whose queue exceeded
  * --max-queued-bytes: the events not yet on the wire are dropped, a close
  * frame with code 4001 follows the frame being sent. */

@@ -178,7 +178,7 @@ def test_publisher_with_requests_in_flight_gets_every_reply_before_eof(start_ser
 
 def test_subscriber_that_never_reads_does_not_hold_up_shutdown(start_server):
     server = start_server("--shutdown-timeout", "2s", "--close-timeout", "60s",
-                          "--max-queued-bytes", "64M")
+                          "--max-queued-bytes", "64M", "--max-payload", "1M")
     ws = slow_subscriber(server, "stuck", 6 << 20)
     reader = subscribe(server, "stuck.other")  # a healthy one on the side
     sent = send_signal(server, signal.SIGTERM)
@@ -190,7 +190,7 @@ def test_subscriber_that_never_reads_does_not_hold_up_shutdown(start_server):
 
 def test_second_sigterm_during_a_slow_drain_stops_at_once(start_server):
     server = start_server("--shutdown-timeout", "60s", "--close-timeout", "60s",
-                          "--max-queued-bytes", "64M")
+                          "--max-queued-bytes", "64M", "--max-payload", "1M")
     ws = slow_subscriber(server, "stuck", 6 << 20)
     send_signal(server, signal.SIGTERM)
     server.wait_for_log(r"SIGTERM: closing connections")
@@ -204,7 +204,7 @@ def test_second_sigterm_during_a_slow_drain_stops_at_once(start_server):
 
 def test_new_connections_are_not_served_while_draining(start_server):
     server = start_server("--shutdown-timeout", "60s", "--close-timeout", "60s",
-                          "--max-queued-bytes", "64M")
+                          "--max-queued-bytes", "64M", "--max-payload", "1M")
     ws = slow_subscriber(server, "stuck", 6 << 20)
     sent = send_signal(server, signal.SIGTERM)
     server.wait_for_log(r"SIGTERM: closing connections")

@@ -187,10 +187,13 @@ def small_asan_quarantine(monkeypatch):
 
 EVENTS = 3000
 EVENT_SIZE = 32 * 1024
+# Deliver the events whole: above --max-payload (4K by default) they would be
+# small stubs, and no queue would ever fill.
+WHOLE_EVENTS = ("--max-payload", "1M")
 
 
 def test_slow_consumer_is_closed_and_memory_stays_bounded(start_server, small_asan_quarantine):
-    server = start_server("--max-queued-bytes", "1M", "--close-timeout", "30s")
+    server = start_server("--max-queued-bytes", "1M", "--close-timeout", "30s", *WHOLE_EVENTS)
     slow = RawWsClient(server)
     slow.subscribe("s")
     with NodeSubscribers(server.ws_url, topics=["s"], expect=EVENTS, timeout_ms=120000) as fast:
@@ -257,7 +260,7 @@ def test_slow_consumer_does_not_delay_others(start_server, small_asan_quarantine
     connected, unread, for the whole test: the fast subscriber must get
     everything meanwhile, and the slow one must get it all afterwards."""
     count = 1000
-    server = start_server("--max-queued-bytes", "512M")
+    server = start_server("--max-queued-bytes", "512M", *WHOLE_EVENTS)
     slow = RawWsClient(server)
     slow.subscribe("s")
     with NodeSubscribers(server.ws_url, topics=["s"], expect=count, timeout_ms=120000) as fast:

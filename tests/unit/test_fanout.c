@@ -18,6 +18,9 @@
 #include "index.h"
 #include "msg.h"
 
+/* No truncation: every payload is delivered whole. */
+static const struct msg_policy deliver_whole = {UINT64_MAX, TRUNCATE_STUB};
+
 #define SUBSCRIBERS_PER_SHARD 50
 
 struct sink_log {
@@ -43,15 +46,15 @@ static struct conn *new_subscriber(struct index *idx, const char *topic)
     assert_non_null(c);
     c->kind = CONN_WS;
     c->state = CONN_OPEN;
-    assert_int_equal(index_subscribe(idx, &c->u.ws.subs, topic, strlen(topic),
-                                     rc_hash(topic, strlen(topic)), 16),
-                     INDEX_ADDED);
+    assert_int_equal(
+        index_subscribe(idx, &c->subs, topic, strlen(topic), rc_hash(topic, strlen(topic)), 16),
+        INDEX_ADDED);
     return c;
 }
 
 static void free_subscriber(struct index *idx, struct conn *c)
 {
-    index_remove_all(idx, &c->u.ws.subs);
+    index_remove_all(idx, &c->subs);
     sendq_clear(&c->sq);
     free(c);
 }
@@ -68,7 +71,7 @@ static struct msg *new_message(const char *topic, const char *json, uint32_t sha
         .payload = (const uint8_t *)json,
         .payload_len = strlen(json),
     };
-    struct msg *m = msg_new(&in, 1, 1768905000000000, shard_refs);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 1768905000000000, shard_refs);
     assert_non_null(m);
     return m;
 }

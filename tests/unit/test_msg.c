@@ -16,6 +16,9 @@
 #include "jsonw.h"
 #include "msg.h"
 
+/* No truncation: every payload is delivered whole. */
+static const struct msg_policy deliver_whole = {UINT64_MAX, TRUNCATE_STUB};
+
 #define TS0 "1970-01-01T00:00:00.000000Z"
 #define T_2026 1768905000123456LL
 #define TS_2026 "2026-01-20T10:30:00.123456Z"
@@ -63,19 +66,19 @@ static size_t frame_check(const struct msg *m)
         assert_true(payload_len > 65535);
         assert_int_equal(f[2] & 0x80, 0);
     }
-    assert_int_equal(m->json_offset, header_len);
+    assert_int_equal((size_t)(m->full_json - m->ws_frame), header_len);
     assert_int_equal(m->ws_frame_len, header_len + payload_len);
     return (size_t)payload_len;
 }
 
 static const char *json_part(const struct msg *m)
 {
-    return (const char *)m->ws_frame + m->json_offset;
+    return (const char *)m->ws_frame + (size_t)(m->full_json - m->ws_frame);
 }
 
 static size_t json_len(const struct msg *m)
 {
-    return m->ws_frame_len - m->json_offset;
+    return m->ws_frame_len - (size_t)(m->full_json - m->ws_frame);
 }
 
 /* expect_json compares the event JSON with |want| byte for byte. */
@@ -102,7 +105,7 @@ static void test_event_fields_json_payload(void **state)
 {
     static const char payload[] = "{\"job\":7,\"ok\":true,\"list\":[1,2,3]}";
     struct msg_input in = input("jobs:7", "job.done", true, payload, strlen(payload));
-    struct msg *m = msg_new(&in, 42, T_2026, 1);
+    struct msg *m = msg_new(&in, &deliver_whole, 42, T_2026, 1);
     assert_non_null(m);
     size_t len = frame_check(m);
     assert_int_equal(len, json_len(m));
@@ -148,7 +151,7 @@ static void test_json_payload_verbatim(void **state)
     };
     for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
         struct msg_input in = input("t", "e", true, payloads[i], strlen(payloads[i]));
-        struct msg *m = msg_new(&in, 1, 0, 1);
+        struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 1);
         assert_non_null(m);
         frame_check(m);
         char want[256];
@@ -176,7 +179,7 @@ static void test_text_payload_escaped(void **state)
     payload[n++] = '!';
 
     struct msg_input in = input("a.b", "", false, payload, n);
-    struct msg *m = msg_new(&in, 7, 0, 1);
+    struct msg *m = msg_new(&in, &deliver_whole, 7, 0, 1);
     assert_non_null(m);
     frame_check(m);
 
@@ -207,7 +210,7 @@ static void test_text_payload_json_looking(void **state)
     /* Text that looks like JSON is still a string. */
     static const char payload[] = "{\"a\":1}";
     struct msg_input in = input("t", "e", false, payload, strlen(payload));
-    struct msg *m = msg_new(&in, 1, 0, 1);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 1);
     assert_non_null(m);
     json_t *root = parse_event(m);
     assert_true(json_is_string(json_object_get(root, "data")));
@@ -216,7 +219,7 @@ static void test_text_payload_json_looking(void **state)
 
     /* An empty text payload is an empty string. */
     struct msg_input empty = input("t", "e", false, "", 0);
-    struct msg *m2 = msg_new(&empty, 1, 0, 1);
+    struct msg *m2 = msg_new(&empty, &deliver_whole, 1, 0, 1);
     assert_non_null(m2);
     frame_check(m2);
     root = parse_event(m2);
@@ -229,7 +232,7 @@ static void test_text_payload_json_looking(void **state)
 static void test_default_event_type(void **state)
 {
     struct msg_input in = input("t", "", true, "1", 1);
-    struct msg *m = msg_new(&in, 1, 0, 1);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 1);
     assert_non_null(m);
     assert_string_equal(m->event_type, MSG_DEFAULT_EVENT_TYPE);
     assert_string_equal(m->event_type, "message");
@@ -244,7 +247,7 @@ static void test_default_event_type(void **state)
     memset(type, 'x', MSG_MAX_EVENT_TYPE);
     type[MSG_MAX_EVENT_TYPE] = '\0';
     in = input("t", type, true, "1", 1);
-    m = msg_new(&in, 1, 0, 1);
+    m = msg_new(&in, &deliver_whole, 1, 0, 1);
     assert_non_null(m);
     assert_int_equal(m->event_type_len, MSG_MAX_EVENT_TYPE);
     assert_string_equal(m->event_type, type);
@@ -273,7 +276,7 @@ static void test_seq_digits(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct msg_input in = input("t", "e", true, "{}", 2);
-        struct msg *m = msg_new(&in, cases[i].seq, 0, 1);
+        struct msg *m = msg_new(&in, &deliver_whole, cases[i].seq, 0, 1);
         assert_non_null(m);
         frame_check(m);
         char want[256];
@@ -293,7 +296,7 @@ static void test_frame_header_sizes(void **state)
 {
     /* The JSON length with a payload of "" (two quote bytes). */
     struct msg_input probe = input("topic", "e", true, "\"\"", 2);
-    struct msg *pm = msg_new(&probe, 1, 0, 1);
+    struct msg *pm = msg_new(&probe, &deliver_whole, 1, 0, 1);
     assert_non_null(pm);
     size_t overhead = json_len(pm) - 2;
     msg_release(pm);
@@ -310,12 +313,12 @@ static void test_frame_header_sizes(void **state)
         memset(buf + 1, 'p', payload_len - 2);
         buf[payload_len - 1] = '"';
         struct msg_input in = input("topic", "e", true, buf, payload_len);
-        struct msg *m = msg_new(&in, 1, 0, 1);
+        struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 1);
         assert_non_null(m);
         size_t len = frame_check(m);
         assert_int_equal(len, target);
         size_t want_header = target < 126 ? 2 : target <= 65535 ? 4 : 10;
-        assert_int_equal(m->json_offset, want_header);
+        assert_int_equal((size_t)(m->full_json - m->ws_frame), want_header);
         json_t *root = parse_event(m);
         assert_int_equal(json_string_length(json_object_get(root, "data")), payload_len - 2);
         json_decref(root);
@@ -333,7 +336,7 @@ static void test_large_escaped_payload(void **state)
     for (size_t i = 0; i < n; i++)
         payload[i] = (uint8_t)(i % 3 == 0 ? 0x01 : i % 3 == 1 ? '"' : 'z');
     struct msg_input in = input("big", "e", false, payload, n);
-    struct msg *m = msg_new(&in, 5, 0, 1);
+    struct msg *m = msg_new(&in, &deliver_whole, 5, 0, 1);
     assert_non_null(m);
     size_t len = frame_check(m);
     assert_true(len > 65535);
@@ -390,7 +393,7 @@ static void test_timestamp_in_event(void **state)
     int64_t times[] = {0, T_2026, T_2026 + 1, T_2026 + 1000000, 0};
     for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
         struct msg_input in = input("t", "e", true, "1", 1);
-        struct msg *m = msg_new(&in, 1, times[i], 1);
+        struct msg *m = msg_new(&in, &deliver_whole, 1, times[i], 1);
         assert_non_null(m);
         char want[MSG_TIMESTAMP_LEN + 1];
         msg_format_timestamp(want, times[i]);
@@ -473,7 +476,7 @@ static void test_content_type_is_json(void **state)
 static void test_refcount(void **state)
 {
     struct msg_input in = input("t", "e", true, "1", 1);
-    struct msg *m = msg_new(&in, 1, 0, 3);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 3);
     assert_non_null(m);
     assert_int_equal(atomic_load(&m->refs), 3);
     msg_release(m);
@@ -488,7 +491,7 @@ static void test_refcount(void **state)
 static void test_lref(void **state)
 {
     struct msg_input in = input("t", "e", true, "1", 1);
-    struct msg *m = msg_new(&in, 1, 0, 2); /* two shards */
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 2); /* two shards */
     assert_non_null(m);
 
     struct lref *a = lref_new(m); /* shard A's reference */

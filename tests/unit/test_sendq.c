@@ -14,6 +14,9 @@
 #include "msg.h"
 #include "sendq.h"
 
+/* No truncation: every payload is delivered whole. */
+static const struct msg_policy deliver_whole = {UINT64_MAX, TRUNCATE_STUB};
+
 static struct sendq_entry *at(const struct sendq *q, uint32_t i)
 {
     return &q->entries[(q->head + i) & (q->cap - 1)];
@@ -69,7 +72,7 @@ static struct held make_msg(const char *payload)
         .payload_len = strlen(payload),
     };
     struct held h;
-    h.m = msg_new(&in, 1, 0, 1);
+    h.m = msg_new(&in, &deliver_whole, 1, 0, 1);
     assert_non_null(h.m);
     h.ref = lref_new(h.m);
     assert_non_null(h.ref);
@@ -477,7 +480,7 @@ static void test_clear_releases_holds(void **state)
                            .payload = (const uint8_t *)"1",
                            .payload_len = 1,
                            .payload_is_json = true};
-    struct msg *m = msg_new(&in, 1, 0, 2);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 2);
     assert_non_null(m);
     struct lref *r1 = lref_new(m);
     struct lref *r2 = lref_new(m);

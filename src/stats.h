@@ -1,0 +1,64 @@
+/* stats.h: counters a shard writes and any shard may read (for /metrics).
+ *
+ * Each counter has one writer, its shard, which adds with a relaxed load
+ * and store: on x86-64 that is a plain add, no locked instruction, no
+ * contention. Readers sum the shards' values with relaxed loads; a sum read
+ * while shards work is a moment's snapshot, as metrics always are. */
+#ifndef RC_STATS_H
+#define RC_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+typedef _Atomic uint64_t counter_t;
+
+/* counter_add adds |n|; only the owning shard calls it. */
+static inline void counter_add(counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* counter_sub takes |n| away (gauges); only the owning shard calls it. */
+static inline void counter_sub(counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - n,
+                          memory_order_relaxed);
+}
+
+/* counter_read reads a counter from any thread. */
+static inline uint64_t counter_read(const counter_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* Connection kinds, as counted. */
+enum stats_protocol {
+    STATS_HTTP,      /* client port before an upgrade, HTTP publish, /metrics */
+    STATS_WEBSOCKET, /* /v1/ws (and /v1/echo) */
+    STATS_SSE,       /* /v1/sse */
+    STATS_PUBLISHER, /* binary publish protocol */
+    STATS_NUM_PROTOCOLS,
+};
+
+/* What a shard counts. Totals unless marked as a gauge. */
+struct shard_stats {
+    counter_t connections[STATS_NUM_PROTOCOLS]; /* gauge */
+    counter_t subscriptions;                    /* gauge */
+    counter_t topics_subscribed;                /* gauge: topics and patterns with subscribers */
+    counter_t topics_sequenced;                 /* gauge: topics this shard is home of */
+    counter_t accepted;
+    counter_t refused;        /* over --max-connections */
+    counter_t publishes;      /* events sequenced by this shard as home */
+    counter_t publish_errors; /* publishes refused (NACK or HTTP error) */
+    counter_t duplicates;     /* publishes recognised by message id */
+    counter_t deliveries[STATS_NUM_PROTOCOLS];
+    counter_t bytes_sent;
+    counter_t truncated;   /* events over --max-payload sent as a stub */
+    counter_t dropped;     /* events over --max-payload not delivered (--truncate=drop) */
+    counter_t slow_closes; /* subscribers closed for --max-queued-bytes */
+    counter_t idle_closes; /* WebSocket connections closed for --idle-timeout */
+    counter_t ring_full;   /* publishes that waited for room in a ring */
+};
+
+#endif
