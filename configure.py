@@ -44,7 +44,9 @@ DEBIAN_PACKAGES = [
     "python3-websockets",
     "python3-pytest",
     "python3-pytest-timeout",
+    "python3-prometheus-client",
     "curl",
+    "chromium",
 ]
 NODE_PACKAGES = ["nodejs", "npm"]
 NODE_TEST_DIRS = ["tests/integration/node"]
