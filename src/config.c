@@ -317,8 +317,9 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
         break;
     }
     if (value < o->min || value > o->max) {
-        fprintf(stderr, "ringcast: --%s=%s is out of range [%llu, %llu]\n", o->name, arg,
-                (unsigned long long)o->min, (unsigned long long)o->max);
+        const char *unit = o->kind == OPT_DURATION ? "ms" : o->kind == OPT_SIZE ? " bytes" : "";
+        fprintf(stderr, "ringcast: --%s=%s is out of range [%llu%s, %llu%s]\n", o->name, arg,
+                (unsigned long long)o->min, unit, (unsigned long long)o->max, unit);
         return -1;
     }
     if (o->width == sizeof(uint64_t))

@@ -72,8 +72,9 @@ struct sse_conn {
 };
 
 struct http_conn {
-    bool awaiting;   /* a publish or fetch is at its home shard: read no further */
-    bool keep_alive; /* of the request being answered */
+    bool awaiting;      /* a publish or fetch is at its home shard: read no further */
+    bool keep_alive;    /* of the request being answered */
+    bool continue_sent; /* "100 Continue" went out for the request being read */
 };
 
 struct pub_conn {

@@ -180,7 +180,18 @@ static int body_state(struct shard *sh, struct conn *c, const struct http_reques
                         false);
         return HTTPAPI_STOPPED;
     }
-    return body_len > avail ? HTTPAPI_NEED_BODY : -1;
+    if (body_len <= avail)
+        return -1;
+    /* A client that asked to be told (Expect: 100-continue, as curl does for
+     * large bodies) hears that the body is welcome, once per request. */
+    const struct http_header *expect = http_find_header(req, "Expect");
+    if (expect && http_has_token(expect->value, expect->value_len, "100-continue") &&
+        !c->u.http.continue_sent) {
+        static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        conn_send_copy(sh, c, go_on, sizeof(go_on) - 1);
+        c->u.http.continue_sent = true;
+    }
+    return HTTPAPI_NEED_BODY;
 }
 
 enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,

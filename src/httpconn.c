@@ -204,6 +204,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         enum served s = route(sh, c, &req, buf + after, len - after);
         if (s == NEED_BODY || s == STOPPED)
             return s == NEED_BODY && c->state == CONN_OPEN ? (long)done : -1;
+        c->u.http.continue_sent = false;
         done = after + (req.content_length > 0 ? (size_t)req.content_length : 0);
         /* The next request on this connection gets its own full timeout. */
         if (s == SERVED)

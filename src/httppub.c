@@ -3,28 +3,28 @@
  * What the request owns, by slot (fixed, so httppub_free knows how to free
  * each one without remembering the form):
  *
- *   owned[OWNED_ROOT]  the parsed body (json_t, JSON form): topic, event type
- *                      and id point into its strings; json_decref
- *   owned[OWNED_DATA]  "data" re-serialized (JSON form): the payload; freed
- *                      with jansson's own free function
- *   owned[OWNED_QUERY] the decoded query values (raw form); rc_free
+ *   owned[OWNED_STRINGS] the decoded topic, event type and id (JSON form); rc_free
+ *   owned[OWNED_QUERY]   the decoded query values (raw form); rc_free
+ *
+ * The JSON form is read with jsonv (no tree is built): "data" is the
+ * payload exactly as written in the body, whatever its numbers' size or
+ * precision.
  *
  * Error messages are built from ASCII only: they end up in a JSON error body,
  * and a byte copied from the request could make that body invalid UTF-8. */
 #include "httppub.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "jsonv.h"
 #include "msg.h"
 
 enum {
-    OWNED_ROOT = 0,
-    OWNED_DATA = 1,
-    OWNED_QUERY = 2,
+    OWNED_STRINGS = 0,
+    OWNED_QUERY = 1,
 };
 
 /* The same limits as the binary protocol (msg.h: a uint16_t topic length,
@@ -75,16 +75,8 @@ void httppub_free(struct httppub_request *r)
 {
     if (r == NULL)
         return;
-    if (r->owned[OWNED_ROOT] != NULL)
-        json_decref((json_t *)r->owned[OWNED_ROOT]);
-    if (r->owned[OWNED_DATA] != NULL) {
-        /* json_dumps allocates with jansson's allocator, malloc unless
-         * someone installed another one: ask rather than assume. */
-        json_malloc_t malloc_fn;
-        json_free_t free_fn;
-        json_get_alloc_funcs(&malloc_fn, &free_fn);
-        free_fn(r->owned[OWNED_DATA]);
-    }
+    if (r->owned[OWNED_STRINGS] != NULL)
+        rc_free(r->owned[OWNED_STRINGS]);
     if (r->owned[OWNED_QUERY] != NULL)
         rc_free(r->owned[OWNED_QUERY]);
     reset(r); /* a second httppub_free is harmless */
@@ -260,28 +252,106 @@ static int parse_raw(struct httppub_request *out, const struct http_request *req
 
 /* ---- the JSON form ---- */
 
-/* json_field reads the optional string member |name| of |root| (absent or
- * null: empty) into |*out_ptr| and |*out_len|. */
-static int json_field(const json_t *root, const char *name, size_t max_len, const char **out_ptr,
-                      size_t *out_len, struct httppub_error *err)
+/* The members of the body this form looks at. */
+enum { MEMBER_TOPIC, MEMBER_EVENT_TYPE, MEMBER_ID, MEMBER_DATA, MEMBER_COUNT };
+
+static const char *const member_names[MEMBER_COUNT] = {"topic", "event_type", "id", "data"};
+
+struct body_members {
+    struct jsonv_member m[MEMBER_COUNT];
+    bool seen[MEMBER_COUNT];
+    int duplicate; /* a member given twice, or -1 */
+};
+
+static void note_member(void *ctx, const struct jsonv_member *m)
 {
-    const json_t *v = json_object_get(root, name);
-    if (v == NULL || json_is_null(v)) {
-        *out_ptr = empty;
-        *out_len = 0;
-        return 0;
+    struct body_members *b = ctx;
+    for (int i = 0; i < MEMBER_COUNT; i++) {
+        if (!jsonv_key_is(m, member_names[i]))
+            continue;
+        if (b->seen[i])
+            b->duplicate = i;
+        b->m[i] = *m;
+        b->seen[i] = true;
     }
-    if (!json_is_string(v)) {
+}
+
+/* take_string decodes the string member |i| (absent or null: empty, when
+ * |optional|) into |*buf| and sets |*out|, |*out_len|. */
+static int take_string(const struct body_members *b, int i, bool optional, size_t max_len,
+                       char **buf, const char **out, size_t *out_len, struct httppub_error *err)
+{
+    const char *name = member_names[i];
+    if (!b->seen[i] || b->m[i].type == JSONV_NULL) {
+        if (optional) {
+            *out = empty;
+            *out_len = 0;
+            return 0;
+        }
+        set_error(err, 422, "bad_request",
+                  b->seen[i] ? "\"%s\" must be a string" : "\"%s\" is required", name);
+        return -1;
+    }
+    if (b->m[i].type != JSONV_STRING) {
         set_error(err, 422, "bad_request", "\"%s\" must be a string", name);
         return -1;
     }
-    size_t len = json_string_length(v);
-    if (len > max_len) {
+    /* Decoded text is never longer than the escaped text between the quotes. */
+    long len =
+        jsonv_unescape(b->m[i].value + 1, b->m[i].value_len - 2, *buf, b->m[i].value_len - 2);
+    if (len < 0 || (size_t)len > max_len) {
         set_error(err, 422, "bad_request", "\"%s\" is longer than %zu bytes", name, max_len);
         return -1;
     }
-    *out_ptr = len > 0 ? json_string_value(v) : empty;
-    *out_len = len;
+    *out = len > 0 ? *buf : empty;
+    *out_len = (size_t)len;
+    *buf += len;
+    return 0;
+}
+
+static int read_object(struct httppub_request *out, const uint8_t *body, size_t body_len,
+                       struct httppub_error *err)
+{
+    if (body == NULL)
+        body = (const uint8_t *)empty;
+    if (!jsonv_valid(body, body_len)) {
+        set_error(err, 400, "bad_json", "the body is not valid JSON (RFC 8259)");
+        return -1;
+    }
+    struct body_members b = {.duplicate = -1};
+    if (!jsonv_each_member(body, body_len, note_member, &b)) {
+        set_error(err, 422, "bad_request", "the body must be a JSON object");
+        return -1;
+    }
+    if (b.duplicate >= 0) {
+        set_error(err, 400, "bad_json", "the body has \"%s\" twice", member_names[b.duplicate]);
+        return -1;
+    }
+    size_t strings_len = 1;
+    for (int i = 0; i < MEMBER_DATA; i++)
+        strings_len += b.seen[i] ? b.m[i].value_len : 0;
+    char *buf = rc_malloc(strings_len);
+    if (!buf) {
+        set_error(err, 500, "internal_error", "out of memory while reading the body");
+        return -1;
+    }
+    out->owned[OWNED_STRINGS] = buf;
+    if (take_string(&b, MEMBER_TOPIC, false, HTTPPUB_MAX_TOPIC, &buf, &out->topic, &out->topic_len,
+                    err) != 0)
+        return -1;
+    if (!b.seen[MEMBER_DATA]) {
+        set_error(err, 422, "bad_request", "\"data\" is required");
+        return -1;
+    }
+    if (take_string(&b, MEMBER_EVENT_TYPE, true, HTTPPUB_MAX_EVENT_TYPE, &buf, &out->event_type,
+                    &out->event_type_len, err) != 0 ||
+        take_string(&b, MEMBER_ID, true, HTTPPUB_MAX_ID, &buf, &out->msg_id, &out->msg_id_len,
+                    err) != 0)
+        return -1;
+    out->payload = b.m[MEMBER_DATA].value;
+    out->payload_len = b.m[MEMBER_DATA].value_len;
+    out->payload_is_json = true;
+    out->payload_is_valid_json = true; /* checked as part of the body */
     return 0;
 }
 
@@ -294,61 +364,20 @@ static int parse_json(struct httppub_request *out, const struct http_request *re
                   "or name the topic in the query");
         return -1;
     }
-    /* JSON_DECODE_ANY: a body that is valid JSON but not an object is a 422,
-     * not a 400. JSON_ALLOW_NUL: "\u0000" is valid JSON, and the binary
-     * protocol accepts it in JSON payloads too. */
-    json_error_t jerr;
-    json_t *root =
-        json_loadb(body != NULL ? (const char *)body : empty, body != NULL ? body_len : 0,
-                   JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (root == NULL) {
-        char why[120];
-        ascii_copy(why, sizeof(why), jerr.text, strnlen(jerr.text, sizeof(jerr.text)));
-        set_error(err, 400, "bad_json", "the body is not valid JSON: %s (at byte %d)", why,
-                  jerr.position);
-        return -1;
-    }
-    out->owned[OWNED_ROOT] = root;
-    if (!json_is_object(root)) {
-        set_error(err, 422, "bad_request", "the body must be a JSON object");
-        return -1;
-    }
-    const json_t *topic = json_object_get(root, "topic");
-    if (topic == NULL) {
-        set_error(err, 422, "bad_request", "\"topic\" is required");
-        return -1;
-    }
-    if (!json_is_string(topic)) {
-        set_error(err, 422, "bad_request", "\"topic\" must be a string");
-        return -1;
-    }
-    out->topic_len = json_string_length(topic);
-    if (out->topic_len > HTTPPUB_MAX_TOPIC) {
-        set_error(err, 422, "bad_request", "\"topic\" is longer than %d bytes", HTTPPUB_MAX_TOPIC);
-        return -1;
-    }
-    out->topic = out->topic_len > 0 ? json_string_value(topic) : empty;
-    const json_t *data = json_object_get(root, "data");
-    if (data == NULL) {
-        set_error(err, 422, "bad_request", "\"data\" is required");
-        return -1;
-    }
-    if (json_field(root, "event_type", HTTPPUB_MAX_EVENT_TYPE, &out->event_type,
-                   &out->event_type_len, err) != 0)
-        return -1;
-    if (json_field(root, "id", HTTPPUB_MAX_ID, &out->msg_id, &out->msg_id_len, err) != 0)
-        return -1;
-    char *text = json_dumps(data, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (text == NULL) { /* only when memory runs out */
-        set_error(err, 500, "internal_error", "out of memory while encoding \"data\"");
-        return -1;
-    }
-    out->owned[OWNED_DATA] = text;
-    out->payload = (const uint8_t *)text;
-    out->payload_len = strlen(text);
-    out->payload_is_json = true;
-    out->payload_is_valid_json = true;
-    return 0;
+    return read_object(out, body, body_len, err);
+}
+
+int httppub_parse_object(struct httppub_request *out, const uint8_t *text, size_t len,
+                         struct httppub_error *err)
+{
+    reset(out);
+    err->status = 0;
+    err->code = NULL;
+    err->message[0] = '\0';
+    int rc = read_object(out, text, len, err);
+    if (rc != 0)
+        httppub_free(out);
+    return rc;
 }
 
 int httppub_parse(struct httppub_request *out, const struct http_request *req, const uint8_t *body,

@@ -62,6 +62,13 @@ struct httppub_error {
 int httppub_parse(struct httppub_request *out, const struct http_request *req, const uint8_t *body,
                   size_t body_len, struct httppub_error *err);
 
+/* httppub_parse_object reads the JSON form's object (no Content-Type to
+ * judge) from |text|: the same fields, the same errors (400, 422). Also the
+ * shape of ringcast-pub's NDJSON lines. Strings point into |text| or into
+ * memory |out| owns. */
+int httppub_parse_object(struct httppub_request *out, const uint8_t *text, size_t len,
+                         struct httppub_error *err);
+
 /* httppub_free releases what |r| owns (safe after a failed parse too). */
 void httppub_free(struct httppub_request *r);
 

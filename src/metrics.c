@@ -106,12 +106,14 @@ static void header(struct text *t, const char *name, const char *type, const cha
     append(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* by_protocol renders a per-protocol array of struct shard_stats. */
+/* by_protocol renders a per-protocol array of struct shard_stats, for the
+ * protocols from |first| to |last|. */
 static void by_protocol(struct text *t, const struct server *srv, const char *name,
-                        const char *type, const char *help, size_t offset, int per_shard)
+                        const char *type, const char *help, size_t offset, int per_shard, int first,
+                        int last)
 {
     header(t, name, type, help);
-    for (int p = 0; p < STATS_NUM_PROTOCOLS; p++) {
+    for (int p = first; p <= last; p++) {
         size_t field = offset + (size_t)p * sizeof(counter_t);
         if (!per_shard) {
             append(t, "%s{protocol=\"%s\"} %llu\n", name, protocol_names[p],
@@ -141,17 +143,21 @@ char *metrics_render(const struct server *srv, size_t *out_len)
     header(&t, "ringcast_shards", "gauge", "Shards (worker threads).");
     append(&t, "ringcast_shards %u\n", srv->num_shards);
     by_protocol(&t, srv, "ringcast_connections", "gauge", "Open connections by protocol.",
-                STAT(connections), 0);
+                STAT(connections), 0, STATS_HTTP, STATS_PUBLISHER);
+    /* Only subscribers receive deliveries. */
     by_protocol(&t, srv, "ringcast_deliveries_total", "counter",
-                "Events queued to subscribers by protocol.", STAT(deliveries), 0);
+                "Events queued to subscribers by protocol.", STAT(deliveries), 0, STATS_WEBSOCKET,
+                STATS_SSE);
     for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
         header(&t, totals[i].name, totals[i].type, totals[i].help);
         append(&t, "%s %llu\n", totals[i].name, (unsigned long long)sum_of(srv, totals[i].offset));
     }
     by_protocol(&t, srv, "ringcast_shard_connections", "gauge",
-                "Open connections by shard and protocol.", STAT(connections), 1);
+                "Open connections by shard and protocol.", STAT(connections), 1, STATS_HTTP,
+                STATS_PUBLISHER);
     by_protocol(&t, srv, "ringcast_shard_deliveries_total", "counter",
-                "Events queued to subscribers by shard and protocol.", STAT(deliveries), 1);
+                "Events queued to subscribers by shard and protocol.", STAT(deliveries), 1,
+                STATS_WEBSOCKET, STATS_SSE);
     per_shard(&t, srv, "ringcast_shard_publishes_total", "counter",
               "Events sequenced by each home shard.", STAT(publishes));
     per_shard(&t, srv, "ringcast_shard_ring_full_total", "counter",

@@ -1,52 +1,41 @@
 /* pubcheck.c: the checks every publish passes (see pubcheck.h). */
 #include "pubcheck.h"
 
-#include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "jsonv.h"
 #include "msg.h"
 #include "ringcast/protocol.h"
 #include "topic.h"
 #include "utf8.h"
 
-/* extract_refs copies the stub's reference members out of a parsed payload. */
-static void extract_refs(json_t *payload, struct pubcheck_refs *refs)
+/* note_ref keeps a stub reference member: a string or a number, as it was
+ * written in the payload. */
+static void note_ref(void *ctx, const struct jsonv_member *m)
 {
-    if (!json_is_object(payload))
+    struct pubcheck_refs *refs = ctx;
+    if ((m->type != JSONV_STRING && m->type != JSONV_NUMBER) || m->value_len > PUBCHECK_MAX_REF)
         return;
     for (int i = 0; i < 3; i++) {
-        json_t *value = json_object_get(payload, msg_ref_names[i]);
-        if (!json_is_string(value) && !json_is_number(value))
-            continue;
-        char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
-        size_t len = text ? strlen(text) : 0;
-        if (len > 0 && len <= PUBCHECK_MAX_REF) {
-            memcpy(refs->text[i], text, len + 1);
-            refs->len[i] = len;
+        if (jsonv_key_is(m, msg_ref_names[i])) {
+            memcpy(refs->text[i], m->value, m->value_len); /* the last one given wins */
+            refs->text[i][m->value_len] = '\0';
+            refs->len[i] = m->value_len;
         }
-        free(text);
     }
 }
 
-/* check_payload validates the payload and, for a stub, extracts its
+/* check_payload validates the payload and, for a stub, takes its
  * references; returns 0 or RC_ERR_BAD_PAYLOAD. */
 static int check_payload(const struct rc_config *cfg, const struct publish_fields *f,
                          struct pubcheck_refs *refs)
 {
     if (!f->payload_is_json)
         return utf8_valid(f->payload, f->payload_len) ? 0 : RC_ERR_BAD_PAYLOAD;
-    bool needs_refs = f->payload_len > cfg->max_payload && cfg->truncate_mode == TRUNCATE_STUB;
-    if (f->payload_is_valid_json && !needs_refs)
-        return 0;
-    json_error_t err;
-    json_t *value = json_loadb((const char *)f->payload, f->payload_len,
-                               JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-    if (!value)
+    if (!f->payload_is_valid_json && !jsonv_valid(f->payload, f->payload_len))
         return RC_ERR_BAD_PAYLOAD;
-    if (needs_refs)
-        extract_refs(value, refs);
-    json_decref(value);
+    if (f->payload_len > cfg->max_payload && cfg->truncate_mode == TRUNCATE_STUB)
+        jsonv_each_member(f->payload, f->payload_len, note_ref, refs);
     return 0;
 }
 

@@ -4,9 +4,10 @@
  * topic's home: the topic, event type and message id rules, the size limits
  * (--max-publish-bytes; --max-payload with --truncate=reject), and the
  * payload (JSON when declared JSON, UTF-8 text otherwise). For a JSON
- * payload that will be truncated to a stub, it also extracts the stub's
- * references (the payload's top-level "id", "entityId", "entityType") once,
- * while the payload is parsed anyway. */
+ * payload that will be truncated to a stub, it also takes the stub's
+ * references (the payload's top-level "id", "entityId", "entityType", each
+ * a string or a number, as written) once. JSON is checked by jsonv: no tree
+ * is built on this path. */
 #ifndef RC_PUBCHECK_H
 #define RC_PUBCHECK_H
 
@@ -31,7 +32,7 @@ struct publish_fields {
     size_t payload_len;
 };
 
-/* The stub references, as compact JSON texts (a string or a number). */
+/* The stub references, as JSON texts (a string or a number, as written). */
 struct pubcheck_refs {
     char text[3][PUBCHECK_MAX_REF + 1];
     size_t len[3];

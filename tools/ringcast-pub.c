@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "httppub.h"
+#include "jsonv.h"
 #include "ringcast/client.h"
 
 #ifndef RINGCAST_VERSION
@@ -66,7 +68,8 @@ static void usage(FILE *out)
         "Without them, reads one JSON object per line from standard input:\n"
         "  {\"topic\":\"jobs:42\", \"event_type\":\"job.done\", \"data\":{...}, \"id\":\"a1\"}\n"
         "topic (string) and data (any JSON value) are required; event_type and id\n"
-        "(strings) are optional. data is sent as application/json. Events are\n"
+        "(strings) are optional. data is sent as application/json, exactly as\n"
+        "written on the line (use compact JSON for the smallest events). Events are\n"
         "pipelined, and one result line per input line is printed, in input order:\n"
         "  {\"line\":N,\"topic\":\"...\",\"seq\":S}\n"
         "  {\"line\":N,\"topic\":\"...\",\"seq\":S,\"duplicate\":true}\n"
@@ -234,12 +237,9 @@ static int publish_one(struct rc_client *c, const struct options *o, const char 
     char why[512];
     int code;
 
-    if (content_type == NULL) {
-        json_error_t jerr;
-        json_t *j = json_loadb(data, strlen(data), JSON_DECODE_ANY, &jerr);
-        content_type = j != NULL ? "application/json" : "text/plain";
-        json_decref(j);
-    }
+    if (content_type == NULL)
+        content_type =
+            jsonv_valid((const uint8_t *)data, strlen(data)) ? "application/json" : "text/plain";
     struct rc_publish p = {
         .topic = topic,
         .topic_len = strlen(topic),
@@ -444,79 +444,37 @@ static bool bad_input(struct session *s, long line, const char *fmt, ...)
     return add_done(s, line, error_line(line, NULL, "bad_input", msg, strlen(msg)));
 }
 
-/* optional_string reads an optional string member; false when it is there
- * but not a string (null counts as absent). */
-static bool optional_string(json_t *obj, const char *key, const char **out, size_t *out_len)
-{
-    json_t *v = json_object_get(obj, key);
-
-    if (v == NULL || json_is_null(v))
-        return true;
-    if (!json_is_string(v))
-        return false;
-    *out = json_string_value(v);
-    *out_len = json_string_length(v);
-    return true;
-}
-
 /* handle_line publishes one input line, or records why it cannot be.
  * Returns false on a connection error (s->conn_error set). */
 static bool handle_line(struct session *s, long line, const char *text, size_t len)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_DECODE_ANY, &jerr);
-    const char *event_type = s->o->event_type ? s->o->event_type : "";
-    size_t event_type_len = strlen(event_type);
-    const char *msg_id = "";
-    size_t msg_id_len = 0;
-    char *payload = NULL, *topic = NULL;
+    struct httppub_request in;
+    struct httppub_error err;
+    char *topic = NULL;
     bool ok = true;
 
-    if (root == NULL) {
-        ok = bad_input(s, line, "not JSON: %s (column %d)", jerr.text, jerr.column);
-        goto out;
-    }
-    if (!json_is_object(root)) {
-        ok = bad_input(s, line, "expected a JSON object");
-        goto out;
-    }
-    json_t *jtopic = json_object_get(root, "topic");
-    if (!json_is_string(jtopic)) {
-        ok = bad_input(s, line, "missing string \"topic\"");
-        goto out;
-    }
-    if (!optional_string(root, "event_type", &event_type, &event_type_len)) {
-        ok = bad_input(s, line, "\"event_type\" must be a string");
-        goto out;
-    }
-    if (!optional_string(root, "id", &msg_id, &msg_id_len)) {
-        ok = bad_input(s, line, "\"id\" must be a string");
-        goto out;
-    }
-    json_t *data = json_object_get(root, "data");
-    if (data == NULL) {
-        ok = bad_input(s, line, "missing \"data\"");
-        goto out;
-    }
-    payload = json_dumps(data, JSON_ENCODE_ANY | JSON_COMPACT);
-    topic = strdup(json_string_value(jtopic));
-    if (payload == NULL || topic == NULL) {
+    /* The line's shape is HTTP publish's JSON form: the server's own reader. */
+    if (httppub_parse_object(&in, (const uint8_t *)text, len, &err) != 0)
+        return bad_input(s, line, "%s", err.message);
+    const char *default_type = s->o->event_type ? s->o->event_type : "";
+    struct rc_publish p = {
+        .topic = in.topic,
+        .topic_len = in.topic_len,
+        .event_type = in.event_type_len > 0 ? in.event_type : default_type,
+        .event_type_len = in.event_type_len > 0 ? in.event_type_len : strlen(default_type),
+        .content_type = "application/json",
+        .content_type_len = strlen("application/json"),
+        .msg_id = in.msg_id,
+        .msg_id_len = in.msg_id_len,
+        .payload = in.payload, /* "data" exactly as written on the line */
+        .payload_len = in.payload_len,
+    };
+    topic = strndup(in.topic, in.topic_len);
+    if (topic == NULL) {
         snprintf(s->conn_error, sizeof(s->conn_error), "out of memory");
         ok = false;
         goto out;
     }
-    struct rc_publish p = {
-        .topic = topic,
-        .topic_len = json_string_length(jtopic),
-        .event_type = event_type,
-        .event_type_len = event_type_len,
-        .content_type = "application/json",
-        .content_type_len = strlen("application/json"),
-        .msg_id = msg_id,
-        .msg_id_len = msg_id_len,
-        .payload = (const uint8_t *)payload,
-        .payload_len = strlen(payload),
-    };
     char why[512];
     int code = rc_client_check_publish(s->c, &p, why, sizeof(why));
     if (code != 0) {
@@ -542,8 +500,7 @@ static bool handle_line(struct session *s, long line, const char *text, size_t l
     inflight_put(&s->fl, corr, id);
 out:
     free(topic);
-    free(payload);
-    json_decref(root);
+    httppub_free(&in);
     return ok;
 }
 

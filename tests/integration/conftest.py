@@ -186,7 +186,8 @@ def publish_many(server, events, window=None, timeout=300):
     cmd = [binary("ringcast-pub"), "--server", server.publish_addr]
     if window:
         cmd += ["--window", str(window)]
-    text = "".join(json.dumps(e) + "\n" for e in events)
+    # Compact lines: ringcast-pub sends "data" exactly as written on the line.
+    text = "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
     p = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=timeout)
     results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     return p, results
