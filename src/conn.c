@@ -135,6 +135,15 @@ static void leave_index(struct shard *sh, struct conn *c)
         index_remove_all(&sh->index, &c->subs);
 }
 
+void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what)
+{
+    log_info("connection %u: slow consumer, %llu bytes queued (--max-queued-bytes %llu); %s",
+             c->slot, (unsigned long long)c->sq.bytes,
+             (unsigned long long)sh->cfg->max_queued_bytes, what);
+    counter_add(&sh->stats.slow_closes, 1);
+    sendq_drop_unsent(&c->sq);
+}
+
 void conn_finish(struct shard *sh, struct conn *c)
 {
     if (c->state != CONN_OPEN)

@@ -131,6 +131,11 @@ void conn_add_work(struct shard *sh, struct conn *c);
  * to allocate kills the connection. */
 void conn_send_copy(struct shard *sh, struct conn *c, const void *data, size_t len);
 
+/* conn_give_up_slow logs and counts a subscriber closed for queueing more
+ * than --max-queued-bytes, and drops what is not on the wire yet (a frame
+ * being sent is finished, never cut); |what| says how it ends. */
+void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what);
+
 /* conn_finish queues nothing more: flush what is queued, then shut the
  * write side and linger (OPEN -> CLOSING). */
 void conn_finish(struct shard *sh, struct conn *c);

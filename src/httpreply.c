@@ -29,15 +29,41 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
         conn_finish(sh, c);
 }
 
+/* error_body writes {"error":…,["topic":…,]"message":…} into |body|
+ * (3 KiB: the message is cut to 400 bytes and the topic to 128, and
+ * escaping grows them at most sixfold); returns its length. */
+static size_t error_body(char *body, const char *code, const char *topic, size_t topic_len,
+                         const char *message)
+{
+    uint8_t *p = (uint8_t *)body;
+    p += sprintf(body, "{\"error\":\"%s\",", code);
+    if (topic) {
+        char shown[128];
+        size_t n = topic_len < sizeof(shown) ? topic_len : sizeof(shown);
+        for (size_t i = 0; i < n; i++)
+            shown[i] = topic[i] >= 0x20 && topic[i] < 0x7f ? topic[i] : '?';
+        p += sprintf((char *)p, "\"topic\":\"");
+        p = json_escape(p, (const uint8_t *)shown, n);
+        p += sprintf((char *)p, "\",");
+    }
+    p += sprintf((char *)p, "\"message\":\"");
+    p = json_escape(p, (const uint8_t *)message, strnlen(message, 400));
+    p += sprintf((char *)p, "\"}\n");
+    return (size_t)(p - (uint8_t *)body);
+}
+
 void httpreply_error(struct shard *sh, struct conn *c, int status, const char *code,
                      const char *message, const char *extra_headers, bool keep_alive)
 {
-    char body[3072]; /* code, and a message of at most 400 bytes escaped to at most 2400 */
-    size_t message_len = strnlen(message, 400);
-    uint8_t *p = (uint8_t *)body;
-    p += sprintf(body, "{\"error\":\"%s\",\"message\":\"", code);
-    p = json_escape(p, (const uint8_t *)message, message_len);
-    p += sprintf((char *)p, "\"}\n");
-    httpreply_send(sh, c, status, extra_headers, "application/json", body,
-                   (size_t)(p - (uint8_t *)body), keep_alive, false);
+    char body[3072];
+    size_t len = error_body(body, code, NULL, 0, message);
+    httpreply_send(sh, c, status, extra_headers, "application/json", body, len, keep_alive, false);
+}
+
+void httpreply_topic_error(struct shard *sh, struct conn *c, int status, const char *code,
+                           const char *topic, size_t topic_len, const char *message)
+{
+    char body[4096];
+    size_t len = error_body(body, code, topic, topic_len, message);
+    httpreply_send(sh, c, status, "", "application/json", body, len, false, false);
 }

@@ -21,4 +21,9 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
 void httpreply_error(struct shard *sh, struct conn *c, int status, const char *code,
                      const char *message, const char *extra_headers, bool keep_alive);
 
+/* httpreply_topic_error does the same with a "topic" member naming the
+ * topic at fault (bytes outside printable ASCII shown as '?'), and closes. */
+void httpreply_topic_error(struct shard *sh, struct conn *c, int status, const char *code,
+                           const char *topic, size_t topic_len, const char *message);
+
 #endif

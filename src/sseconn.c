@@ -8,7 +8,7 @@
 #include "conn.h"
 #include "hash.h"
 #include "http.h"
-#include "log.h"
+#include "httpreply.h"
 #include "shard.h"
 #include "topic.h"
 
@@ -18,56 +18,29 @@ static const uint8_t heartbeat[] = ": heartbeat\n\n"; /* every stream's */
 
 /* reply_error answers a JSON error and closes. */
 static void reply_error(struct shard *sh, struct conn *c, int status, const char *code,
-                        const char *topic, const char *message)
+                        const char *message)
 {
-    char body[512], head[256];
-    int body_len =
-        snprintf(body, sizeof(body), "{\"error\":\"%s\",%s%s%s\"message\":\"%s\"}\n", code,
-                 topic ? "\"topic\":\"" : "", topic ? topic : "", topic ? "\"," : "", message);
-    if (body_len < 0 || (size_t)body_len >= sizeof(body))
-        body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", code);
-    int head_len =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\nServer: ringcast\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %d\r\nConnection: close\r\n\r\n",
-                 status, http_status_text(status), body_len);
-    conn_send_copy(sh, c, head, (size_t)head_len);
-    conn_send_copy(sh, c, body, (size_t)body_len);
-    conn_finish(sh, c);
-}
-
-/* printable_topic makes a refused topic safe to echo in a JSON string. */
-static const char *printable_topic(const char *topic, char *out, size_t cap)
-{
-    size_t n = 0;
-    for (size_t i = 0; topic[i] && n + 1 < cap; i++)
-        out[n++] = (topic[i] >= 0x20 && topic[i] < 0x7f && topic[i] != '"' && topic[i] != '\\')
-                       ? topic[i]
-                       : '?';
-    out[n] = '\0';
-    return out;
+    httpreply_error(sh, c, status, code, message, "", false);
 }
 
 /* subscribe_one validates and subscribes one topic or pattern; returns 0,
  * or -1 after answering the error. */
 static int subscribe_one(struct shard *sh, struct conn *c, const char *topic, size_t len)
 {
-    char shown[128];
     enum topic_status status =
         topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
     if (status != TOPIC_OK) {
-        reply_error(sh, c, 400, "bad_topic", printable_topic(topic, shown, sizeof(shown)),
-                    topic_status_text(status));
+        httpreply_topic_error(sh, c, 400, "bad_topic", topic, len, topic_status_text(status));
         return -1;
     }
     enum index_result r = index_subscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len),
                                           sh->cfg->max_topics_per_conn);
     if (r == INDEX_LIMIT) {
-        reply_error(sh, c, 400, "too_many_topics", NULL, "more topics than --max-topics-per-conn");
+        reply_error(sh, c, 400, "too_many_topics", "more topics than --max-topics-per-conn");
         return -1;
     }
     if (r == INDEX_NO_MEMORY) {
-        reply_error(sh, c, 503, "unavailable", NULL, "out of memory");
+        reply_error(sh, c, 503, "unavailable", "out of memory");
         return -1;
     }
     return 0;
@@ -82,7 +55,7 @@ static int subscribe_query(struct shard *sh, struct conn *c, const struct http_r
     while (req->query && (r = http_query_next(req->query, req->query_len, &pos, key, sizeof(key),
                                               value, sizeof(value))) != 0) {
         if (r < 0) {
-            reply_error(sh, c, 400, "bad_request", NULL, "malformed query string");
+            reply_error(sh, c, 400, "bad_request", "malformed query string");
             return -1;
         }
         if (strcmp(key, "topic") != 0)
@@ -95,7 +68,7 @@ static int subscribe_query(struct shard *sh, struct conn *c, const struct http_r
         }
     }
     if (c->subs.n == 0) {
-        reply_error(sh, c, 400, "bad_request", NULL, "give at least one ?topic=");
+        reply_error(sh, c, 400, "bad_request", "give at least one ?topic=");
         return -1;
     }
     return 0;
@@ -110,7 +83,7 @@ static void arm_heartbeat(struct shard *sh, struct conn *c)
 bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *req)
 {
     if (req->method != HTTP_GET) {
-        reply_error(sh, c, 405, "method_not_allowed", NULL, "/v1/sse takes GET");
+        reply_error(sh, c, 405, "method_not_allowed", "/v1/sse takes GET");
         return false;
     }
     conn_set_kind(sh, c, CONN_SSE);
@@ -122,7 +95,7 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     if (c->subs.n > 1 || c->subs.v[0].node->is_pattern) {
         c->u.sse.positions = rc_calloc(c->subs.n, sizeof(uint64_t));
         if (!c->u.sse.positions) {
-            reply_error(sh, c, 503, "unavailable", NULL, "out of memory");
+            reply_error(sh, c, 503, "unavailable", "out of memory");
             return false;
         }
     }
@@ -156,11 +129,6 @@ void sseconn_close_slow(struct shard *sh, struct conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
-    log_info("connection %u: slow SSE consumer, %llu bytes queued (--max-queued-bytes %llu); "
-             "closing",
-             c->slot, (unsigned long long)c->sq.bytes,
-             (unsigned long long)sh->cfg->max_queued_bytes);
-    counter_add(&sh->stats.slow_closes, 1);
-    sendq_drop_unsent(&c->sq);
+    conn_give_up_slow(sh, c, "ending the stream");
     conn_finish(sh, c);
 }

@@ -57,12 +57,7 @@ void wsconn_close_slow(struct shard *sh, struct conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
-    log_info("connection %u: slow consumer, %llu bytes queued (--max-queued-bytes %llu); "
-             "closing with %d",
-             c->slot, (unsigned long long)c->sq.bytes,
-             (unsigned long long)sh->cfg->max_queued_bytes, WS_CLOSE_SLOW_CONSUMER);
-    counter_add(&sh->stats.slow_closes, 1);
-    sendq_drop_unsent(&c->sq);
+    conn_give_up_slow(sh, c, "closing with 4001");
     wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
