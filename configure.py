@@ -45,6 +45,7 @@ DEBIAN_PACKAGES = [
     "python3-pytest",
     "python3-pytest-timeout",
     "python3-prometheus-client",
+    "python3-jwt",
     "curl",
     "chromium",
 ]

@@ -28,6 +28,7 @@ enum opt_kind {
     OPT_ENDPOINT,
     OPT_LOGLEVEL,
     OPT_TRUNCATE,
+    OPT_PATH,
     OPT_FLAG,
 };
 
@@ -58,6 +59,8 @@ static const struct opt options[] = {
      "largest WebSocket message after reassembly; larger: close 1009 (default 64K)"},
     {"max-topics-per-conn", "N", OPT_UINT, OFF(max_topics_per_conn), 1, 1000000,
      "subscriptions one connection may hold (default 1024)"},
+    {"max-patterns-per-conn", "N", OPT_UINT, OFF(max_patterns_per_conn), 0, 1000000,
+     "of those, patterns (with * or >) one connection may hold (default 64)"},
     {"max-topic-length", "BYTES", OPT_UINT, OFF(max_topic_length), 1, 65535,
      "longest topic name or pattern (default 256)"},
     {"max-segments", "N", OPT_UINT, OFF(max_segments), 1, TOPIC_MAX_SEGMENTS_LIMIT,
@@ -108,6 +111,15 @@ static const struct opt options[] = {
      "size of each receive buffer (default 16K)"},
     {"uring-entries", "N", OPT_UINT, OFF(uring_entries), 64, 32768,
      "submission queue entries per shard, a power of two (default 4096)"},
+    {"auth-secret-file", "FILE", OPT_PATH, OFF(auth_secret_file), 0, 0,
+     "HS256 secret (at least 32 bytes): every connection then needs a token (docs/auth.md)"},
+    {"auth-previous-secret-file", "FILE", OPT_PATH, OFF(auth_previous_secret_file), 0, 0,
+     "a second secret still accepted, while tokens move to a new one"},
+    {"insecure-open", NULL, OPT_FLAG, OFF(insecure_open), 0, 0,
+     "without a secret, serve on non-loopback addresses too (anyone may publish and subscribe)"},
+    {"audience-from-payload", NULL, OPT_FLAG, OFF(audience_from_payload), 0, 0,
+     "take an event's audience from its payload (tenantId, organizationId(s), "
+     "recipientUserId(s), recipientRoleId(s))"},
     {"pin-shards", NULL, OPT_FLAG, OFF(pin_shards), 0, 0, "pin shard i to CPU i"},
     {"echo-endpoint", NULL, OPT_FLAG, OFF(echo_endpoint), 0, 0,
      "also serve /v1/echo, a WebSocket echo, for conformance suites (Autobahn)"},
@@ -128,6 +140,7 @@ void config_defaults(struct rc_config *cfg)
     cfg->max_frame = 64 * 1024;
     cfg->max_message = 64 * 1024;
     cfg->max_topics_per_conn = 1024;
+    cfg->max_patterns_per_conn = 64;
     cfg->max_topic_length = 256;
     cfg->max_segments = 32;
     cfg->max_queued_bytes = 8 * 1024 * 1024;
@@ -285,6 +298,13 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
             return -1;
         }
         return 0;
+    case OPT_PATH:
+        if (strlen(arg) == 0 || strlen(arg) >= 256) {
+            fprintf(stderr, "ringcast: --%s: expected a file name of 1 to 255 bytes\n", o->name);
+            return -1;
+        }
+        snprintf(field, 256, "%s", arg);
+        return 0;
     case OPT_TRUNCATE:
         if (strcmp(arg, "stub") == 0) {
             *(int *)field = TRUNCATE_STUB;
@@ -353,6 +373,10 @@ static int check_config(struct rc_config *cfg)
             fprintf(stderr, "ringcast: --%s must be a power of two\n", pow2[i].name);
             return -1;
         }
+    }
+    if (cfg->auth_previous_secret_file[0] && !cfg->auth_secret_file[0]) {
+        fprintf(stderr, "ringcast: --auth-previous-secret-file needs --auth-secret-file\n");
+        return -1;
     }
     if (cfg->idle_timeout_ms <= cfg->ping_interval_ms) {
         fprintf(stderr, "ringcast: --idle-timeout must be longer than --ping-interval\n");

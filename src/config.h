@@ -25,6 +25,7 @@ struct rc_config {
     uint64_t max_frame;                /* largest WebSocket frame payload from a client */
     uint64_t max_message;              /* largest reassembled WebSocket message */
     unsigned max_topics_per_conn;
+    unsigned max_patterns_per_conn;
     unsigned max_topic_length;
     unsigned max_segments;
     uint64_t max_queued_bytes;  /* per connection, before the slow-consumer close */
@@ -49,8 +50,12 @@ struct rc_config {
     unsigned recv_buffers;        /* provided receive buffers per shard (power of two) */
     unsigned recv_buffer_size;
     unsigned uring_entries;
-    bool pin_shards;    /* pin shard i to CPU i */
-    bool echo_endpoint; /* serve /v1/echo for WebSocket conformance suites */
+    char auth_secret_file[256];          /* tokens are required when set */
+    char auth_previous_secret_file[256]; /* also accepted, for rotation */
+    bool insecure_open;                  /* serve without tokens on any address */
+    bool audience_from_payload;          /* take audiences from payload members */
+    bool pin_shards;                     /* pin shard i to CPU i */
+    bool echo_endpoint;                  /* serve /v1/echo for WebSocket conformance suites */
     int log_level;
 };
 

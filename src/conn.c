@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "auth.h"
+#include "claims.h"
 #include "httpconn.h"
 #include "log.h"
 #include "pubconn.h"
@@ -135,6 +137,13 @@ static void leave_index(struct shard *sh, struct conn *c)
         index_remove_all(&sh->index, &c->subs);
 }
 
+void conn_set_claims(struct shard *sh, struct conn *c, struct claims *claims)
+{
+    claims_free(c->claims);
+    c->claims = claims;
+    c->expires_ms = auth_expires_ms(claims, sh->now_ms);
+}
+
 void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what)
 {
     log_info("connection %u: slow consumer, %llu bytes queued (--max-queued-bytes %llu); %s",
@@ -180,6 +189,7 @@ static void release(struct shard *sh, struct conn *c)
     timer_cancel(&sh->timers, &c->timer);
     sendq_clear(&c->sq);
     inbuf_clear(&c->in);
+    claims_free(c->claims);
     if (c->kind == CONN_WS)
         ws_reader_cleanup(&c->u.ws.reader);
     else if (c->kind == CONN_SSE)

@@ -97,9 +97,11 @@ struct conn {
     struct conn *next_dirty;
     struct conn *next_work;
     struct inbuf in;
-    struct subs subs;     /* WebSocket and SSE subscribers */
-    int64_t last_rx_ms;   /* WebSocket: when bytes last came in (idle timeout) */
-    int64_t next_beat_ms; /* next ping (WebSocket) or heartbeat comment (SSE) */
+    struct subs subs;      /* WebSocket and SSE subscribers */
+    struct claims *claims; /* the token's (NULL in open mode, or before a token) */
+    int64_t expires_ms;    /* the token's exp on the monotonic clock; 0: none */
+    int64_t last_rx_ms;    /* WebSocket: when bytes last came in (idle timeout) */
+    int64_t next_beat_ms;  /* next ping (WebSocket) or heartbeat comment (SSE) */
     union {
         struct ws_conn ws;
         struct sse_conn sse;
@@ -135,6 +137,10 @@ void conn_send_copy(struct shard *sh, struct conn *c, const void *data, size_t l
  * than --max-queued-bytes, and drops what is not on the wire yet (a frame
  * being sent is finished, never cut); |what| says how it ends. */
 void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what);
+
+/* conn_set_claims makes |claims| the connection's (freeing the previous
+ * ones) and notes when they expire. */
+void conn_set_claims(struct shard *sh, struct conn *c, struct claims *claims);
 
 /* conn_finish queues nothing more: flush what is queued, then shut the
  * write side and linger (OPEN -> CLOSING). */

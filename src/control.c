@@ -22,6 +22,8 @@ static int parse_type(const char *type, enum control_type *out)
         *out = CONTROL_UNSUBSCRIBE;
     else if (strcmp(type, "ping") == 0)
         *out = CONTROL_PING;
+    else if (strcmp(type, "refresh") == 0)
+        *out = CONTROL_REFRESH;
     else
         return -1;
     return 0;
@@ -53,9 +55,18 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
     if (parse_type(type, &out->type) != 0) {
         json_decref(root);
         return fail(out_code, CONTROL_ERR_UNKNOWN_TYPE, message, message_len,
-                    "\"type\" must be subscribe, unsubscribe or ping");
+                    "\"type\" must be subscribe, unsubscribe, ping or refresh");
     }
-    if (out->type != CONTROL_PING) {
+    if (out->type == CONTROL_REFRESH) {
+        json_t *token = json_object_get(root, "token");
+        if (!json_is_string(token)) {
+            json_decref(root);
+            return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                        "\"token\" must be a string");
+        }
+        out->token = json_string_value(token);
+        out->token_len = json_string_length(token);
+    } else if (out->type != CONTROL_PING) {
         json_t *topics = json_object_get(root, "topics");
         if (!json_is_array(topics)) {
             json_decref(root);
@@ -106,6 +117,17 @@ char *control_reply_topics(const char *type, const char *const *topics, const si
     for (size_t i = 0; array && i < n; i++)
         json_array_append_new(array, json_stringn(topics[i], lens[i]));
     return dump(json_pack("{s:s, s:o}", "type", type, "topics", array), out_len);
+}
+
+char *control_reply_refreshed(int64_t exp, const char *const *removed, const size_t *lens, size_t n,
+                              size_t *out_len)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < n; i++)
+        json_array_append_new(array, json_stringn(removed[i], lens[i]));
+    json_t *expiry = exp ? json_integer(exp) : json_null();
+    return dump(json_pack("{s:s, s:o, s:o}", "type", "refreshed", "exp", expiry, "removed", array),
+                out_len);
 }
 
 char *control_reply_pong(size_t *out_len)

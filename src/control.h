@@ -4,6 +4,7 @@
  *   {"type":"subscribe","topics":["a","b"]}    -> {"type":"subscribed","topics":["a","b"]}
  *   {"type":"unsubscribe","topics":["a"]}      -> {"type":"unsubscribed","topics":["a"]}
  *   {"type":"ping"}                            -> {"type":"pong"}
+ *   {"type":"refresh","token":"…"}             -> {"type":"refreshed","exp":N,"removed":[…]}
  *   anything wrong -> {"type":"error","code":"…","message":"…"} (plus "topic" when
  *   the error concerns one topic)
  *
@@ -20,12 +21,15 @@ enum control_type {
     CONTROL_SUBSCRIBE,
     CONTROL_UNSUBSCRIBE,
     CONTROL_PING,
+    CONTROL_REFRESH,
 };
 
 struct control_msg {
     enum control_type type;
     json_t *root;
-    json_t *topics; /* array (subscribe, unsubscribe); borrowed from root */
+    json_t *topics;    /* array (subscribe, unsubscribe); borrowed from root */
+    const char *token; /* refresh */
+    size_t token_len;
 };
 
 /* The error codes a client can receive (docs/protocol/websocket.md). */
@@ -34,6 +38,9 @@ struct control_msg {
 #define CONTROL_ERR_UNKNOWN_TYPE "unknown_type"
 #define CONTROL_ERR_BAD_TOPIC "bad_topic"
 #define CONTROL_ERR_TOO_MANY_TOPICS "too_many_topics"
+#define CONTROL_ERR_TOO_MANY_PATTERNS "too_many_patterns"
+#define CONTROL_ERR_FORBIDDEN "forbidden"
+#define CONTROL_ERR_UNAUTHORIZED "unauthorized"
 #define CONTROL_ERR_INTERNAL "internal"
 
 /* control_parse parses one text message. Returns 0 and fills |out| (free
@@ -58,6 +65,11 @@ const char *control_topic(const struct control_msg *m, size_t i, size_t *out_len
 /* control_reply_topics: {"type":<type>,"topics":[...]}. */
 char *control_reply_topics(const char *type, const char *const *topics, const size_t *lens,
                            size_t n, size_t *out_len);
+
+/* control_reply_refreshed: {"type":"refreshed","exp":…,"removed":[...]};
+ * |exp| 0 is written as null. */
+char *control_reply_refreshed(int64_t exp, const char *const *removed, const size_t *lens, size_t n,
+                              size_t *out_len);
 
 /* control_reply_pong: {"type":"pong"}. */
 char *control_reply_pong(size_t *out_len);

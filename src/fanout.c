@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "audience.h"
 #include "conn.h"
 #include "index.h"
 #include "msg.h"
@@ -86,6 +87,8 @@ static void deliver_one(void *ctx, struct subs *s)
     struct conn *c = conn_of(s);
     if (c->state != CONN_OPEN || (c->flags & CONN_OVERFLOW))
         return;
+    if (run->msg->audience && !audience_allows(run->msg->audience, c->claims))
+        return; /* decides whether to queue, never what */
     if (!run->ref && !(run->ref = lref_new(run->msg)))
         goto overflow; /* out of memory: treat it as a slow consumer */
     int ret = c->kind == CONN_SSE

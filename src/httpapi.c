@@ -5,9 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
+#include "audience.h"
+#include "auth.h"
 #include "conn.h"
 #include "hash.h"
 #include "http.h"
+#include "httpconn.h"
 #include "httppub.h"
 #include "httpreply.h"
 #include "msg.h"
@@ -32,6 +36,10 @@ const char *httpapi_error_code(int status)
         return "bad_request";
     case 404:
         return "not_found";
+    case 401:
+        return "unauthorized";
+    case 403:
+        return "forbidden";
     case 405:
         return "method_not_allowed";
     case 408:
@@ -103,6 +111,12 @@ static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)
                         keep_alive);
         return;
     }
+    if (m->audience && !audience_allows(m->audience, c->claims)) {
+        msg_release(m);
+        httpreply_error(sh, c, 403, "forbidden", "the event's audience does not include this token",
+                        "", keep_alive);
+        return;
+    }
     /* The body is the message's own bytes, queued by reference. */
     struct lref *ref = lref_new(m);
     char head[256];
@@ -135,20 +149,11 @@ void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req)
     }
 }
 
-/* send_to_home sends a request that cannot be answered here to its home
- * and makes the connection wait. */
-static enum httpapi_result send_to_home(struct shard *sh, struct conn *c, unsigned home,
-                                        const struct pubreq *req)
+/* wait_for_home makes the connection wait for its request's home shard. */
+static void wait_for_home(struct shard *sh, struct conn *c)
 {
-    struct pubreq *copy = pubreq_copy(req);
-    if (!copy) {
-        httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
-        return HTTPAPI_STOPPED;
-    }
-    shard_send_request(sh, home, copy);
     c->u.http.awaiting = true;
     timer_cancel(&sh->timers, &c->timer); /* waiting for us is not the client's delay */
-    return HTTPAPI_WAITING;
 }
 
 /* room_for checks that a request for |home| can go now; otherwise the
@@ -209,6 +214,12 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
     size_t body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
     c->u.http.keep_alive = req->keep_alive;
 
+    struct auth_token token;
+    auth_find_token(&token, req);
+    struct claims *claims = NULL;
+    if (!httpconn_authenticate(sh, c, &token, &claims))
+        return HTTPAPI_STOPPED;
+    conn_set_claims(sh, c, claims); /* this request's; the next one brings its own */
     struct httppub_request p;
     struct httppub_error perr;
     if (httppub_parse(&p, req, body, body_len, &perr) != 0) {
@@ -216,6 +227,13 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
         httppub_free(&p);
         httpreply_error(sh, c, perr.status, perr.code, perr.message, "", req->keep_alive);
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
+    }
+    if (!auth_may_publish(c->claims, p.topic, p.topic_len)) {
+        counter_add(&sh->stats.publish_errors, 1);
+        httpreply_topic_error(sh, c, 403, "forbidden", p.topic, p.topic_len,
+                              "the token's publish claim does not cover this topic");
+        httppub_free(&p);
+        return HTTPAPI_STOPPED;
     }
     uint64_t hash = rc_hash(p.topic, p.topic_len);
     unsigned home = shard_home_of(sh, hash);
@@ -234,10 +252,13 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
         .payload_is_valid_json = p.payload_is_valid_json,
         .payload = p.payload,
         .payload_len = p.payload_len,
+        .audience = p.audience,
+        .audience_len = p.audience_len,
     };
     struct pubcheck_refs refs;
+    struct audience *audience = NULL;
     const char *message = NULL;
-    int error = pubcheck(sh->cfg, &fields, &refs, &message);
+    int error = pubcheck(sh->cfg, &fields, &refs, &audience, &message);
     enum httpapi_result result = HTTPAPI_SERVED;
     if (error) {
         counter_add(&sh->stats.publish_errors, 1);
@@ -246,12 +267,19 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
     } else {
         struct pubreq preq;
         pubreq_init(&preq, c, 0, sh->id, &fields, hash, &refs);
-        if (home == sh->id) {
-            uint8_t flags = 0;
-            error = shard_publish_local(sh, &preq, &preq.seq, &flags);
+        preq.audience = audience;
+        uint8_t flags = 0;
+        switch (shard_submit_publish(sh, home, &preq, &error, &preq.seq, &flags)) {
+        case 1:
             answer_publish(sh, c, p.topic, p.topic_len, error, preq.seq, flags);
-        } else {
-            result = send_to_home(sh, c, home, &preq);
+            break;
+        case 0:
+            wait_for_home(sh, c);
+            result = HTTPAPI_WAITING;
+            break;
+        default:
+            httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
+            result = HTTPAPI_STOPPED;
         }
     }
     httppub_free(&p);
@@ -302,6 +330,12 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
         return HTTPAPI_STOPPED;
     }
     c->u.http.keep_alive = req->keep_alive;
+    struct auth_token token;
+    auth_find_token(&token, req);
+    struct claims *claims = NULL;
+    if (!httpconn_authenticate(sh, c, &token, &claims))
+        return HTTPAPI_STOPPED;
+    conn_set_claims(sh, c, claims);
     const char *rest = req->path + strlen("/v1/messages/");
     size_t rest_len = req->path_len - strlen("/v1/messages/");
     const char *slash = NULL;
@@ -323,6 +357,11 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
                         req->keep_alive);
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
     }
+    if (!auth_may_subscribe(c->claims, topic, topic_len)) {
+        httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len,
+                              "the token's subscribe claim does not contain this topic");
+        return HTTPAPI_STOPPED;
+    }
     uint64_t hash = rc_hash(topic, topic_len);
     unsigned home = shard_home_of(sh, hash);
     if (home == sh->id) {
@@ -331,15 +370,20 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
     }
     if (!room_for(sh, c, home))
         return HTTPAPI_NEED_BODY;
-    struct pubreq preq;
-    memset(&preq, 0, sizeof(preq));
-    preq.conn_slot = c->slot;
-    preq.conn_gen = c->gen;
-    preq.origin = (uint16_t)sh->id;
-    preq.op = PUBREQ_FETCH;
-    preq.seq = seq;
-    preq.in.topic = topic;
-    preq.in.topic_len = topic_len;
-    preq.in.topic_hash = hash;
-    return send_to_home(sh, c, home, &preq);
+    struct pubreq *preq = rc_calloc(1, sizeof(*preq) + topic_len);
+    if (!preq) {
+        httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
+        return HTTPAPI_STOPPED;
+    }
+    preq->conn_slot = c->slot;
+    preq->conn_gen = c->gen;
+    preq->origin = (uint16_t)sh->id;
+    preq->op = PUBREQ_FETCH;
+    preq->seq = seq;
+    preq->in.topic = memcpy(preq->storage, topic, topic_len);
+    preq->in.topic_len = topic_len;
+    preq->in.topic_hash = hash;
+    shard_send_request(sh, home, preq);
+    wait_for_home(sh, c);
+    return HTTPAPI_WAITING;
 }

@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "http.h"
 #include "httpapi.h"
 #include "httpreply.h"
 #include "log.h"
 #include "metrics.h"
+#include "server.h"
 #include "shard.h"
 #include "sseconn.h"
 #include "ws.h"
@@ -85,14 +87,40 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
         fail(sh, c, 400, "", "a WebSocket handshake has no body");
         return false;
     }
-    char response[256];
+    struct auth_token token;
+    auth_find_token(&token, req);
+    struct claims *claims = NULL;
+    if (!httpconn_authenticate(sh, c, &token, &claims))
+        return false;
+    size_t protocol_len = 0;
+    const char *protocol = auth_subprotocol(req, &token, &protocol_len);
+    char response[JWT_MAX_TOKEN + 512];
     int len = snprintf(response, sizeof(response),
                        "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Accept: %s\r\n\r\n",
-                       accept);
+                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
+                       accept, protocol ? "Sec-WebSocket-Protocol: " : "", (int)protocol_len,
+                       protocol ? protocol : "", protocol ? "\r\n" : "");
     conn_send_copy(sh, c, response, (size_t)len);
+    conn_set_claims(sh, c, claims);
     return true;
+}
+
+bool httpconn_authenticate(struct shard *sh, struct conn *c, const struct auth_token *token,
+                           struct claims **out)
+{
+    *out = NULL;
+    if (!sh->srv->auth.enabled)
+        return true;
+    const char *reason = NULL;
+    enum jwt_status status = auth_check(&sh->srv->auth, token->token, token->len, out, &reason);
+    if (status == JWT_OK)
+        return true;
+    char message[512];
+    snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
+    httpreply_error(sh, c, 401, "unauthorized", message,
+                    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", false);
+    return false;
 }
 
 static void serve_metrics(struct shard *sh, struct conn *c, const struct http_request *req)

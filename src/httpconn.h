@@ -16,6 +16,7 @@
 #ifndef RC_HTTPCONN_H
 #define RC_HTTPCONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,15 @@ void httpconn_on_timeout(struct shard *sh, struct conn *c);
 /* httpconn_on_result answers the publish or fetch |req| came back with
  * (the caller frees |req|; a fetched message taken over is set to NULL). */
 void httpconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req);
+
+struct auth_token;
+struct claims;
+
+/* httpconn_authenticate checks the request's token when tokens are
+ * required: returns true with the claims in |*out| (NULL in open mode), or
+ * false after answering 401 and closing. */
+bool httpconn_authenticate(struct shard *sh, struct conn *c, const struct auth_token *token,
+                           struct claims **out);
 
 /* httpconn_resume goes on with buffered requests after an answer, or after
  * a full ring cleared. */

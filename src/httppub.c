@@ -69,6 +69,7 @@ static void reset(struct httppub_request *r)
     r->event_type = empty;
     r->msg_id = empty;
     r->payload = (const uint8_t *)empty;
+    r->audience = empty;
 }
 
 void httppub_free(struct httppub_request *r)
@@ -189,6 +190,8 @@ static int parse_query(struct httppub_request *out, const char *query, size_t qu
                       "a query parameter name has a bad %%-escape or encodes a NUL byte");
             return -1;
         }
+        if (strcmp(key, "token") == 0)
+            continue; /* the caller's: authentication (auth.h) */
         int f = field_of(key);
         if (f < 0) {
             char shown[41];
@@ -253,9 +256,10 @@ static int parse_raw(struct httppub_request *out, const struct http_request *req
 /* ---- the JSON form ---- */
 
 /* The members of the body this form looks at. */
-enum { MEMBER_TOPIC, MEMBER_EVENT_TYPE, MEMBER_ID, MEMBER_DATA, MEMBER_COUNT };
+enum { MEMBER_TOPIC, MEMBER_EVENT_TYPE, MEMBER_ID, MEMBER_DATA, MEMBER_AUDIENCE, MEMBER_COUNT };
 
-static const char *const member_names[MEMBER_COUNT] = {"topic", "event_type", "id", "data"};
+static const char *const member_names[MEMBER_COUNT] = {"topic", "event_type", "id", "data",
+                                                       "audience"};
 
 struct body_members {
     struct jsonv_member m[MEMBER_COUNT];
@@ -348,6 +352,14 @@ static int read_object(struct httppub_request *out, const uint8_t *body, size_t 
         take_string(&b, MEMBER_ID, true, HTTPPUB_MAX_ID, &buf, &out->msg_id, &out->msg_id_len,
                     err) != 0)
         return -1;
+    if (b.seen[MEMBER_AUDIENCE] && b.m[MEMBER_AUDIENCE].type != JSONV_NULL) {
+        if (b.m[MEMBER_AUDIENCE].type != JSONV_OBJECT) {
+            set_error(err, 422, "bad_request", "\"audience\" must be an object");
+            return -1;
+        }
+        out->audience = (const char *)b.m[MEMBER_AUDIENCE].value;
+        out->audience_len = b.m[MEMBER_AUDIENCE].value_len;
+    }
     out->payload = b.m[MEMBER_DATA].value;
     out->payload_len = b.m[MEMBER_DATA].value_len;
     out->payload_is_json = true;

@@ -12,7 +12,8 @@
  *   Raw form ("topic" in the query): ?topic=…&event_type=…&id=… and the body
  *   is the payload itself: declared JSON when the Content-Type is
  *   application/json (or "+json"), text otherwise. A query key other than
- *   topic, event_type and id is an error; so is a repeated key.
+ *   topic, event_type, id and token (authentication, read by the caller)
+ *   is an error; so is a repeated key.
  *
  * This module only extracts the fields; the topic, event type, id and
  * payload are judged afterwards by the same checks as the binary protocol. */
@@ -36,6 +37,8 @@ struct httppub_request {
     bool payload_is_valid_json; /* made by this module (JSON form): no need to check again */
     const uint8_t *payload;
     size_t payload_len;
+    const char *audience; /* JSON form: the "audience" object's text; empty when absent */
+    size_t audience_len;
     /* Memory owned by the request (decoded query values, the re-serialized
      * data, the parsed body); freed by httppub_free. */
     void *owned[4];

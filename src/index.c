@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "interest.h"
 #include "topic.h"
 
 struct trie_node {
@@ -223,6 +224,8 @@ static struct topic_node *create_node(struct index *idx, const char *name, size_
         rc_free(node);
         return NULL;
     }
+    if (idx->interest)
+        interest_add(idx->interest, name, len, hash, pattern);
     return node;
 }
 
@@ -230,6 +233,8 @@ static void destroy_node_if_empty(struct index *idx, struct topic_node *node)
 {
     if (node->nsubs > 0)
         return;
+    if (idx->interest)
+        interest_remove(idx->interest, node->name, node->len, node->hash, node->is_pattern);
     if (node->is_pattern) {
         detach_pattern(idx, node);
         hmap_remove(&idx->patterns, node->hash, node);
@@ -282,7 +287,7 @@ static bool holds(const struct subs *s, const struct topic_node *node, uint32_t 
 }
 
 enum index_result index_subscribe(struct index *idx, struct subs *s, const char *name, size_t len,
-                                  uint64_t hash, uint32_t max_subs)
+                                  uint64_t hash, uint32_t max_subs, uint32_t max_patterns)
 {
     bool pattern = topic_is_pattern(name, len);
     struct topic_node *node = find_node(idx, name, len, hash, pattern);
@@ -291,6 +296,8 @@ enum index_result index_subscribe(struct index *idx, struct subs *s, const char 
         return INDEX_ALREADY;
     if (s->n >= max_subs)
         return INDEX_LIMIT;
+    if (pattern && s->num_patterns >= max_patterns)
+        return INDEX_PATTERN_LIMIT;
     if (grow_array((void **)&s->v, &s->cap, s->n, sizeof(*s->v)) != 0)
         return INDEX_NO_MEMORY;
     if (!node && !(node = create_node(idx, name, len, hash, pattern)))
@@ -303,6 +310,7 @@ enum index_result index_subscribe(struct index *idx, struct subs *s, const char 
     s->v[s->n] = (struct conn_sub){node, node->nsubs};
     node->nsubs++;
     s->n++;
+    s->num_patterns += pattern;
     idx->subscriptions++;
     return INDEX_ADDED;
 }
@@ -329,6 +337,7 @@ static void remove_slot(struct index *idx, struct subs *s, uint32_t slot)
         moved.node->subs[moved.pos].slot = slot;
     }
     s->n--;
+    s->num_patterns -= node->is_pattern;
     idx->subscriptions--;
 
     if (node->nsubs == 0)

@@ -40,7 +40,8 @@ struct subs {
     struct conn_sub *v;
     uint32_t n;
     uint32_t cap;
-    uint64_t stamp; /* the last match that visited this connection */
+    uint32_t num_patterns; /* of the n, how many are patterns */
+    uint64_t stamp;        /* the last match that visited this connection */
 };
 
 /* One subscription, seen from the topic or pattern. */
@@ -61,9 +62,12 @@ struct topic_node {
     char name[];
 };
 
+struct interest;
+
 struct index {
-    struct hmap topics;   /* exact topics: struct topic_node */
-    struct hmap patterns; /* patterns: struct topic_node */
+    struct interest *interest; /* told of every topic node made or freed; may be NULL */
+    struct hmap topics;        /* exact topics: struct topic_node */
+    struct hmap patterns;      /* patterns: struct topic_node */
     struct trie_node *root;
     struct topic_node *match_all; /* the pattern "*" */
     uint64_t subscriptions;
@@ -75,6 +79,7 @@ enum index_result {
     INDEX_ALREADY = 1, /* subscribe: it was there; unsubscribe: it was not */
     INDEX_LIMIT = -1,  /* the connection holds its maximum */
     INDEX_NO_MEMORY = -2,
+    INDEX_PATTERN_LIMIT = -3, /* the connection holds its maximum of patterns */
 };
 
 /* index_init makes an empty index. */
@@ -85,9 +90,10 @@ void index_cleanup(struct index *idx);
 
 /* index_subscribe adds the topic or pattern |name| (validated by the caller
  * with topic_validate_pattern; |hash| is rc_hash of the name) to |s|, unless
- * |s| already holds it or holds |max_subs| subscriptions. */
+ * |s| already holds it, holds |max_subs| subscriptions, or (for a pattern)
+ * |max_patterns| patterns. */
 enum index_result index_subscribe(struct index *idx, struct subs *s, const char *name, size_t len,
-                                  uint64_t hash, uint32_t max_subs);
+                                  uint64_t hash, uint32_t max_subs, uint32_t max_patterns);
 
 /* index_unsubscribe removes exactly the subscription |name| from |s|:
  * INDEX_ADDED when it was removed, INDEX_ALREADY when |s| did not hold it. */

@@ -257,6 +257,35 @@ bool jsonv_each_member(const uint8_t *p, size_t len, jsonv_member_fn fn, void *c
     return true;
 }
 
+bool jsonv_each_element(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx)
+{
+    struct scanner s = {p, p + len};
+    skip_ws(&s);
+    if (s.p >= s.end || *s.p != '[')
+        return false;
+    s.p++;
+    skip_ws(&s);
+    if (s.p < s.end && *s.p == ']')
+        return true;
+    struct jsonv_member m = {(const uint8_t *)"", 0, NULL, 0, JSONV_NULL};
+    while (s.p < s.end) {
+        skip_ws(&s);
+        if (s.p >= s.end)
+            break;
+        m.value = s.p;
+        m.type = type_of(*s.p);
+        if (!scan_value(&s))
+            break;
+        m.value_len = (size_t)(s.p - m.value);
+        fn(ctx, &m);
+        skip_ws(&s);
+        if (s.p >= s.end || *s.p != ',')
+            break;
+        s.p++;
+    }
+    return true;
+}
+
 static int hex_value(uint8_t c)
 {
     return is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;

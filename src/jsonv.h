@@ -50,6 +50,11 @@ typedef void (*jsonv_member_fn)(void *ctx, const struct jsonv_member *m);
  * false, calling nothing, when the value is not an object. */
 bool jsonv_each_member(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx);
 
+/* jsonv_each_element calls |fn| for every element of the array |p| (valid
+ * JSON) holds at its top level, in order (the member's key is empty).
+ * Returns false, calling nothing, when the value is not an array. */
+bool jsonv_each_element(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx);
+
 /* jsonv_unescape decodes a string's text (as in struct jsonv_member: no
  * quotes, escapes kept) into |out| as UTF-8 and returns its length, or -1
  * when it does not fit |cap|. \u escapes of unpaired surrogates become

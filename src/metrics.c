@@ -162,6 +162,10 @@ char *metrics_render(const struct server *srv, size_t *out_len)
               "Events sequenced by each home shard.", STAT(publishes));
     per_shard(&t, srv, "ringcast_shard_ring_full_total", "counter",
               "Publishes that waited for room in a ring, by shard.", STAT(ring_full));
+    per_shard(&t, srv, "ringcast_shard_ring_messages_total", "counter",
+              "Events a home shard passed to this shard through a ring.", STAT(ring_messages));
+    per_shard(&t, srv, "ringcast_shard_wakeups_total", "counter",
+              "Event-loop iterations after waiting for completions, by shard.", STAT(wakeups));
     if (t.failed) {
         free(t.data);
         return NULL;

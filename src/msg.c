@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "audience.h"
 #include "jsonw.h"
 #include "ws.h"
 
@@ -286,6 +287,7 @@ static void init_header(struct msg *m, const struct msg_input *in, const struct 
     m->event_type = names + in->topic_len + 1;
     m->ws_frame = NULL;
     m->sse_record = NULL;
+    m->audience = NULL;
     m->ws_frame_len = m->sse_record_len = m->sse_id_len = 0;
 }
 
@@ -351,8 +353,10 @@ void msg_ref(struct msg *m)
 
 void msg_release(struct msg *m)
 {
-    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
+        audience_free(m->audience);
         rc_free(m);
+    }
 }
 
 bool msg_event_type_valid(const char *type, size_t len)

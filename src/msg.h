@@ -42,6 +42,8 @@ enum truncate_mode {
 /* msg flags */
 #define MSG_OVERSIZED 0x01 /* payload above --max-payload: stub or dropped */
 
+struct audience;
+
 struct msg {
     _Atomic uint32_t refs;
     uint16_t topic_len;
@@ -60,6 +62,7 @@ struct msg {
     uint32_t sse_record_len;
     uint32_t full_json_len;
     const uint8_t *full_json;
+    struct audience *audience; /* who may receive it; NULL: every permitted subscriber */
     uint8_t storage[];
 };
 

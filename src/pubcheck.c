@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "audience.h"
 #include "jsonv.h"
 #include "msg.h"
 #include "ringcast/protocol.h"
@@ -39,9 +40,31 @@ static int check_payload(const struct rc_config *cfg, const struct publish_field
     return 0;
 }
 
-int pubcheck(const struct rc_config *cfg, const struct publish_fields *f,
-             struct pubcheck_refs *refs, const char **out_message)
+/* read_audience gives the event's audience; returns 0 or RC_ERR_BAD_REQUEST. */
+static int read_audience(const struct rc_config *cfg, const struct publish_fields *f,
+                         struct audience **out, const char **out_message)
 {
+    *out = NULL;
+    if (f->audience_len > 0) {
+        *out = audience_parse((const uint8_t *)f->audience, f->audience_len, out_message);
+        return *out ? 0 : RC_ERR_BAD_REQUEST;
+    }
+    /* Every payload, JSON or not: one without a tenantId reaches no one,
+     * so a text event cannot slip past the filter. */
+    if (cfg->audience_from_payload) {
+        *out = audience_from_payload(f->payload, f->payload_len);
+        if (!*out) {
+            *out_message = "out of memory";
+            return RC_ERR_INTERNAL;
+        }
+    }
+    return 0;
+}
+
+int pubcheck(const struct rc_config *cfg, const struct publish_fields *f,
+             struct pubcheck_refs *refs, struct audience **out_audience, const char **out_message)
+{
+    *out_audience = NULL;
     memset(refs->len, 0, sizeof(refs->len));
     enum topic_status ts =
         topic_validate(f->topic, f->topic_len, cfg->max_topic_length, cfg->max_segments);
@@ -70,5 +93,5 @@ int pubcheck(const struct rc_config *cfg, const struct publish_fields *f,
                                           : "text payload must be UTF-8";
         return RC_ERR_BAD_PAYLOAD;
     }
-    return 0;
+    return read_audience(cfg, f, out_audience, out_message);
 }

@@ -30,6 +30,8 @@ struct publish_fields {
     bool payload_is_valid_json; /* already known valid (made by the server) */
     const uint8_t *payload;
     size_t payload_len;
+    const char *audience; /* an explicit audience (JSON object text), or empty */
+    size_t audience_len;
 };
 
 /* The stub references, as JSON texts (a string or a number, as written). */
@@ -38,9 +40,13 @@ struct pubcheck_refs {
     size_t len[3];
 };
 
-/* pubcheck judges |f|. Returns 0 (with |refs| filled, lengths 0 when absent)
- * or an RC_ERR_* code with |*out_message| explaining it. */
+struct audience;
+
+/* pubcheck judges |f|. Returns 0 (with |refs| filled, lengths 0 when absent,
+ * and |*out_audience| the event's audience: the explicit one, or with
+ * --audience-from-payload the payload's, else NULL; the caller owns it) or
+ * an RC_ERR_* code with |*out_message| explaining it. */
 int pubcheck(const struct rc_config *cfg, const struct publish_fields *f,
-             struct pubcheck_refs *refs, const char **out_message);
+             struct pubcheck_refs *refs, struct audience **out_audience, const char **out_message);
 
 #endif

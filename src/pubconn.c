@@ -1,14 +1,17 @@
 /* pubconn.c: the binary publish protocol, server side. */
 #include "pubconn.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "hash.h"
 #include "log.h"
 #include "pubcheck.h"
 #include "pubreq.h"
 #include "ringcast/protocol.h"
+#include "server.h"
 #include "shard.h"
 
 /* Room for everything in a PUBLISH frame besides its payload. */
@@ -83,6 +86,18 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     struct rc_hello hello;
     if (rc_decode_hello(&hello, f->body, f->body_len) != 0)
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed HELLO");
+    if (sh->srv->auth.enabled) {
+        struct claims *claims = NULL;
+        const char *reason = NULL;
+        enum jwt_status status = auth_check(&sh->srv->auth, hello.token_len ? hello.token : NULL,
+                                            hello.token_len, &claims, &reason);
+        if (status != JWT_OK) {
+            char message[300];
+            snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
+            return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, message);
+        }
+        conn_set_claims(sh, c, claims);
+    }
     struct rc_welcome welcome = {
         .version = RC_PROTO_VERSION,
         .max_frame = pubconn_max_frame(sh),
@@ -118,6 +133,11 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed PUBLISH");
     if (sh->draining)
         return nack(sh, c, f->corr, RC_ERR_SHUTTING_DOWN, "the server is shutting down");
+    if (c->expires_ms && sh->now_ms >= c->expires_ms)
+        return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, "token expired: connect again");
+    if (!auth_may_publish(c->claims, p.topic, p.topic_len))
+        return nack(sh, c, f->corr, RC_ERR_FORBIDDEN,
+                    "the token's publish claim does not cover this topic");
 
     /* Room first: a publish that must wait is not validated twice. */
     uint64_t hash = rc_hash(p.topic, p.topic_len);
@@ -137,29 +157,32 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         .payload_is_json = msg_content_type_is_json(p.content_type, p.content_type_len),
         .payload = p.payload,
         .payload_len = p.payload_len,
+        .audience = p.audience,
+        .audience_len = p.audience_len,
     };
     struct pubcheck_refs refs;
+    struct audience *audience = NULL;
     const char *message = NULL;
-    int error = pubcheck(sh->cfg, &fields, &refs, &message);
+    int error = pubcheck(sh->cfg, &fields, &refs, &audience, &message);
     if (error) {
         counter_add(&sh->stats.publish_errors, 1);
         return nack(sh, c, f->corr, (uint16_t)error, message);
     }
     struct pubreq req;
     pubreq_init(&req, c, f->corr, sh->id, &fields, hash, &refs);
-    if (home == sh->id) {
-        uint64_t seq = 0;
-        uint8_t flags = 0;
-        error = shard_publish_local(sh, &req, &seq, &flags);
+    req.audience = audience;
+    uint64_t seq = 0;
+    uint8_t flags = 0;
+    switch (shard_submit_publish(sh, home, &req, &error, &seq, &flags)) {
+    case 1:
         send_result(sh, c, f->corr, error, seq, flags);
         return FRAME_DONE;
-    }
-    struct pubreq *copy = pubreq_copy(&req);
-    if (!copy)
+    case 0:
+        c->u.pub.inflight++;
+        return FRAME_DONE;
+    default:
         return nack(sh, c, f->corr, RC_ERR_INTERNAL, "out of memory");
-    shard_send_request(sh, home, copy);
-    c->u.pub.inflight++;
-    return FRAME_DONE;
+    }
 }
 
 static enum frame_result handle_ping(struct shard *sh, struct conn *c, const struct rc_frame *f)

@@ -13,8 +13,10 @@
 
 #include <time.h>
 
+#include "audience.h"
 #include "conn.h"
 #include "fanout.h"
+#include "interest.h"
 #include "httpconn.h"
 #include "msg.h"
 #include "pubconn.h"
@@ -85,7 +87,7 @@ static void deliver_here(struct shard *sh, struct msg *m)
     fanout_deliver(&sh->index, m, sh->cfg->max_queued_bytes, &sink);
 }
 
-int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *out_seq,
+int shard_publish_local(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
                         uint8_t *out_ack_flags)
 {
     *out_ack_flags = 0;
@@ -104,16 +106,27 @@ int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *ou
     const struct msg_policy policy = {sh->cfg->max_payload,
                                       (enum truncate_mode)sh->cfg->truncate_mode};
     bool oversized = req->in.payload_len > policy.max_payload;
+    /* Only shards whose summary says they may want the topic get it: the
+     * others are not woken. */
     unsigned num_shards = sh->srv->num_shards;
-    /* Holders: every shard, and the retention store for an oversized event. */
-    struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), num_shards + oversized);
+    uint64_t first_hash = interest_first_segment_hash(req->in.topic, req->in.topic_len);
+    bool *wants = sh->shard_wants;
+    uint32_t holders = 1 + oversized; /* this shard, and the retention store */
+    for (unsigned j = 0; j < num_shards; j++) {
+        wants[j] = j != sh->id &&
+                   interest_may_want(&sh->srv->shards[j].interest, req->in.topic_hash, first_hash);
+        holders += wants[j];
+    }
+    struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), holders);
     if (!m)
         return RC_ERR_INTERNAL;
+    m->audience = req->audience; /* before anyone else sees the message */
+    req->audience = NULL;
     counter_add(&sh->stats.publishes, 1);
     if (oversized)
         counter_add(m->ws_frame ? &sh->stats.truncated : &sh->stats.dropped, 1);
     for (unsigned j = 0; j < num_shards; j++) {
-        if (j == sh->id)
+        if (!wants[j])
             continue;
         xring_push(server_data_ring(sh->srv, sh->id, j), ring_item(m, ITEM_DELIVER));
         sh->ring_pushed[j] = true;
@@ -121,6 +134,26 @@ int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *ou
     if (oversized)
         retain_add(&sh->retain, m);
     deliver_here(sh, m);
+    return 0;
+}
+
+int shard_submit_publish(struct shard *sh, unsigned home, struct pubreq *req, int *out_error,
+                         uint64_t *out_seq, uint8_t *out_flags)
+{
+    if (home == sh->id) {
+        *out_error = shard_publish_local(sh, req, out_seq, out_flags);
+        audience_free(req->audience); /* still here when the publish failed */
+        req->audience = NULL;
+        return 1;
+    }
+    struct pubreq *copy = pubreq_copy(req); /* the copy owns the audience now */
+    if (!copy) {
+        audience_free(req->audience);
+        req->audience = NULL;
+        return -1;
+    }
+    req->audience = NULL;
+    shard_send_request(sh, home, copy);
     return 0;
 }
 
@@ -164,6 +197,7 @@ bool shard_handle_item(struct shard *sh, void *item)
     void *ptr = ring_item_ptr(item);
     switch (ring_item_kind(item)) {
     case ITEM_DELIVER:
+        counter_add(&sh->stats.ring_messages, 1);
         deliver_here(sh, ptr);
         return true;
     case ITEM_REQUEST:

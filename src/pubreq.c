@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "audience.h"
 #include "conn.h"
 #include "pubcheck.h"
 #include "ringcast/protocol.h"
@@ -79,5 +80,6 @@ const char *pubreq_error_text(int error)
 
 void pubreq_free(struct pubreq *req)
 {
+    audience_free(req->audience); /* not given to a message: the publish failed */
     rc_free(req);
 }

@@ -27,8 +27,9 @@ struct pubreq {
     uint16_t error; /* result: 0 or an RC_ERR_* code */
     uint8_t ack_flags;
     uint8_t op;
-    uint64_t seq;        /* publish: the result; fetch: the message asked for */
-    struct msg *fetched; /* fetch result, holding one reference; NULL when not found */
+    uint64_t seq;              /* publish: the result; fetch: the message asked for */
+    struct msg *fetched;       /* fetch result, holding one reference; NULL when not found */
+    struct audience *audience; /* publish: read at the origin, given to the message */
     struct msg_input in;
     const char *msg_id;
     size_t msg_id_len;

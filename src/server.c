@@ -183,11 +183,33 @@ static void log_startup(const struct server *srv)
 {
     log_info("ringcast listening: client=%s publish=%s shards=%u", srv->cfg.listen.text,
              srv->cfg.publish_listen.text, srv->num_shards);
-    log_warn("open mode: no authentication is configured, every client may subscribe and "
-             "publish");
+    if (srv->auth.enabled) {
+        log_info("tokens required (HS256, %d secret%s)", srv->auth.keys.count,
+                 srv->auth.keys.count > 1 ? "s: the previous one still accepted" : "");
+        return;
+    }
+    log_warn("open mode: no --auth-secret-file, every client may subscribe and publish");
     if (!net_is_loopback(&srv->cfg.listen) || !net_is_loopback(&srv->cfg.publish_listen))
-        log_warn("open mode on a non-loopback address: anyone who can reach this host can "
-                 "publish and subscribe");
+        log_warn("open mode on a non-loopback address (--insecure-open): anyone who can reach "
+                 "this host can publish and subscribe");
+}
+
+/* check_open_mode refuses to serve without tokens beyond loopback unless
+ * the operator said so. */
+static int check_open_mode(const struct server *srv)
+{
+    if (srv->auth.enabled || srv->cfg.insecure_open)
+        return 0;
+    const struct rc_endpoint *eps[2] = {&srv->cfg.listen, &srv->cfg.publish_listen};
+    for (int i = 0; i < 2; i++) {
+        if (!net_is_loopback(eps[i])) {
+            log_error("refusing to listen on %s without authentication: give --auth-secret-file, "
+                      "or --insecure-open to serve open anyway",
+                      eps[i]->text);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int server_run(const struct rc_config *cfg)
@@ -208,6 +230,15 @@ int server_run(const struct rc_config *cfg)
 
     int status = 1;
     unsigned started = 0;
+    char err[512];
+    if (auth_load(&srv.auth, &srv.cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return 2;
+    }
+    if (check_open_mode(&srv) != 0) {
+        auth_cleanup(&srv.auth);
+        return 2;
+    }
     int claims[2] = {-1, -1};
     struct rc_endpoint *eps[2] = {&srv.cfg.listen, &srv.cfg.publish_listen};
     for (int i = 0; i < 2; i++)
@@ -264,5 +295,6 @@ out:
     destroy_rings(&srv);
     rc_free(srv.shards);
     rc_free(srv.ring_fds);
+    auth_cleanup(&srv.auth);
     return status;
 }

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "auth.h"
 #include "config.h"
 #include "xring.h"
 
@@ -30,6 +31,7 @@ enum server_phase {
 
 struct server {
     struct rc_config cfg;
+    struct auth auth; /* keys, read-only after start */
     unsigned num_shards;
     struct shard *shards;
     struct xring *data_rings;    /* [from * num_shards + to] */

@@ -412,6 +412,7 @@ static void wait_for_work(struct shard *sh)
 static void iterate(struct shard *sh)
 {
     wait_for_work(sh);
+    counter_add(&sh->stats.wakeups, 1);
     sh->now_ms = monotonic_ms();
     handle_completions(sh);
     drain_rings(sh);
@@ -493,10 +494,12 @@ static int setup(struct shard *sh)
         }
     }
     sh->ring_pushed = rc_calloc(sh->srv->num_shards, sizeof(bool));
-    if (!sh->ring_pushed)
+    sh->shard_wants = rc_calloc(sh->srv->num_shards, sizeof(bool));
+    if (!sh->ring_pushed || !sh->shard_wants)
         return -1;
     sh->now_ms = monotonic_ms();
     index_init(&sh->index);
+    sh->index.interest = &sh->interest;
     home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
     retain_init(&sh->retain, cfg->retain_bytes);
     timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
@@ -527,6 +530,7 @@ static void teardown(struct shard *sh)
     rc_free(sh->conns);
     rc_free(sh->free_slots);
     rc_free(sh->ring_pushed);
+    rc_free(sh->shard_wants);
 }
 
 static void *shard_main(void *arg)

@@ -23,6 +23,7 @@
 #include "retain.h"
 #include "stats.h"
 #include "index.h"
+#include "interest.h"
 #include "timer.h"
 #include "uring.h"
 
@@ -56,6 +57,7 @@ struct shard {
     uint32_t next_gen;
 
     struct index index;
+    struct interest interest; /* read by the homes: may this shard want a topic? */
     struct home home;
     struct retain retain; /* oversized events this shard is home of, for fetching */
     struct timer_wheel timers;
@@ -67,6 +69,7 @@ struct shard {
     struct conn *blocked; /* publishers waiting for room in a ring */
 
     bool *ring_pushed;  /* per destination shard: items pushed this iteration */
+    bool *shard_wants;  /* per shard: scratch for one fan-out's interest check */
     bool accept_paused; /* out of descriptors: accepts resume at |accept_resume_ms| */
     int64_t accept_resume_ms;
     bool rings_pending; /* an incoming ring still had items */
@@ -89,10 +92,20 @@ void shard_wake(struct shard *sh);
 /* shard_home_of returns the home shard of a topic hash. */
 unsigned shard_home_of(const struct shard *sh, uint64_t topic_hash);
 
-/* shard_publish_local sequences a publish on this shard, the topic's home.
- * Returns 0 and the seq (and RC_ACK flags), or an RC_ERR_* code. */
-int shard_publish_local(struct shard *sh, const struct pubreq *req, uint64_t *out_seq,
+/* shard_publish_local sequences a publish on this shard, the topic's home,
+ * giving the request's audience to the message. Returns 0 and the seq (and
+ * RC_ACK flags), or an RC_ERR_* code. */
+int shard_publish_local(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
                         uint8_t *out_ack_flags);
+
+/* shard_submit_publish sends a publish |req| (built on the stack; its
+ * audience is taken over in every case) to the topic's |home|: sequenced at
+ * once when this shard is the home (returns 1, with the result in
+ * |*out_error|, |*out_seq|, |*out_flags|), or copied onto the home's request
+ * ring (returns 0: the result comes back on the data ring), or -1 when
+ * memory runs out. The caller checked the ring has room. */
+int shard_submit_publish(struct shard *sh, unsigned home, struct pubreq *req, int *out_error,
+                         uint64_t *out_seq, uint8_t *out_flags);
 
 /* shard_fetch_local returns a retained message of a topic this shard is
  * home of, with a reference for the caller, or NULL. */

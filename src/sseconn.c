@@ -5,9 +5,11 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "auth.h"
 #include "conn.h"
 #include "hash.h"
 #include "http.h"
+#include "httpconn.h"
 #include "httpreply.h"
 #include "shard.h"
 #include "topic.h"
@@ -33,10 +35,20 @@ static int subscribe_one(struct shard *sh, struct conn *c, const char *topic, si
         httpreply_topic_error(sh, c, 400, "bad_topic", topic, len, topic_status_text(status));
         return -1;
     }
-    enum index_result r = index_subscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len),
-                                          sh->cfg->max_topics_per_conn);
+    if (!auth_may_subscribe(c->claims, topic, len)) {
+        httpreply_topic_error(sh, c, 403, "forbidden", topic, len,
+                              "the token's subscribe claim does not contain this topic");
+        return -1;
+    }
+    enum index_result r =
+        index_subscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len),
+                        sh->cfg->max_topics_per_conn, sh->cfg->max_patterns_per_conn);
     if (r == INDEX_LIMIT) {
         reply_error(sh, c, 400, "too_many_topics", "more topics than --max-topics-per-conn");
+        return -1;
+    }
+    if (r == INDEX_PATTERN_LIMIT) {
+        reply_error(sh, c, 400, "too_many_patterns", "more patterns than --max-patterns-per-conn");
         return -1;
     }
     if (r == INDEX_NO_MEMORY) {
@@ -77,7 +89,8 @@ static int subscribe_query(struct shard *sh, struct conn *c, const struct http_r
 static void arm_heartbeat(struct shard *sh, struct conn *c)
 {
     c->next_beat_ms = sh->now_ms + sh->cfg->sse_heartbeat_ms;
-    timer_arm(&sh->timers, &c->timer, c->next_beat_ms);
+    bool expires_first = c->expires_ms && c->expires_ms < c->next_beat_ms;
+    timer_arm(&sh->timers, &c->timer, expires_first ? c->expires_ms : c->next_beat_ms);
 }
 
 bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *req)
@@ -86,8 +99,14 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
         reply_error(sh, c, 405, "method_not_allowed", "/v1/sse takes GET");
         return false;
     }
+    struct auth_token token;
+    auth_find_token(&token, req);
+    struct claims *claims = NULL;
+    if (!httpconn_authenticate(sh, c, &token, &claims))
+        return false;
     conn_set_kind(sh, c, CONN_SSE);
     memset(&c->u.sse, 0, sizeof(c->u.sse));
+    conn_set_claims(sh, c, claims);
     if (subscribe_query(sh, c, req) != 0)
         return false;
     /* A stream of one exact topic uses the events' own ids; any other keeps
@@ -112,6 +131,11 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
 
 void sseconn_on_timer(struct shard *sh, struct conn *c)
 {
+    if (c->expires_ms && sh->now_ms >= c->expires_ms) {
+        /* EventSource cannot be told why: the stream ends. */
+        conn_finish(sh, c);
+        return;
+    }
     if (sendq_push_static(&c->sq, heartbeat, sizeof(heartbeat) - 1) != 0) {
         conn_kill(sh, c);
         return;

@@ -54,11 +54,13 @@ struct shard_stats {
     counter_t duplicates;     /* publishes recognised by message id */
     counter_t deliveries[STATS_NUM_PROTOCOLS];
     counter_t bytes_sent;
-    counter_t truncated;   /* events over --max-payload sent as a stub */
-    counter_t dropped;     /* events over --max-payload not delivered (--truncate=drop) */
-    counter_t slow_closes; /* subscribers closed for --max-queued-bytes */
-    counter_t idle_closes; /* WebSocket connections closed for --idle-timeout */
-    counter_t ring_full;   /* publishes that waited for room in a ring */
+    counter_t truncated;     /* events over --max-payload sent as a stub */
+    counter_t dropped;       /* events over --max-payload not delivered (--truncate=drop) */
+    counter_t slow_closes;   /* subscribers closed for --max-queued-bytes */
+    counter_t idle_closes;   /* WebSocket connections closed for --idle-timeout */
+    counter_t ring_full;     /* publishes that waited for room in a ring */
+    counter_t ring_messages; /* messages received from other shards to deliver */
+    counter_t wakeups;       /* loop iterations: no growth means the shard slept */
 };
 
 #endif

@@ -154,3 +154,50 @@ bool topic_matches(const char *pattern, size_t pattern_len, const char *topic, s
     }
     return np == nt;
 }
+
+/* is_tail reports whether a segment of an |n|-segment pattern stands for
+ * "this segment and any after it": '>' (always last), or '*' alone, which
+ * matches every topic just as '>' alone does. */
+static bool is_tail(const struct topic_segment *s, size_t n)
+{
+    return topic_segment_is(s, '>') || (n == 1 && topic_segment_is(s, '*'));
+}
+
+/* Containment, position by position (o = outer segment, x = inner segment;
+ * every pattern matches some topic, so nothing holds vacuously):
+ *   o is a tail ('>'): holds iff x exists and has o's separator; whatever
+ *       inner has from here on (literal, '*', '>') fills o's segments.
+ *   x is a tail, o is not: fails; inner reaches topics of any length, and
+ *       any text at this position, which a fixed-length or later-'>' outer
+ *       cannot all match.
+ *   o is '*': x (literal or '*') must have o's separator.
+ *   o is a literal: x must be the same literal with the same separator
+ *       ('*' under a literal fails: it matches texts the literal does not).
+ *   inner runs out first: fails (outer needs more segments).
+ * When outer runs out without a tail, the lengths must be equal: a longer
+ * inner matches topics that are too long for outer. */
+bool topic_contains(const char *outer, size_t outer_len, const char *inner, size_t inner_len)
+{
+    const size_t any_len = (size_t)-1, max = TOPIC_MAX_SEGMENTS_LIMIT;
+    if (topic_validate_pattern(outer, outer_len, any_len, max) != TOPIC_OK ||
+        topic_validate_pattern(inner, inner_len, any_len, max) != TOPIC_OK)
+        return false;
+    struct topic_segment o[TOPIC_MAX_SEGMENTS_LIMIT + 1], x[TOPIC_MAX_SEGMENTS_LIMIT + 1];
+    size_t no = topic_split(outer, outer_len, o, max);
+    size_t nx = topic_split(inner, inner_len, x, max);
+    for (size_t i = 0; i < no; i++) {
+        if (i >= nx)
+            return false;
+        if (is_tail(&o[i], no))
+            return topic_segment_sep(&o[i]) == topic_segment_sep(&x[i]);
+        if (is_tail(&x[i], nx))
+            return false;
+        if (topic_segment_is(&o[i], '*')) {
+            if (topic_segment_sep(&o[i]) != topic_segment_sep(&x[i]))
+                return false;
+        } else if (!same_segment(&o[i], &x[i])) {
+            return false;
+        }
+    }
+    return no == nx;
+}

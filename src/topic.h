@@ -88,4 +88,9 @@ static inline bool topic_is_separator(char c)
     return c == ':' || c == '.';
 }
 
+/* topic_contains reports whether every topic |inner| matches is also
+ * matched by |outer| (both valid subscriptions: topics or patterns, as
+ * judged by topic_validate_pattern). An exact topic contains only itself. */
+bool topic_contains(const char *outer, size_t outer_len, const char *inner, size_t inner_len);
+
 #endif

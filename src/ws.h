@@ -33,6 +33,7 @@ enum ws_close_code {
     WS_CLOSE_INTERNAL_ERROR = 1011,
     WS_CLOSE_SLOW_CONSUMER = 4001,
     WS_CLOSE_IDLE_TIMEOUT = 4002,
+    WS_CLOSE_TOKEN_EXPIRED = 4003,
 };
 
 #define WS_MAX_HEADER 10        /* largest server frame header (no mask) */

@@ -1,16 +1,23 @@
 /* wsconn.c: the native protocol on /v1/ws. */
 #include "wsconn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
+#include "claims.h"
 #include "control.h"
 #include "conn.h"
 #include "hash.h"
+#include "jwt.h"
 #include "log.h"
+#include "server.h"
 #include "shard.h"
 #include "topic.h"
 #include "ws.h"
+
+static void arm_timer(struct shard *sh, struct conn *c);
 
 /* send_frame queues one unfragmented server frame. */
 static void send_frame(struct shard *sh, struct conn *c, enum ws_opcode opcode, const void *payload,
@@ -61,6 +68,45 @@ void wsconn_close_slow(struct shard *sh, struct conn *c)
     wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
+/* apply_one subscribes or unsubscribes one topic; returns true when it is
+ * in the reply's list, false after sending an error for it. */
+static bool apply_one(struct shard *sh, struct conn *c, const char *topic, size_t len,
+                      bool subscribe)
+{
+    enum topic_status status =
+        topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
+    if (status != TOPIC_OK) {
+        send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
+        return false;
+    }
+    uint64_t hash = rc_hash(topic, len);
+    if (!subscribe) {
+        index_unsubscribe(&sh->index, &c->subs, topic, len, hash); /* held or not: listed */
+        return true;
+    }
+    if (!auth_may_subscribe(c->claims, topic, len)) {
+        send_error(sh, c, CONTROL_ERR_FORBIDDEN, topic, len,
+                   "the token's subscribe claim does not contain this topic");
+        return false;
+    }
+    switch (index_subscribe(&sh->index, &c->subs, topic, len, hash, sh->cfg->max_topics_per_conn,
+                            sh->cfg->max_patterns_per_conn)) {
+    case INDEX_LIMIT:
+        send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
+                   "this connection holds --max-topics-per-conn subscriptions");
+        return false;
+    case INDEX_PATTERN_LIMIT:
+        send_error(sh, c, CONTROL_ERR_TOO_MANY_PATTERNS, topic, len,
+                   "this connection holds --max-patterns-per-conn patterns");
+        return false;
+    case INDEX_NO_MEMORY:
+        send_error(sh, c, CONTROL_ERR_INTERNAL, topic, len, "out of memory");
+        return false;
+    default:
+        return true;
+    }
+}
+
 /* change_subscriptions applies a subscribe or unsubscribe message: every
  * topic is judged on its own; bad ones get an error each, the others are
  * applied and listed in one reply. */
@@ -82,29 +128,10 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
         const char *topic = control_topic(m, i, &len);
         if (!topic) {
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
-            continue;
+        } else if (apply_one(sh, c, topic, len, subscribe)) {
+            accepted[num_accepted] = topic;
+            lens[num_accepted++] = len;
         }
-        enum topic_status status =
-            topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
-        if (status != TOPIC_OK) {
-            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
-            continue;
-        }
-        uint64_t hash = rc_hash(topic, len);
-        enum index_result r = subscribe ? index_subscribe(&sh->index, &c->subs, topic, len, hash,
-                                                          sh->cfg->max_topics_per_conn)
-                                        : index_unsubscribe(&sh->index, &c->subs, topic, len, hash);
-        if (r == INDEX_LIMIT) {
-            send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
-                       "this connection holds --max-topics-per-conn subscriptions");
-            continue;
-        }
-        if (r == INDEX_NO_MEMORY) {
-            send_error(sh, c, CONTROL_ERR_INTERNAL, topic, len, "out of memory");
-            continue;
-        }
-        accepted[num_accepted] = topic;
-        lens[num_accepted++] = len;
     }
     if (c->state == CONN_OPEN) {
         size_t len = 0;
@@ -113,6 +140,75 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
         send_json(sh, c, text, len);
     }
     free(accepted);
+    free(lens);
+}
+
+static bool same_subject(const struct claims *a, const struct claims *b)
+{
+    return a->sub.len == b->sub.len && memcmp(a->sub.s, b->sub.s, a->sub.len) == 0;
+}
+
+/* drop_disallowed unsubscribes what |c|'s (new) claims no longer allow and
+ * returns their names in |*out| (malloc'd, as are the names; the caller
+ * frees both), or -1 when memory runs out. */
+static long drop_disallowed(struct shard *sh, struct conn *c, char ***out)
+{
+    char **removed = malloc((c->subs.n ? c->subs.n : 1) * sizeof(*removed));
+    if (!removed)
+        return -1;
+    long n = 0;
+    for (uint32_t i = c->subs.n; i > 0; i--) {
+        const struct topic_node *node = c->subs.v[i - 1].node;
+        if (auth_may_subscribe(c->claims, node->name, node->len))
+            continue;
+        if (!(removed[n] = strndup(node->name, node->len)))
+            break;
+        index_unsubscribe(&sh->index, &c->subs, removed[n], node->len, node->hash);
+        n++;
+    }
+    *out = removed;
+    return n;
+}
+
+/* refresh replaces the connection's token (same subject), unsubscribes what
+ * the new one no longer allows, and says so. */
+static void refresh(struct shard *sh, struct conn *c, const struct control_msg *m)
+{
+    if (!sh->srv->auth.enabled) {
+        send_error(sh, c, CONTROL_ERR_BAD_REQUEST, NULL, 0,
+                   "this server takes no tokens (open mode)");
+        return;
+    }
+    struct claims *claims = NULL;
+    const char *reason = NULL;
+    enum jwt_status status = auth_check(&sh->srv->auth, m->token, m->token_len, &claims, &reason);
+    if (status != JWT_OK) {
+        char message[256];
+        snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
+        send_error(sh, c, CONTROL_ERR_UNAUTHORIZED, NULL, 0, message);
+        return;
+    }
+    if (c->claims && !same_subject(c->claims, claims)) {
+        claims_free(claims);
+        send_error(sh, c, CONTROL_ERR_FORBIDDEN, NULL, 0, "the new token is for another subject");
+        return;
+    }
+    conn_set_claims(sh, c, claims);
+    arm_timer(sh, c);
+    char **removed = NULL;
+    long n = drop_disallowed(sh, c, &removed);
+    size_t *lens = n > 0 ? malloc((size_t)n * sizeof(*lens)) : NULL;
+    for (long i = 0; lens && i < n; i++)
+        lens[i] = strlen(removed[i]);
+    size_t len = 0;
+    char *text = n < 0 || (n > 0 && !lens)
+                     ? NULL
+                     : control_reply_refreshed(claims->exp, (const char *const *)removed, lens,
+                                               (size_t)n, &len);
+    send_json(sh, c, text, len);
+    for (long i = 0; i < n; i++)
+        free(removed[i]);
+    free(removed);
     free(lens);
 }
 
@@ -129,6 +225,8 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
         size_t reply_len = 0;
         char *text = control_reply_pong(&reply_len);
         send_json(sh, c, text, reply_len);
+    } else if (m.type == CONTROL_REFRESH) {
+        refresh(sh, c, &m);
     } else {
         change_subscriptions(sh, c, &m);
     }
@@ -210,17 +308,26 @@ void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, siz
         c->u.ws.reader_failed = true;
 }
 
-/* arm_timer sets the connection's timer to its next ping or idle deadline. */
+/* arm_timer sets the connection's timer to its next ping, idle or token
+ * deadline. */
 static void arm_timer(struct shard *sh, struct conn *c)
 {
-    int64_t idle_deadline = c->last_rx_ms + sh->cfg->idle_timeout_ms;
-    timer_arm(&sh->timers, &c->timer,
-              c->next_beat_ms < idle_deadline ? c->next_beat_ms : idle_deadline);
+    int64_t deadline = c->last_rx_ms + sh->cfg->idle_timeout_ms;
+    if (c->next_beat_ms < deadline)
+        deadline = c->next_beat_ms;
+    if (c->expires_ms && c->expires_ms < deadline)
+        deadline = c->expires_ms;
+    timer_arm(&sh->timers, &c->timer, deadline);
 }
 
 void wsconn_on_timer(struct shard *sh, struct conn *c)
 {
     static const uint8_t ping_frame[2] = {0x80 | WS_OP_PING, 0}; /* every connection's */
+    if (c->expires_ms && sh->now_ms >= c->expires_ms) {
+        log_debug("connection %u: token expired, closing with %d", c->slot, WS_CLOSE_TOKEN_EXPIRED);
+        wsconn_close(sh, c, WS_CLOSE_TOKEN_EXPIRED, "token expired");
+        return;
+    }
     if (sh->now_ms - c->last_rx_ms >= (int64_t)sh->cfg->idle_timeout_ms) {
         counter_add(&sh->stats.idle_closes, 1);
         log_debug("connection %u: nothing received for %u ms, closing with %d", c->slot,

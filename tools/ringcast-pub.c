@@ -22,6 +22,8 @@
 
 #include <jansson.h>
 
+#include "cli.h"
+
 #include "httppub.h"
 #include "jsonv.h"
 #include "ringcast/client.h"
@@ -39,7 +41,7 @@
 enum {
     EXIT_ACKED = 0,
     EXIT_REFUSED = 1, /* a NACK, or a bad input line */
-    EXIT_USAGE = 2,
+    EXIT_USAGE = CLI_EXIT_USAGE,
     EXIT_CONNECTION = 3,
 };
 
@@ -49,6 +51,7 @@ struct options {
     const char *msg_id;
     const char *content_type; /* NULL: auto */
     const char *token_file;
+    const char *audience; /* JSON object text, or NULL */
     long window;
     int timeout_ms;
 };
@@ -99,6 +102,9 @@ static void usage(FILE *out)
         "                         JSON, text/plain otherwise\n"
         "  --token-file FILE      read the auth token (a JWT) from FILE; surrounding\n"
         "                         whitespace is trimmed\n"
+        "  --audience JSON        who may receive the event, e.g.\n"
+        "                         '{\"tenant\":\"t1\",\"roles\":[\"admin\"]}' (with TOPIC DATA;\n"
+        "                         on standard input each line may have an \"audience\")\n"
         "  --window N             events in flight at once with standard input\n"
         "                         (default %d; never more than the server allows)\n"
         "  --timeout MS           timeout for connecting and for each reply, in\n"
@@ -117,33 +123,6 @@ static void usage(FILE *out)
         "      customer_id:42:call:7 ringing\n"
         "  jq -c '{topic, data}' events.json | " PROG " --token-file ~/.ringcast-token\n",
         DEFAULT_WINDOW, DEFAULT_TIMEOUT_MS);
-}
-
-static void errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void errorf(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-
-    fputs(PROG ": ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs(" (see " PROG " --help)\n", stderr);
-    return EXIT_USAGE;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -168,22 +147,22 @@ static char *read_token(const char *path)
     size_t n;
 
     if (f == NULL) {
-        errorf("cannot read token file %s: %s", path, strerror(errno));
+        cli_error(PROG, "cannot read token file %s: %s", path, strerror(errno));
         return NULL;
     }
     buf = malloc(MAX_TOKEN_FILE + 1);
     if (buf == NULL) {
         fclose(f);
-        errorf("out of memory");
+        cli_error(PROG, "out of memory");
         return NULL;
     }
     n = fread(buf, 1, MAX_TOKEN_FILE + 1, f);
     if (ferror(f)) {
-        errorf("cannot read token file %s: %s", path, strerror(errno));
+        cli_error(PROG, "cannot read token file %s: %s", path, strerror(errno));
         goto fail;
     }
     if (n > MAX_TOKEN_FILE) {
-        errorf("token file %s is larger than %d bytes", path, MAX_TOKEN_FILE);
+        cli_error(PROG, "token file %s is larger than %d bytes", path, MAX_TOKEN_FILE);
         goto fail;
     }
     buf[n] = '\0';
@@ -193,12 +172,12 @@ static char *read_token(const char *path)
     memmove(buf, buf + start, n - start);
     buf[n - start] = '\0';
     if (memchr(buf, '\0', n - start) != NULL) {
-        errorf("token file %s contains a NUL byte", path);
+        cli_error(PROG, "token file %s contains a NUL byte", path);
         goto fail;
     }
     if (n - start > RC_MAX_TOKEN_LEN) {
-        errorf("token in %s is %zu bytes, the protocol allows %d", path, n - start,
-               RC_MAX_TOKEN_LEN);
+        cli_error(PROG, "token in %s is %zu bytes, the protocol allows %d", path, n - start,
+                  RC_MAX_TOKEN_LEN);
         goto fail;
     }
     fclose(f);
@@ -249,26 +228,28 @@ static int publish_one(struct rc_client *c, const struct options *o, const char 
         .content_type_len = strlen(content_type),
         .msg_id = o->msg_id ? o->msg_id : "",
         .msg_id_len = o->msg_id ? strlen(o->msg_id) : 0,
+        .audience = o->audience,
+        .audience_len = o->audience ? strlen(o->audience) : 0,
         .payload = (const uint8_t *)data,
         .payload_len = strlen(data),
     };
     code = rc_client_check_publish(c, &p, why, sizeof(why));
     if (code != 0) {
-        errorf("%s: %s", rc_error_name((uint16_t)code), why);
+        cli_error(PROG, "%s: %s", rc_error_name((uint16_t)code), why);
         return EXIT_REFUSED;
     }
     if (rc_client_publish(c, &p, &reply) < 0) {
-        errorf("%s", rc_client_error(c));
+        cli_error(PROG, "%s", rc_client_error(c));
         return EXIT_CONNECTION;
     }
     if (reply.type == RC_NACK) {
-        errorf("server refused: %s%s%s", rc_error_name(reply.code), reply.message[0] ? ": " : "",
-               reply.message);
+        cli_error(PROG, "server refused: %s%s%s", rc_error_name(reply.code),
+                  reply.message[0] ? ": " : "", reply.message);
         return EXIT_REFUSED;
     }
     printf("%" PRIu64 "\n", reply.seq);
     if (fflush(stdout) != 0) {
-        errorf("writing to standard output: %s", strerror(errno));
+        cli_error(PROG, "writing to standard output: %s", strerror(errno));
         return EXIT_REFUSED;
     }
     return EXIT_ACKED;
@@ -439,7 +420,7 @@ static bool bad_input(struct session *s, long line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    errorf("line %ld: %s", line, msg);
+    cli_error(PROG, "line %ld: %s", line, msg);
     s->status = EXIT_REFUSED;
     return add_done(s, line, error_line(line, NULL, "bad_input", msg, strlen(msg)));
 }
@@ -468,6 +449,8 @@ static bool handle_line(struct session *s, long line, const char *text, size_t l
         .msg_id_len = in.msg_id_len,
         .payload = in.payload, /* "data" exactly as written on the line */
         .payload_len = in.payload_len,
+        .audience = in.audience,
+        .audience_len = in.audience_len,
     };
     topic = strndup(in.topic, in.topic_len);
     if (topic == NULL) {
@@ -478,7 +461,7 @@ static bool handle_line(struct session *s, long line, const char *text, size_t l
     char why[512];
     int code = rc_client_check_publish(s->c, &p, why, sizeof(why));
     if (code != 0) {
-        errorf("line %ld: %s: %s", line, rc_error_name((uint16_t)code), why);
+        cli_error(PROG, "line %ld: %s: %s", line, rc_error_name((uint16_t)code), why);
         s->status = EXIT_REFUSED;
         ok = add_done(s, line,
                       error_line(line, topic, rc_error_name((uint16_t)code), why, strlen(why)));
@@ -577,7 +560,7 @@ static bool read_input(struct session *s)
         size_t cap = s->in_cap ? s->in_cap * 2 : 131072;
         char *p = realloc(s->in, cap);
         if (p == NULL) {
-            errorf("out of memory");
+            cli_error(PROG, "out of memory");
             return false;
         }
         s->in = p;
@@ -594,7 +577,7 @@ static bool read_input(struct session *s)
             return true;
         }
         if (errno != EINTR) {
-            errorf("reading standard input: %s", strerror(errno));
+            cli_error(PROG, "reading standard input: %s", strerror(errno));
             s->in_eof = true;
             return false;
         }
@@ -609,8 +592,8 @@ static bool handle_reply(struct session *s, const struct rc_reply *r)
 
     if (r->type == RC_GOAWAY) {
         s->goaway = true;
-        errorf("server is going away (%s%s%s); waiting for outstanding replies",
-               rc_error_name(r->code), r->message[0] ? ": " : "", r->message);
+        cli_error(PROG, "server is going away (%s%s%s); waiting for outstanding replies",
+                  rc_error_name(r->code), r->message[0] ? ": " : "", r->message);
         return true;
     }
     if (r->type != RC_ACK && r->type != RC_NACK)
@@ -623,8 +606,8 @@ static bool handle_reply(struct session *s, const struct rc_reply *r)
                      rc_error_name(r->code), r->message[0] ? ": " : "", r->message);
             return false;
         }
-        errorf("ignoring a %s with unknown correlation id %" PRIu32,
-               r->type == RC_ACK ? "ACK" : "NACK", r->corr);
+        cli_error(PROG, "ignoring a %s with unknown correlation id %" PRIu32,
+                  r->type == RC_ACK ? "ACK" : "NACK", r->corr);
         return true;
     }
     struct result *res = results_at(&s->q, id);
@@ -639,8 +622,8 @@ static bool handle_reply(struct session *s, const struct rc_reply *r)
             json_object_set_new(o, "duplicate", json_true());
     } else {
         s->status = EXIT_REFUSED;
-        errorf("line %ld: server refused: %s%s%s", res->line, rc_error_name(r->code),
-               r->message[0] ? ": " : "", r->message);
+        cli_error(PROG, "line %ld: server refused: %s%s%s", res->line, rc_error_name(r->code),
+                  r->message[0] ? ": " : "", r->message);
         json_object_set_new(o, "error", json_string(rc_error_name(r->code)));
         json_object_set_new(o, "message", text_json(r->message, strlen(r->message)));
     }
@@ -706,7 +689,7 @@ static int publish_stdin(struct rc_client *c, const struct options *o)
     s.fl.slots = calloc(slots, sizeof(*s.fl.slots));
     s.fl.mask = slots - 1;
     if (s.fl.slots == NULL) {
-        errorf("out of memory");
+        cli_error(PROG, "out of memory");
         return EXIT_CONNECTION;
     }
 
@@ -738,7 +721,7 @@ static int publish_stdin(struct rc_client *c, const struct options *o)
             continue;
         }
         if (fflush(stdout) != 0) {
-            errorf("writing to standard output: %s", strerror(errno));
+            cli_error(PROG, "writing to standard output: %s", strerror(errno));
             rc_client_free(c);
             exit(EXIT_REFUSED);
         }
@@ -772,16 +755,16 @@ static int publish_stdin(struct rc_client *c, const struct options *o)
 
     exit_code = s.status;
     if (s.conn_error[0] != '\0') {
-        errorf("%s", s.conn_error);
+        cli_error(PROG, "%s", s.conn_error);
         fail_pending(&s);
         exit_code = EXIT_CONNECTION;
     } else if (s.goaway && !(s.in_eof && s.in_pos == s.in_len)) {
-        errorf("stopped after line %ld: the server is shutting down", s.line_no);
+        cli_error(PROG, "stopped after line %ld: the server is shutting down", s.line_no);
         exit_code = EXIT_CONNECTION;
     }
     print_ready(&s);
     if (fflush(stdout) != 0) {
-        errorf("writing to standard output: %s", strerror(errno));
+        cli_error(PROG, "writing to standard output: %s", strerror(errno));
         if (exit_code == EXIT_ACKED)
             exit_code = EXIT_REFUSED;
     }
@@ -799,6 +782,7 @@ int main(int argc, char **argv)
         {"id", required_argument, NULL, 'i'},
         {"content-type", required_argument, NULL, 'c'},
         {"token-file", required_argument, NULL, 'k'},
+        {"audience", required_argument, NULL, 'a'},
         {"window", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
@@ -815,10 +799,10 @@ int main(int argc, char **argv)
         switch (opt) {
         case 's':
             if (optarg[0] == '\0')
-                return usage_error("--server: empty address");
+                return cli_usage_error(PROG, "--server: empty address");
             if (optarg[0] != '[' && strchr(optarg, ':') != strrchr(optarg, ':'))
-                return usage_error("--server: write an IPv6 address in brackets: [%s]:7070",
-                                   optarg);
+                return cli_usage_error(
+                    PROG, "--server: write an IPv6 address in brackets: [%s]:7070", optarg);
             o.server = optarg;
             break;
         case 't':
@@ -833,16 +817,19 @@ int main(int argc, char **argv)
         case 'k':
             o.token_file = optarg;
             break;
+        case 'a':
+            o.audience = optarg;
+            break;
         case 'w':
             if (parse_long(optarg, 1, MAX_WINDOW, &v) < 0)
-                return usage_error("--window: expected a number from 1 to %d, got \"%s\"",
-                                   MAX_WINDOW, optarg);
+                return cli_usage_error(PROG, "--window: expected a number from 1 to %d, got \"%s\"",
+                                       MAX_WINDOW, optarg);
             o.window = v;
             break;
         case 'T':
             if (parse_long(optarg, 1, INT_MAX, &v) < 0)
-                return usage_error("--timeout: expected milliseconds (1 or more), got \"%s\"",
-                                   optarg);
+                return cli_usage_error(
+                    PROG, "--timeout: expected milliseconds (1 or more), got \"%s\"", optarg);
             o.timeout_ms = (int)v;
             break;
         case 'h':
@@ -852,30 +839,39 @@ int main(int argc, char **argv)
             printf(PROG " " RINGCAST_VERSION " (publish protocol %d)\n", RC_PROTO_VERSION);
             return fflush(stdout) == 0 ? EXIT_ACKED : EXIT_REFUSED;
         case ':':
-            return usage_error("option %s needs a value", argv[optind - 1]);
+            return cli_usage_error(PROG, "option %s needs a value", argv[optind - 1]);
         default:
             if (optopt != 0)
-                return usage_error("unknown option -%c", optopt);
-            return usage_error("unknown option %s", argv[optind - 1]);
+                return cli_usage_error(PROG, "unknown option -%c", optopt);
+            return cli_usage_error(PROG, "unknown option %s", argv[optind - 1]);
         }
     }
     int npos = argc - optind;
     if (npos == 1)
-        return usage_error("DATA is missing after TOPIC \"%s\"", argv[optind]);
+        return cli_usage_error(PROG, "DATA is missing after TOPIC \"%s\"", argv[optind]);
     if (npos > 2)
-        return usage_error("too many arguments: expected TOPIC DATA, got %d arguments", npos);
+        return cli_usage_error(PROG, "too many arguments: expected TOPIC DATA, got %d arguments",
+                               npos);
     if (npos == 2 && argv[optind][0] == '\0')
-        return usage_error("TOPIC is empty");
+        return cli_usage_error(PROG, "TOPIC is empty");
     if (npos == 0 && o.msg_id != NULL)
-        return usage_error("--id needs TOPIC DATA; with standard input, give \"id\" per line");
+        return cli_usage_error(PROG,
+                               "--id needs TOPIC DATA; with standard input, give \"id\" per line");
     if (npos == 0 && o.content_type != NULL)
-        return usage_error("--content-type needs TOPIC DATA; standard input sends JSON data");
+        return cli_usage_error(PROG,
+                               "--content-type needs TOPIC DATA; standard input sends JSON data");
+    if (npos == 0 && o.audience != NULL)
+        return cli_usage_error(
+            PROG, "--audience needs TOPIC DATA; with standard input, give \"audience\" "
+                  "per line");
+    if (o.audience != NULL && !jsonv_valid((const uint8_t *)o.audience, strlen(o.audience)))
+        return cli_usage_error(PROG, "--audience: not JSON: %s", o.audience);
     if (o.event_type != NULL && strlen(o.event_type) > RC_MAX_SHORT_FIELD)
-        return usage_error("--type: longer than %d bytes", RC_MAX_SHORT_FIELD);
+        return cli_usage_error(PROG, "--type: longer than %d bytes", RC_MAX_SHORT_FIELD);
     if (o.msg_id != NULL && strlen(o.msg_id) > RC_MAX_SHORT_FIELD)
-        return usage_error("--id: longer than %d bytes", RC_MAX_SHORT_FIELD);
+        return cli_usage_error(PROG, "--id: longer than %d bytes", RC_MAX_SHORT_FIELD);
     if (o.content_type != NULL && strlen(o.content_type) > RC_MAX_SHORT_FIELD)
-        return usage_error("--content-type: longer than %d bytes", RC_MAX_SHORT_FIELD);
+        return cli_usage_error(PROG, "--content-type: longer than %d bytes", RC_MAX_SHORT_FIELD);
     if (o.token_file != NULL && (token = read_token(o.token_file)) == NULL)
         return EXIT_USAGE;
 
@@ -888,7 +884,7 @@ int main(int argc, char **argv)
     struct rc_client *c;
     char err[1400];
     if (rc_client_connect(&c, &copts, err, sizeof(err)) < 0) {
-        errorf("%s", err);
+        cli_error(PROG, "%s", err);
         free(token);
         return EXIT_CONNECTION;
     }

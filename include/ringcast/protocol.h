@@ -26,6 +26,11 @@
 #define RC_MAX_SHORT_FIELD 255 /* event type, content type, message id, client name */
 #define RC_MAX_PING_DATA 64
 #define RC_MAX_ERROR_MESSAGE 1024
+#define RC_MAX_AUDIENCE 65536 /* bytes of a PUBLISH's audience extension */
+
+/* PUBLISH extensions: after the payload, zero or more records
+ * u8 tag | u32 length | value, each tag at most once. */
+#define RC_EXT_AUDIENCE 0x01
 
 enum rc_frame_type {
     RC_HELLO = 0x01,   /* client -> server, first frame */
@@ -93,6 +98,11 @@ struct rc_publish {
     size_t msg_id_len;
     const uint8_t *payload;
     size_t payload_len;
+    /* Extension RC_EXT_AUDIENCE: who may receive the event, a JSON object
+     * {"tenant":…,"orgs":[…],"users":[…],"roles":[…]} (docs/auth.md); empty
+     * for everyone allowed. */
+    const char *audience;
+    size_t audience_len;
 };
 
 struct rc_ack {

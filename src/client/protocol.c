@@ -123,6 +123,27 @@ int rc_decode_welcome(struct rc_welcome *out, const uint8_t *body, size_t len)
     return 0;
 }
 
+/* decode_extensions reads the records after a PUBLISH's payload. */
+static int decode_extensions(struct rc_publish *out, CBS *cbs)
+{
+    out->audience = NULL;
+    out->audience_len = 0;
+    while (CBS_len(cbs) > 0) {
+        uint8_t tag;
+        uint32_t value_len;
+        CBS value;
+        if (!CBS_get_u8(cbs, &tag) || !CBS_get_u32(cbs, &value_len) ||
+            !CBS_get_bytes(cbs, &value, value_len))
+            return -1;
+        if (tag != RC_EXT_AUDIENCE || out->audience || value_len == 0 ||
+            value_len > RC_MAX_AUDIENCE)
+            return -1; /* unknown, repeated, empty or too long */
+        out->audience = (const char *)CBS_data(&value);
+        out->audience_len = value_len;
+    }
+    return 0;
+}
+
 int rc_decode_publish(struct rc_publish *out, const uint8_t *body, size_t len)
 {
     CBS cbs, topic, event_type, content_type, msg_id, payload;
@@ -133,7 +154,7 @@ int rc_decode_publish(struct rc_publish *out, const uint8_t *body, size_t len)
         !CBS_get_u8_length_prefixed(&cbs, &event_type) ||
         !CBS_get_u8_length_prefixed(&cbs, &content_type) ||
         !CBS_get_u8_length_prefixed(&cbs, &msg_id) || !CBS_get_u32(&cbs, &payload_len) ||
-        !CBS_get_bytes(&cbs, &payload, payload_len) || CBS_len(&cbs) != 0)
+        !CBS_get_bytes(&cbs, &payload, payload_len) || decode_extensions(out, &cbs) != 0)
         return -1;
     out->topic = (const char *)CBS_data(&topic);
     out->topic_len = CBS_len(&topic);
@@ -269,6 +290,10 @@ static size_t publish_body_len(const struct rc_publish *p)
         p->content_type_len > RC_MAX_SHORT_FIELD || p->msg_id_len > RC_MAX_SHORT_FIELD)
         return 0;
     strings = p->topic_len + p->event_type_len + p->content_type_len + p->msg_id_len;
+    if (p->audience_len > RC_MAX_AUDIENCE)
+        return 0;
+    if (p->audience_len > 0)
+        strings += 5 + p->audience_len; /* tag, length, value */
     if (p->payload_len > UINT32_MAX - RC_FRAME_MIN_LENGTH - PUBLISH_FIXED_LEN - strings)
         return 0;
     return PUBLISH_FIXED_LEN + strings + p->payload_len;
@@ -297,6 +322,9 @@ size_t rc_encode_publish(uint8_t *out, size_t cap, uint32_t corr, const struct r
          CBB_add_u8(&cbb, (uint8_t)p->msg_id_len) && add_str(&cbb, p->msg_id, p->msg_id_len) &&
          CBB_add_u32(&cbb, (uint32_t)p->payload_len) &&
          CBB_add_bytes(&cbb, p->payload, p->payload_len);
+    if (ok && p->audience_len > 0)
+        ok = CBB_add_u8(&cbb, RC_EXT_AUDIENCE) && CBB_add_u32(&cbb, (uint32_t)p->audience_len) &&
+             add_str(&cbb, p->audience, p->audience_len);
     return frame_end(&cbb, ok, body_len);
 }
 

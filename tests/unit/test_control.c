@@ -112,6 +112,23 @@ static void test_ping(void **state)
     control_free(&p.m);
 }
 
+static void test_refresh(void **state)
+{
+    struct parsed p;
+    parse(&p, "{\"type\":\"refresh\",\"token\":\"a.b.c\"}");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.m.type, CONTROL_REFRESH);
+    assert_int_equal(p.m.token_len, 5);
+    assert_memory_equal(p.m.token, "a.b.c", 5);
+    assert_int_equal(control_num_topics(&p.m), 0);
+    control_free(&p.m);
+
+    expect_error("{\"type\":\"refresh\"}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"type\":\"refresh\",\"token\":5}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"type\":\"refresh\",\"token\":null}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"type\":\"refresh\",\"token\":[\"x\"]}", CONTROL_ERR_BAD_REQUEST);
+}
+
 static void test_bad_json(void **state)
 {
     static const char *const bad[] = {
@@ -298,6 +315,18 @@ static void test_reply_topics(void **state)
     expect_text(text, len, "{\"type\":\"subscribed\",\"topics\":[\"q\\\"b\\\\s/\\n\\u0001\"]}");
 }
 
+static void test_reply_refreshed(void **state)
+{
+    size_t len = 0;
+    char *text = control_reply_refreshed(1768905000, NULL, NULL, 0, &len);
+    expect_text(text, len, "{\"type\":\"refreshed\",\"exp\":1768905000,\"removed\":[]}");
+    const char *removed[] = {"customer_id:7:>", "a.*"};
+    size_t lens[] = {15, 3};
+    text = control_reply_refreshed(0, removed, lens, 2, &len);
+    expect_text(text, len,
+                "{\"type\":\"refreshed\",\"exp\":null,\"removed\":[\"customer_id:7:>\",\"a.*\"]}");
+}
+
 static void test_reply_pong(void **state)
 {
     size_t len = 0;
@@ -401,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_subscribe),
         cmocka_unit_test(test_unsubscribe_and_order_of_keys),
         cmocka_unit_test(test_ping),
+        cmocka_unit_test(test_refresh),
         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_embedded_nul_in_input),
         cmocka_unit_test(test_not_an_object),
@@ -412,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_small_message_buffer),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_reply_topics),
+        cmocka_unit_test(test_reply_refreshed),
         cmocka_unit_test(test_reply_pong),
         cmocka_unit_test(test_reply_error),
         cmocka_unit_test(test_parse_error_message_fits_reply),

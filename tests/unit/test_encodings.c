@@ -207,7 +207,7 @@ static struct conn *stream(struct index *idx, const char *const *topics, size_t 
     c->state = CONN_OPEN;
     for (size_t i = 0; i < n; i++)
         assert_int_equal(index_subscribe(idx, &c->subs, topics[i], strlen(topics[i]),
-                                         rc_hash(topics[i], strlen(topics[i])), 16),
+                                         rc_hash(topics[i], strlen(topics[i])), 16, UINT32_MAX),
                          INDEX_ADDED);
     if (n > 1 || strchr(topics[0], '*') || strchr(topics[0], '>'))
         c->u.sse.positions = calloc(n, sizeof(uint64_t));
@@ -268,7 +268,8 @@ static void test_oversized_goes_as_stub_or_nowhere(void **state)
     struct conn *ws = calloc(1, sizeof(*ws));
     ws->kind = CONN_WS;
     ws->state = CONN_OPEN;
-    assert_int_equal(index_subscribe(&idx, &ws->subs, "t", 1, rc_hash("t", 1), 4), INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &ws->subs, "t", 1, rc_hash("t", 1), 4, UINT32_MAX),
+                     INDEX_ADDED);
     struct counts counts = {0, 0};
     const struct fanout_sink sink = {count_queued, count_overflow, &counts};
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audience.h"
+#include "claims.h"
 #include "conn.h"
 #include "fanout.h"
 #include "hash.h"
@@ -46,9 +48,9 @@ static struct conn *new_subscriber(struct index *idx, const char *topic)
     assert_non_null(c);
     c->kind = CONN_WS;
     c->state = CONN_OPEN;
-    assert_int_equal(
-        index_subscribe(idx, &c->subs, topic, strlen(topic), rc_hash(topic, strlen(topic)), 16),
-        INDEX_ADDED);
+    assert_int_equal(index_subscribe(idx, &c->subs, topic, strlen(topic),
+                                     rc_hash(topic, strlen(topic)), 16, UINT32_MAX),
+                     INDEX_ADDED);
     return c;
 }
 
@@ -150,12 +152,66 @@ static void test_overflow_stops_queueing(void **state)
     index_cleanup(&idx);
 }
 
+static struct claims *claims_of(const char *json)
+{
+    const char *reason = NULL;
+    struct claims *c = claims_parse(json, strlen(json), &reason);
+    assert_non_null(c);
+    return c;
+}
+
+/* The audience decides who gets the frame; those who do get the very same
+ * bytes, unchanged. */
+static void test_audience_filters_but_shares_the_frame(void **state)
+{
+    (void)state;
+    static const char *const tokens[] = {
+        "{\"tenant\":\"t1\",\"org\":\"o1\"}",           /* yes */
+        "{\"tenant\":\"t1\",\"org\":\"o2\"}",           /* another org */
+        "{\"tenant\":\"t2\",\"org\":\"o1\"}",           /* another tenant */
+        NULL,                                           /* no token */
+        "{\"tenant\":\"t1\",\"orgs\":[\"o9\",\"o1\"]}", /* yes */
+    };
+    enum { N = sizeof(tokens) / sizeof(tokens[0]) };
+    struct index idx;
+    index_init(&idx);
+    struct conn *subscribers[N];
+    for (int i = 0; i < N; i++) {
+        subscribers[i] = new_subscriber(&idx, i % 2 ? "room:1" : "room:*");
+        subscribers[i]->claims = tokens[i] ? claims_of(tokens[i]) : NULL;
+    }
+    struct msg *m = new_message("room:1", "{\"status\":\"ringing\"}", 1);
+    const char *audience_json = "{\"tenant\":\"t1\",\"orgs\":[\"o1\"]}";
+    const char *reason = NULL;
+    m->audience = audience_parse((const uint8_t *)audience_json, strlen(audience_json), &reason);
+    assert_non_null(m->audience);
+    const uint8_t *frame = m->ws_frame;
+
+    struct sink_log log = {0, 0};
+    const struct fanout_sink sink = {on_queued, on_overflow, &log};
+    assert_int_equal(fanout_deliver(&idx, m, 1 << 20, &sink), 2);
+    static const bool receives[N] = {true, false, false, false, true};
+    for (int i = 0; i < N; i++) {
+        struct sendq *q = &subscribers[i]->sq;
+        assert_int_equal(q->count, receives[i] ? 1 : 0);
+        if (receives[i])
+            assert_ptr_equal(q->entries[q->head].data, frame);
+    }
+    for (int i = 0; i < N; i++) {
+        claims_free(subscribers[i]->claims);
+        subscribers[i]->claims = NULL;
+        free_subscriber(&idx, subscribers[i]); /* the last reference frees m and its audience */
+    }
+    index_cleanup(&idx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_frame_bytes_on_every_shard),
         cmocka_unit_test(test_message_without_subscribers_is_released),
         cmocka_unit_test(test_overflow_stops_queueing),
+        cmocka_unit_test(test_audience_filters_but_shares_the_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

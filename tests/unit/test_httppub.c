@@ -593,6 +593,17 @@ static void test_raw_query_shapes(void **state)
     pub_done(&p);
 }
 
+/* token is the caller's (authentication), never an unknown key or a field. */
+static void test_raw_token_is_skipped(void **state)
+{
+    struct pub p;
+    assert_int_equal(pub_run(&p, "/v1/publish?token=a.b.c&topic=t&token=x", NULL, LIT("x")), 0);
+    assert_str(p.out.topic, p.out.topic_len, "t");
+    assert_int_equal(p.out.event_type_len, 0);
+    assert_int_equal(p.out.msg_id_len, 0);
+    pub_done(&p);
+}
+
 static void test_raw_topic_wins_over_json_body(void **state)
 {
     struct pub p;
@@ -619,7 +630,7 @@ static void expect_raw_error(const char *target, const char *mention)
 
 static void test_raw_unknown_key(void **state)
 {
-    expect_raw_error("/v1/publish?topic=t&token=abc", "\"token\"");
+    expect_raw_error("/v1/publish?topic=t&tokens=abc", "\"tokens\"");
     expect_raw_error("/v1/publish?foo&topic=t", "\"foo\"");
     expect_raw_error("/v1/publish?topic=t&Topic=u", "\"Topic\"");
     expect_raw_error("/v1/publish?topic=t&=x", "unknown query parameter");
@@ -819,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_raw_query_shapes),
         cmocka_unit_test(test_raw_topic_wins_over_json_body),
         cmocka_unit_test(test_raw_unknown_key),
+        cmocka_unit_test(test_raw_token_is_skipped),
         cmocka_unit_test(test_raw_repeated_key),
         cmocka_unit_test(test_raw_empty_topic),
         cmocka_unit_test(test_raw_bad_escapes),

@@ -51,7 +51,8 @@ static size_t match(struct index *idx, struct subs *conns, size_t n, int *count,
 
 static enum index_result sub(struct index *idx, struct subs *s, const char *name)
 {
-    return index_subscribe(idx, s, name, strlen(name), rc_hash(name, strlen(name)), MAX_SUBS);
+    return index_subscribe(idx, s, name, strlen(name), rc_hash(name, strlen(name)), MAX_SUBS,
+                           UINT32_MAX);
 }
 
 static enum index_result unsub(struct index *idx, struct subs *s, const char *name)
@@ -137,20 +138,53 @@ static void test_limit(void **state)
     struct index idx;
     index_init(&idx);
     struct subs s = {0};
-    assert_int_equal(index_subscribe(&idx, &s, "a", 1, rc_hash("a", 1), 2), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &s, "b.*", 3, rc_hash("b.*", 3), 2), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &s, "c", 1, rc_hash("c", 1), 2), INDEX_LIMIT);
-    assert_int_equal(index_subscribe(&idx, &s, "c.>", 3, rc_hash("c.>", 3), 2), INDEX_LIMIT);
+    assert_int_equal(index_subscribe(&idx, &s, "a", 1, rc_hash("a", 1), 2, UINT32_MAX),
+                     INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &s, "b.*", 3, rc_hash("b.*", 3), 2, UINT32_MAX),
+                     INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &s, "c", 1, rc_hash("c", 1), 2, UINT32_MAX),
+                     INDEX_LIMIT);
+    assert_int_equal(index_subscribe(&idx, &s, "c.>", 3, rc_hash("c.>", 3), 2, UINT32_MAX),
+                     INDEX_LIMIT);
     /* Already held wins over the limit. */
-    assert_int_equal(index_subscribe(&idx, &s, "a", 1, rc_hash("a", 1), 2), INDEX_ALREADY);
-    assert_int_equal(index_subscribe(&idx, &s, "b.*", 3, rc_hash("b.*", 3), 2), INDEX_ALREADY);
+    assert_int_equal(index_subscribe(&idx, &s, "a", 1, rc_hash("a", 1), 2, UINT32_MAX),
+                     INDEX_ALREADY);
+    assert_int_equal(index_subscribe(&idx, &s, "b.*", 3, rc_hash("b.*", 3), 2, UINT32_MAX),
+                     INDEX_ALREADY);
     assert_int_equal(s.n, 2);
     assert_int_equal(index_topic_count(&idx), 2); /* the refused ones left no node */
     assert_int_equal(index_unsubscribe(&idx, &s, "a", 1, rc_hash("a", 1)), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &s, "c", 1, rc_hash("c", 1), 2), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &s, "x", 1, rc_hash("x", 1), 0), INDEX_LIMIT);
+    assert_int_equal(index_subscribe(&idx, &s, "c", 1, rc_hash("c", 1), 2, UINT32_MAX),
+                     INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &s, "x", 1, rc_hash("x", 1), 0, UINT32_MAX),
+                     INDEX_LIMIT);
     check_links(&idx, &s, 1);
     index_remove_all(&idx, &s);
+    index_cleanup(&idx);
+}
+
+/* The pattern limit counts only patterns, and frees a slot on unsubscribe. */
+static void test_pattern_limit(void **state)
+{
+    struct index idx;
+    index_init(&idx);
+    struct subs s = {0};
+#define SUB(name) index_subscribe(&idx, &s, name, strlen(name), rc_hash(name, strlen(name)), 10, 2)
+    assert_int_equal(SUB("p.*"), INDEX_ADDED);
+    assert_int_equal(SUB("q.>"), INDEX_ADDED);
+    assert_int_equal(SUB("r.*"), INDEX_PATTERN_LIMIT);
+    assert_int_equal(SUB("exact.one"), INDEX_ADDED); /* exact topics are not patterns */
+    assert_int_equal(SUB("exact.two"), INDEX_ADDED);
+    assert_int_equal(SUB("p.*"), INDEX_ALREADY);
+    assert_int_equal(s.num_patterns, 2);
+    assert_int_equal(index_unsubscribe(&idx, &s, "p.*", 3, rc_hash("p.*", 3)), INDEX_ADDED);
+    assert_int_equal(s.num_patterns, 1);
+    assert_int_equal(SUB("r.*"), INDEX_ADDED);
+    assert_int_equal(index_topic_count(&idx), 4);
+#undef SUB
+    check_links(&idx, &s, 1);
+    index_remove_all(&idx, &s);
+    assert_int_equal(s.num_patterns, 0);
     index_cleanup(&idx);
 }
 
@@ -266,10 +300,10 @@ static void test_equal_hash_distinct(void **state)
     memset(c, 0, sizeof(c));
     int count[3];
     const uint64_t h = 42;
-    assert_int_equal(index_subscribe(&idx, &c[0], "a", 1, h, MAX_SUBS), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &c[1], "b", 1, h, MAX_SUBS), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &c[2], "ab", 2, h, MAX_SUBS), INDEX_ADDED);
-    assert_int_equal(index_subscribe(&idx, &c[0], "b", 1, h, MAX_SUBS), INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &c[0], "a", 1, h, MAX_SUBS, UINT32_MAX), INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &c[1], "b", 1, h, MAX_SUBS, UINT32_MAX), INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &c[2], "ab", 2, h, MAX_SUBS, UINT32_MAX), INDEX_ADDED);
+    assert_int_equal(index_subscribe(&idx, &c[0], "b", 1, h, MAX_SUBS, UINT32_MAX), INDEX_ADDED);
     assert_int_equal(index_topic_count(&idx), 3);
     assert_int_equal(match_h(&idx, c, 3, count, "a", h), 1);
     assert_int_equal(count[0], 1);
@@ -380,8 +414,8 @@ static void test_randomized_against_reference(void **state)
             bool have = false;
             for (int j = 0; j < nheld[k]; j++)
                 have |= strcmp(held[k][j], name) == 0;
-            enum index_result r =
-                index_subscribe(&idx, &c[k], name, strlen(name), rc_hash(name, strlen(name)), RS);
+            enum index_result r = index_subscribe(&idx, &c[k], name, strlen(name),
+                                                  rc_hash(name, strlen(name)), RS, UINT32_MAX);
             if (have)
                 assert_int_equal(r, INDEX_ALREADY);
             else if (nheld[k] == RS)
@@ -462,6 +496,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subscribe_unsubscribe),
         cmocka_unit_test(test_limit),
+        cmocka_unit_test(test_pattern_limit),
         cmocka_unit_test(test_many_subscribers_random_removal),
         cmocka_unit_test(test_remove_all),
         cmocka_unit_test(test_equal_hash_distinct),

@@ -70,7 +70,7 @@ static void check_random_table(unsigned seed)
             size_t len = strlen(names[i][k]);
             assert_int_equal(topic_validate_pattern(names[i][k], len, MAX_NAME, 8), TOPIC_OK);
             enum index_result r = index_subscribe(&idx, &subscribers[i], names[i][k], len,
-                                                  rc_hash(names[i][k], len), 8);
+                                                  rc_hash(names[i][k], len), 8, UINT32_MAX);
             assert_true(r == INDEX_ADDED || r == INDEX_ALREADY);
         }
     }
@@ -177,7 +177,7 @@ static void test_one_visit_per_connection(void **state)
     const char *names[] = {"a.b.c", "a.*.c", "a.>", "*"};
     for (int i = 0; i < 4; i++)
         assert_int_equal(index_subscribe(&idx, &s, names[i], strlen(names[i]),
-                                         rc_hash(names[i], strlen(names[i])), 10),
+                                         rc_hash(names[i], strlen(names[i])), 10, UINT32_MAX),
                          INDEX_ADDED);
     struct visit_log log = {{0}, &s};
     assert_int_equal(index_match(&idx, "a.b.c", 5, rc_hash("a.b.c", 5), count_visit, &log), 1);

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "audience.h"
 #include "config.h"
 #include "msg.h"
 #include "pubcheck.h"
@@ -37,9 +38,13 @@ static struct publish_fields fields(const char *topic, bool json, const char *pa
 static int check(const struct rc_config *cfg, struct publish_fields f, struct pubcheck_refs *refs)
 {
     const char *message = NULL;
-    int error = pubcheck(cfg, &f, refs, &message);
-    if (error)
+    struct audience *audience = NULL;
+    int error = pubcheck(cfg, &f, refs, &audience, &message);
+    if (error) {
         assert_non_null(message);
+        assert_null(audience);
+    }
+    audience_free(audience);
     return error;
 }
 
