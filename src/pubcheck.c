@@ -49,10 +49,12 @@ static int read_audience(const struct rc_config *cfg, const struct publish_field
         *out = audience_parse((const uint8_t *)f->audience, f->audience_len, out_message);
         return *out ? 0 : RC_ERR_BAD_REQUEST;
     }
-    /* Every payload, JSON or not: one without a tenantId reaches no one,
-     * so a text event cannot slip past the filter. */
+    /* Every payload gets an audience: a text payload (delivered as a JSON
+     * string, so it has no top-level tenantId whatever it reads like) and
+     * an object without tenantId reach no one; nothing slips past. */
     if (cfg->audience_from_payload) {
-        *out = audience_from_payload(f->payload, f->payload_len);
+        *out = f->payload_is_json ? audience_from_payload(f->payload, f->payload_len)
+                                  : audience_from_payload((const uint8_t *)"", 0);
         if (!*out) {
             *out_message = "out of memory";
             return RC_ERR_INTERNAL;

@@ -14,8 +14,11 @@
 #include "server.h"
 #include "shard.h"
 
-/* Room for everything in a PUBLISH frame besides its payload. */
-#define PUBLISH_OVERHEAD (RC_FRAME_HEADER_LEN + 2 + 65535 + 3 * (1 + RC_MAX_SHORT_FIELD) + 4)
+/* Room for everything in a PUBLISH frame besides its payload: the header,
+ * the topic, three short fields, the payload length and the largest
+ * audience extension record (tag, length, value). */
+#define PUBLISH_OVERHEAD                                                                           \
+    (RC_FRAME_HEADER_LEN + 2 + 65535 + 3 * (1 + RC_MAX_SHORT_FIELD) + 4 + 1 + 4 + RC_MAX_AUDIENCE)
 
 enum frame_result {
     FRAME_DONE,  /* handled; go on with the next frame */

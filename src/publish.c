@@ -109,12 +109,13 @@ int shard_publish_local(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
     /* Only shards whose summary says they may want the topic get it: the
      * others are not woken. */
     unsigned num_shards = sh->srv->num_shards;
-    uint64_t first_hash = interest_first_segment_hash(req->in.topic, req->in.topic_len);
+    struct interest_query query;
+    if (num_shards > 1)
+        interest_query_init(&query, req->in.topic, req->in.topic_len, req->in.topic_hash);
     bool *wants = sh->shard_wants;
     uint32_t holders = 1 + oversized; /* this shard, and the retention store */
     for (unsigned j = 0; j < num_shards; j++) {
-        wants[j] = j != sh->id &&
-                   interest_may_want(&sh->srv->shards[j].interest, req->in.topic_hash, first_hash);
+        wants[j] = j != sh->id && interest_may_want(&sh->srv->shards[j].interest, &query);
         holders += wants[j];
     }
     struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), holders);

@@ -1,5 +1,6 @@
 /* test_interest.c: the per-shard interest summary (src/interest.h) has no
- * false negatives, and its bits clear when the last subscription goes. */
+ * false negatives, skips shards whose patterns cannot match, and its bits
+ * clear when the last subscription goes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +35,9 @@ static void removes(struct interest *in, const char *name, bool pattern)
 static bool wants(const struct interest *in, const char *topic)
 {
     size_t len = strlen(topic);
-    return interest_may_want(in, rc_hash(topic, len), interest_first_segment_hash(topic, len));
+    struct interest_query q;
+    interest_query_init(&q, topic, len, rc_hash(topic, len));
+    return interest_may_want(in, &q);
 }
 
 static int setup(void **state)
@@ -67,36 +70,78 @@ static void test_exact_topics(void **state)
     free(in);
 }
 
-static void test_patterns_by_first_segment(void **state)
+static void test_patterns_by_shape_and_first_literal(void **state)
 {
     (void)state;
     struct interest *in = new_interest();
     add(in, "customer_id:42:call:*", true);
     assert_true(wants(in, "customer_id:42:call:7"));
-    assert_true(wants(in, "customer_id.99")); /* same first segment: a possible match */
-    assert_true(wants(in, "customer_id"));
+    assert_false(wants(in, "customer_id.42.call.7")); /* other separators */
+    assert_false(wants(in, "customer_id:42:call"));   /* other segment count */
+    assert_false(wants(in, "customer_id:42:call:7:leg"));
+    assert_false(wants(in, "other:42:call:7")); /* other first literal */
+    /* Same shape and first literal: a possible match (a false positive the
+     * summary accepts). */
+    assert_true(wants(in, "customer_id:43:call:7"));
     removes(in, "customer_id:42:call:*", true);
     assert_false(wants(in, "customer_id:42:call:7"));
     free(in);
 }
 
-static void test_wildcard_first_patterns_want_everything(void **state)
+/* A shard whose patterns match none of the published topics is not asked,
+ * whatever those patterns' first segment or wildcards. */
+static void test_non_matching_patterns_are_not_asked(void **state)
 {
     (void)state;
+    static const char *const patterns[] = {
+        "idle.*", "idle:*:x", "idle:0:>",   "idle.>", "*:idle", "*.*",   "*:*:*",
+        "*:x",    "*.x",      "idle:*:*:>", "idle:0", "x:>",    "*:*:>", "*.>",
+    };
     struct interest *in = new_interest();
-    static const char *const any[] = {"*", ">", "*:call", ">", "*.x.>"};
+    for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+        add(in, patterns[i], topic_is_pattern(patterns[i], strlen(patterns[i])));
+    char topic[32];
+    for (int n = 1; n <= 40; n++) {
+        snprintf(topic, sizeof(topic), "idle:%d", n);
+        if (wants(in, topic))
+            fail_msg("%s is asked for", topic);
+    }
+    free(in);
+}
+
+static void test_any_topic_patterns(void **state)
+{
+    (void)state;
+    static const char *const any[] = {"*", ">"};
     for (size_t i = 0; i < sizeof(any) / sizeof(any[0]); i++) {
+        struct interest *in = new_interest();
         add(in, any[i], true);
         assert_true(wants(in, "anything"));
         assert_true(wants(in, "z:y:x"));
+        assert_true(wants(in, "a.b:c.d"));
         removes(in, any[i], true);
         assert_false(wants(in, "anything"));
+        free(in);
     }
-    /* "*x" is not a wildcard segment; it is not a valid pattern either, but
-     * the summary must not treat it as one that matches everything. */
-    add(in, "**", true);
-    assert_false(wants(in, "anything"));
-    removes(in, "**", true);
+    struct interest *in = new_interest();
+    add(in, "*:>", true); /* two or more segments, the first separator ':' */
+    assert_true(wants(in, "a:b"));
+    assert_true(wants(in, "a:b.c"));
+    assert_false(wants(in, "a.b"));
+    assert_false(wants(in, "a"));
+    removes(in, "*:>", true);
+    free(in);
+}
+
+/* Topics with more segments than the query lists keys for ask everyone. */
+static void test_long_topics_ask_every_shard(void **state)
+{
+    (void)state;
+    struct interest *in = new_interest();
+    char topic[128] = "a";
+    for (int i = 1; i <= INTEREST_QUERY_SEGMENTS; i++)
+        strcat(topic, ":a");
+    assert_true(wants(in, topic));
     free(in);
 }
 
@@ -130,7 +175,7 @@ static void test_no_false_negatives(void **state)
         subs[i][0] = '\0';
         for (int s = 0; s < n; s++) {
             if (s)
-                strcat(subs[i], ":");
+                strcat(subs[i], rand() % 2 ? ":" : ".");
             /* ">" only last */
             strcat(subs[i], pat_seg[rand() % (s == n - 1 ? 7 : 6)]);
         }
@@ -164,8 +209,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_wants_nothing),
         cmocka_unit_test(test_exact_topics),
-        cmocka_unit_test(test_patterns_by_first_segment),
-        cmocka_unit_test(test_wildcard_first_patterns_want_everything),
+        cmocka_unit_test(test_patterns_by_shape_and_first_literal),
+        cmocka_unit_test(test_non_matching_patterns_are_not_asked),
+        cmocka_unit_test(test_any_topic_patterns),
+        cmocka_unit_test(test_long_topics_ask_every_shard),
         cmocka_unit_test(test_no_false_negatives),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

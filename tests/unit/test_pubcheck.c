@@ -124,10 +124,54 @@ static void test_long_reference_is_left_out(void **state)
     assert_int_equal(refs.len[2], 3);
 }
 
+static struct audience *audience_of(const struct rc_config *cfg, struct publish_fields f)
+{
+    const char *message = NULL;
+    struct audience *audience = NULL;
+    struct pubcheck_refs refs;
+    assert_int_equal(pubcheck(cfg, &f, &refs, &audience, &message), 0);
+    return audience;
+}
+
+static void test_audience_sources(void **state)
+{
+    (void)state;
+    struct rc_config cfg = config(4096, TRUNCATE_STUB);
+    const char *payload = "{\"tenantId\":\"t1\"}";
+    /* Without the flag a payload names no audience. */
+    assert_null(audience_of(&cfg, fields("a", true, payload)));
+    /* An explicit one is read. */
+    struct publish_fields f = fields("a", true, payload);
+    f.audience = "{\"tenant\":\"t2\"}";
+    f.audience_len = strlen(f.audience);
+    struct audience *a = audience_of(&cfg, f);
+    assert_non_null(a);
+    assert_memory_equal(a->tenant.s, "t2", 2);
+    audience_free(a);
+
+    cfg.audience_from_payload = true;
+    a = audience_of(&cfg, fields("a", true, payload));
+    assert_non_null(a);
+    assert_int_equal(a->tenant.len, 2);
+    assert_memory_equal(a->tenant.s, "t1", 2);
+    audience_free(a);
+    /* The explicit audience still wins. */
+    a = audience_of(&cfg, f);
+    assert_memory_equal(a->tenant.s, "t2", 2);
+    audience_free(a);
+    /* A text payload has no top-level members, whatever it reads like: it
+     * gets an audience that reaches no one, never none at all. */
+    a = audience_of(&cfg, fields("a", false, payload));
+    assert_non_null(a);
+    assert_int_equal(a->tenant.len, 0);
+    audience_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_audience_sources),
         cmocka_unit_test(test_reject_mode_refuses_over_max_payload),
         cmocka_unit_test(test_refs_from_an_oversized_object),
         cmocka_unit_test(test_long_reference_is_left_out),
