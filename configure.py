@@ -5,7 +5,7 @@ Sources are found by layout, so adding a file needs only a re-run:
   src/*.c              the server (src/main.c holds main())
   src/client/*.c       the publish client library (libringcast-client.a)
   tools/NAME.c         one program build/NAME per file (or tools/NAME/*.c)
-  bench/NAME.c         likewise, for benchmark programs
+  bench/NAME.c         likewise, for benchmark programs (or bench/NAME/*.c)
   tests/unit/test_*.c  one cmocka program build/tests/test_* per file
   tests/fuzz/fuzz_*.c  one libFuzzer program build/fuzz/fuzz_* per file ("ninja fuzz")
 
@@ -16,6 +16,7 @@ Modes: release (default; writes ./build.ninja, which is committed), debug, asan
   ./configure.py                 regenerate build.ninja
   ./configure.py --check         exit 1 if build.ninja differs from what would be written
   ./configure.py --install-deps  install the Debian packages (and npm test clients) needed
+  ./configure.py --install-deps --bench-deps   also nginx+nchan, gnuplot, perf, valgrind
 """
 
 import argparse
@@ -50,6 +51,9 @@ DEBIAN_PACKAGES = [
     "chromium",
 ]
 NODE_PACKAGES = ["nodejs", "npm"]
+# Only for the benchmarks (bench/README.md): the peer server, plots, profilers.
+BENCH_PACKAGES = ["nginx", "libnginx-mod-nchan", "gnuplot-nox", "linux-perf", "valgrind"]
+POLICY_RC = "/usr/sbin/policy-rc.d"
 NODE_TEST_DIRS = ["tests/integration/node"]
 
 MODES = {
@@ -99,7 +103,7 @@ def programs(folder):
     for path in rel_glob(folder + "/*.c"):
         progs[os.path.splitext(os.path.basename(path))[0]] = [path]
     for path in rel_glob(folder + "/*/"):
-        srcs = rel_glob(path + "*.c")
+        srcs = rel_glob(os.path.join(path, "*.c"))
         if srcs:
             progs[os.path.basename(os.path.normpath(path))] = srcs
     return progs
@@ -223,18 +227,34 @@ def installed(pkg):
     return r.returncode == 0 and "install ok installed" in r.stdout
 
 
-def install_deps():
-    wanted = list(DEBIAN_PACKAGES)
+def apt_install(packages):
+    """apt-get update once, then install |packages| without recommends.
+    Services in them are not started: the benchmarks start nginx themselves,
+    on loopback; a policy-rc.d that refuses starts is put in place for the
+    install when the machine has none."""
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    print("configure.py: installing %s" % " ".join(packages), flush=True)
+    subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env)
+    own_policy = not os.path.exists(POLICY_RC)
+    if own_policy:
+        subprocess.run(sudo + ["sh", "-c", "printf '#!/bin/sh\\nexit 101\\n' > %s && chmod 755 %s"
+                               % (POLICY_RC, POLICY_RC)], check=True)
+    try:
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
+                       + packages, check=True, env=env)
+    finally:
+        if own_policy:
+            subprocess.run(sudo + ["rm", "-f", POLICY_RC], check=True)
+
+
+def install_deps(bench):
+    wanted = list(DEBIAN_PACKAGES) + (BENCH_PACKAGES if bench else [])
     if shutil.which("node") is None or shutil.which("npm") is None:
         wanted += NODE_PACKAGES
     missing = [p for p in wanted if not installed(p)]
     if missing:
-        sudo = [] if os.geteuid() == 0 else ["sudo"]
-        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        print("configure.py: installing %s" % " ".join(missing), flush=True)
-        subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env)
-        subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"] + missing,
-                       check=True, env=env)
+        apt_install(missing)
     for d in NODE_TEST_DIRS:
         path = os.path.join(TOP, d)
         if os.path.exists(os.path.join(path, "package-lock.json")):
@@ -257,10 +277,15 @@ def main():
                     help="do not write; exit 1 if the output file is not what would be written")
     ap.add_argument("--install-deps", action="store_true",
                     help="install the Debian packages and npm test clients, then write the file")
+    ap.add_argument("--bench-deps", action="store_true",
+                    help="with --install-deps: also what the benchmarks need (nginx with nchan, "
+                    "gnuplot, perf, valgrind)")
     args = ap.parse_args()
 
+    if args.bench_deps and not args.install_deps:
+        ap.error("--bench-deps goes with --install-deps")
     if args.install_deps:
-        install_deps()
+        install_deps(args.bench_deps)
     builddir = args.builddir or ("build" if args.mode == "release" else "build/" + args.mode)
     output = args.output or ("build.ninja" if args.mode == "release"
                              else os.path.join(builddir, "build.ninja"))

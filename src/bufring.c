@@ -40,11 +40,9 @@ int bufring_setup(struct bufring *b, struct io_uring *ring, uint16_t group, uint
         return ret;
     }
     io_uring_buf_ring_init(b->ring);
-    int mask = io_uring_buf_ring_mask(count);
     for (uint32_t i = 0; i < count; i++)
-        io_uring_buf_ring_add(b->ring, bufring_data(b, (uint16_t)i), size, (uint16_t)i, mask,
-                              (int)i);
-    io_uring_buf_ring_advance(b->ring, (int)count);
+        bufring_put(b, (uint16_t)i);
+    bufring_publish(b);
     return 0;
 }
 
@@ -55,11 +53,4 @@ void bufring_unmap(struct bufring *b)
     munmap(b->memory, (size_t)b->count * b->size);
     munmap(b->ring, (size_t)b->count * sizeof(struct io_uring_buf));
     memset(b, 0, sizeof(*b));
-}
-
-void bufring_recycle(struct bufring *b, uint16_t id)
-{
-    io_uring_buf_ring_add(b->ring, bufring_data(b, id), b->size, id,
-                          io_uring_buf_ring_mask(b->count), 0);
-    io_uring_buf_ring_advance(b->ring, 1);
 }

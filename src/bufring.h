@@ -17,6 +17,7 @@ struct bufring {
     uint32_t count;
     uint32_t size;
     uint16_t group;
+    int pending; /* buffers put since the last bufring_publish */
 };
 
 /* bufring_setup registers |count| (a power of two) buffers of |size| bytes
@@ -34,7 +35,27 @@ static inline uint8_t *bufring_data(const struct bufring *b, uint16_t id)
     return b->memory + (size_t)id * b->size;
 }
 
-/* bufring_recycle gives buffer |id| back to the kernel. */
-void bufring_recycle(struct bufring *b, uint16_t id);
+/* bufring_put queues buffer |id| to go back to the kernel; bufring_publish
+ * hands every queued buffer over at once (one release store). */
+static inline void bufring_put(struct bufring *b, uint16_t id)
+{
+    io_uring_buf_ring_add(b->ring, bufring_data(b, id), b->size, id,
+                          io_uring_buf_ring_mask(b->count), b->pending++);
+}
+
+static inline void bufring_publish(struct bufring *b)
+{
+    if (b->pending > 0) {
+        io_uring_buf_ring_advance(b->ring, b->pending);
+        b->pending = 0;
+    }
+}
+
+/* bufring_recycle gives buffer |id| back to the kernel at once. */
+static inline void bufring_recycle(struct bufring *b, uint16_t id)
+{
+    bufring_put(b, id);
+    bufring_publish(b);
+}
 
 #endif

@@ -36,7 +36,6 @@
 #define DEFAULT_WINDOW 256
 #define MAX_WINDOW (1 << 20)
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_TOKEN_FILE (64 * 1024)
 
 enum {
     EXIT_ACKED = 0,
@@ -136,56 +135,6 @@ static int parse_long(const char *s, long min, long max, long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-/* read_token reads FILE and trims surrounding whitespace. Returns a malloc'd
- * string, or NULL after reporting the error. */
-static char *read_token(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-
-    if (f == NULL) {
-        cli_error(PROG, "cannot read token file %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    buf = malloc(MAX_TOKEN_FILE + 1);
-    if (buf == NULL) {
-        fclose(f);
-        cli_error(PROG, "out of memory");
-        return NULL;
-    }
-    n = fread(buf, 1, MAX_TOKEN_FILE + 1, f);
-    if (ferror(f)) {
-        cli_error(PROG, "cannot read token file %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    if (n > MAX_TOKEN_FILE) {
-        cli_error(PROG, "token file %s is larger than %d bytes", path, MAX_TOKEN_FILE);
-        goto fail;
-    }
-    buf[n] = '\0';
-    size_t start = strspn(buf, " \t\r\n");
-    while (n > start && strchr(" \t\r\n", buf[n - 1]) != NULL)
-        n--;
-    memmove(buf, buf + start, n - start);
-    buf[n - start] = '\0';
-    if (memchr(buf, '\0', n - start) != NULL) {
-        cli_error(PROG, "token file %s contains a NUL byte", path);
-        goto fail;
-    }
-    if (n - start > RC_MAX_TOKEN_LEN) {
-        cli_error(PROG, "token in %s is %zu bytes, the protocol allows %d", path, n - start,
-                  RC_MAX_TOKEN_LEN);
-        goto fail;
-    }
-    fclose(f);
-    return buf;
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
 }
 
 /* text_json makes a JSON string of bytes that should be UTF-8 (a server's
@@ -872,7 +821,8 @@ int main(int argc, char **argv)
         return cli_usage_error(PROG, "--id: longer than %d bytes", RC_MAX_SHORT_FIELD);
     if (o.content_type != NULL && strlen(o.content_type) > RC_MAX_SHORT_FIELD)
         return cli_usage_error(PROG, "--content-type: longer than %d bytes", RC_MAX_SHORT_FIELD);
-    if (o.token_file != NULL && (token = read_token(o.token_file)) == NULL)
+    if (o.token_file != NULL &&
+        (token = cli_read_token_file(PROG, o.token_file, RC_MAX_TOKEN_LEN)) == NULL)
         return EXIT_USAGE;
 
     struct rc_client_options copts = {

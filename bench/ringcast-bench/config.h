@@ -1,0 +1,69 @@
+/* config.h: the settings of one run, from the command line (flags.c).
+ * Filled in before any thread starts and read-only afterwards: the only
+ * data every thread shares without atomics. */
+#ifndef BENCH_CONFIG_H
+#define BENCH_CONFIG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "topics.h"
+
+#define PROG "ringcast-bench"
+
+enum bench_exit {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1, /* the run failed: losses, connection failures, errors */
+    EXIT_USAGE = 2,
+};
+
+enum sub_protocol { PROTO_WS, PROTO_SSE };
+
+struct config {
+    /* where */
+    const char *addr; /* client port, "HOST:PORT" as given */
+    struct sockaddr_in client_sa;
+    char host_header[64];     /* "127.0.0.1:8080" */
+    const char *publish_addr; /* binary publish port, "HOST:PORT" */
+    uint32_t source_addrs;    /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
+
+    /* subscribers */
+    enum sub_protocol protocol;
+    uint32_t connections;
+    struct topics topics;
+    uint32_t threads;
+    uint32_t connect_concurrency; /* per thread */
+    uint32_t recv_buffers;        /* per thread, a power of two */
+    uint32_t recv_buffer_size;
+    bool no_multishot;
+
+    /* publishers */
+    uint32_t publishers;
+    bool http_publish;
+    double rate;     /* events/s over all publishers; 0: closed loop */
+    uint32_t window; /* closed loop: publishes in flight per publisher */
+    uint32_t size;   /* payload bytes */
+
+    /* time, in ns */
+    uint64_t warmup_ns, duration_ns, drain_ns;
+    uint64_t connect_timeout_ns, close_timeout_ns;
+
+    char *token;       /* NULL: none */
+    char *token_query; /* "token=<percent-encoded>" or NULL */
+    pid_t server_pid;  /* 0: none */
+    bool json_only;
+    bool progress; /* stderr is a terminal */
+};
+
+/* flags_parse fills |cfg| from the command line. Returns -1 when the run
+ * may go on, or the exit status (0 after --help or --version, 2 after a
+ * usage error, which it reports). */
+int flags_parse(struct config *cfg, int argc, char **argv);
+
+/* flags_free frees what flags_parse allocated. */
+void flags_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,119 @@
+"""Smoke tests of the load generator, ringcast-bench (bench/README.md): short
+runs against a real server whose JSON line must show deliveries, no lost,
+duplicated or reordered event, and exactly as many deliveries as publishes
+times subscribers per topic. No throughput is asserted (performance belongs
+to the benchmarks, not to the tests); the tool itself runs under ASan+UBSan
+in CI, so its stderr is checked for sanitizer reports too."""
+
+import json
+import re
+import subprocess
+
+from conftest import SANITIZER, binary, free_port
+
+# Every flag --help must document.
+FLAGS = [
+    "--addr", "--publish-addr", "--server-pid", "--token-file", "--protocol", "--connections",
+    "--topics", "--topic-prefix", "--pattern-share", "--pattern", "--source-addrs", "--threads",
+    "--connect-concurrency", "--connect-timeout", "--close-timeout", "--recv-buffers",
+    "--recv-buffer-size", "--no-multishot", "--publishers", "--http-publish", "--rate",
+    "--window", "--size", "--warmup", "--duration", "--drain", "--json", "--help", "--version",
+]
+
+
+def bench(server, *args, timeout=90):
+    """Runs ringcast-bench --json against |server|; returns (exit status,
+    the parsed JSON line, stderr)."""
+    cmd = [binary("ringcast-bench"), "--addr", "%s:%d" % (server.host, server.port),
+           "--publish-addr", server.publish_addr, "--server-pid", str(server.proc.pid),
+           "--json"] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    assert not SANITIZER.search(p.stderr), "sanitizer report from ringcast-bench:\n" + p.stderr
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 1, "--json printed more than one line:\n%s\n%s" % (p.stdout, p.stderr)
+    return p.returncode, json.loads(lines[0]), p.stderr
+
+
+def check_clean(code, r, stderr, connections):
+    detail = "exit %d\n%s\n%s" % (code, json.dumps(r, indent=1), stderr)
+    assert code == 0 and r["ok"] is True and r["failures"] == [], detail
+    assert r["connected"] == connections and r["connect_failures"] == 0, detail
+    assert r["deliveries"] > 0 and r["deliveries_per_s"] > 0, detail
+    assert r["publishes"] > 0 and r["publishes_per_s"] > 0, detail
+    assert r["lost"] == 0 and r["duplicated"] == 0 and r["reordered"] == 0, detail
+    assert r["slow_consumer_closes"] == 0 and r["other_closes"] == 0, detail
+    assert r["publish_errors"] == 0 and r["drained"] is True, detail
+    assert r["deliveries_total"] == r["expected_deliveries"], detail
+    lat = r["latency_us"]
+    assert lat["samples"] == r["deliveries"], detail
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], detail
+    assert r["receives"] > 0 and r["connects_per_s"] > 0, detail
+    assert r["server_cpu"] is not None, detail
+    assert r["server_cpu"]["seconds"] > 0 and r["server_cpu"]["rss_kib"] > 0, detail
+    assert r["client_cpu"]["seconds"] > 0, detail
+    return detail
+
+
+def test_help_documents_every_flag():
+    p = subprocess.run([binary("ringcast-bench"), "--help"], capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 0, p.stderr
+    missing = [f for f in FLAGS if not re.search(re.escape(f) + r"\b", p.stdout)]
+    assert not missing, "--help does not mention %s:\n%s" % (missing, p.stdout)
+    assert "Exit status" in p.stdout
+
+
+def test_usage_errors_exit_2():
+    for args in (["--bogus"], ["--connections", "0"], ["--protocol", "ftp"],
+                 ["--duration", "soon"], ["--pattern-share", "0.5", "--pattern", "nomatch:*"],
+                 ["stray-argument"]):
+        p = subprocess.run([binary("ringcast-bench")] + args, capture_output=True, text=True,
+                           timeout=10)
+        assert p.returncode == 2, "%s: exit %d\n%s" % (args, p.returncode, p.stderr)
+        assert "--help" in p.stderr and p.stdout == "", (args, p.stdout, p.stderr)
+
+
+def test_websocket_closed_loop(start_server):
+    server = start_server(shards=2)
+    code, r, stderr = bench(server, "--connections", 200, "--topics", 4, "--warmup", "0.5s",
+                            "--duration", "2s")
+    detail = check_clean(code, r, stderr, 200)
+    assert r["protocol"] == "ws" and r["mode"] == "closed", detail
+    # 4 topics, 50 subscribers each: every acknowledged publish reached 50.
+    assert r["deliveries_total"] == r["publishes_total"] * 50, detail
+
+
+def test_sse_with_patterns(start_server):
+    server = start_server(shards=2)
+    code, r, stderr = bench(server, "--protocol", "sse", "--connections", 50, "--topics", 2,
+                            "--pattern-share", "0.1", "--warmup", "0.2s", "--duration", "1s")
+    detail = check_clean(code, r, stderr, 50)
+    assert r["protocol"] == "sse" and r["pattern_connections"] == 5, detail
+    # 5 connections on "*" get both topics; the 45 others alternate: 23 on
+    # bench-0, 22 on bench-1. The one publisher alternates topics from
+    # bench-0, so bench-0 got the odd publish if there was one.
+    total = r["publishes_total"]
+    on_0, on_1 = (total + 1) // 2, total // 2
+    assert r["deliveries_total"] == on_0 * (23 + 5) + on_1 * (22 + 5), detail
+
+
+def test_http_publish_plain_receives(start_server):
+    server = start_server(shards=2)
+    code, r, stderr = bench(server, "--connections", 20, "--topics", 2, "--http-publish",
+                            "--no-multishot", "--threads", 2, "--warmup", "0.2s",
+                            "--duration", "1s")
+    detail = check_clean(code, r, stderr, 20)
+    assert r["publish_via"] == "http" and r["recv_mode"] == "plain", detail
+    assert r["deliveries_total"] == r["publishes_total"] * 10, detail
+
+
+def test_unreachable_server_fails(start_server):
+    server = start_server(shards=1)
+    cmd = [binary("ringcast-bench"), "--addr", "127.0.0.1:%d" % free_port(), "--publish-addr",
+           server.publish_addr, "--connections", 5, "--connect-timeout", "2s", "--json"]
+    p = subprocess.run([str(a) for a in cmd], capture_output=True, text=True, timeout=30)
+    assert not SANITIZER.search(p.stderr), p.stderr
+    assert p.returncode == 1, "exit %d\n%s\n%s" % (p.returncode, p.stdout, p.stderr)
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    assert r["ok"] is False and r["connect_failures"] == 5 and r["connected"] == 0, r
+    assert any("connection" in f for f in r["failures"]), r
