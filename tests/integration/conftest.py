@@ -6,6 +6,7 @@ it to build/asan: the server runs under ASan+UBSan, and a sanitizer report in
 its log fails the test that owns the server).
 """
 
+import collections
 import json
 import os
 import re
@@ -191,6 +192,66 @@ def publish_many(server, events, window=None, timeout=300):
     p = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=timeout)
     results = [json.loads(line) for line in p.stdout.splitlines() if line.strip()]
     return p, results
+
+
+def publish_concurrently(server, batches, timeout=300, separators=None):
+    """Starts one ringcast-pub (NDJSON on standard input, each line written
+    by json.dumps with |separators|) per batch of events, all at once, and
+    feeds them in parallel. Returns, per batch, (exit status, parsed result
+    lines, stderr)."""
+    inputs = ["".join(json.dumps(e, separators=separators) + "\n" for e in batch)
+              for batch in batches]
+    procs = [subprocess.Popen([binary("ringcast-pub"), "--server", server.publish_addr],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in batches]
+    outputs = [None] * len(procs)
+
+    def feed(i):
+        try:
+            out, err = procs[i].communicate(inputs[i], timeout=timeout)
+        except subprocess.TimeoutExpired:
+            procs[i].kill()
+            out, err = procs[i].communicate()
+            err += "\n(killed after %ss)" % timeout
+        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+        outputs[i] = (procs[i].returncode, lines, err)
+
+    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(procs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout + 30)
+    assert all(o is not None for o in outputs), "a publisher thread hung"
+    return outputs
+
+
+def acked_by_topic(batches, outputs, topics, per_topic, exact_results=True):
+    """Checks what publish_concurrently() returned: every publisher exited 0
+    with one result line per event, {"line": n, "topic": t, "seq": s} (with
+    |exact_results|, nothing else; otherwise other members are allowed); per
+    topic the seqs increase along each publisher and are, over all of them,
+    exactly 1..|per_topic|. Returns {topic: [(seq, event_type, data)] sorted
+    by seq}."""
+    by_topic = collections.defaultdict(list)
+    for p, (batch, (code, results, err)) in enumerate(zip(batches, outputs)):
+        assert code == 0, "publisher %d exited %d: %s" % (p, code, err[-2000:])
+        assert len(results) == len(batch), "publisher %d: %d results for %d events" % (
+            p, len(results), len(batch))
+        last_seq = {}
+        for n, (event, result) in enumerate(zip(batch, results), start=1):
+            if exact_results:
+                assert result == {"line": n, "topic": event["topic"], "seq": result.get("seq")}, result
+            else:
+                assert result.get("line") == n and result.get("topic") == event["topic"], result
+            assert result["seq"] > last_seq.get(event["topic"], 0), \
+                "publisher %d: seqs of %s not increasing: %s" % (p, event["topic"], result)
+            last_seq[event["topic"]] = result["seq"]
+            by_topic[event["topic"]].append((result["seq"], event["event_type"], event["data"]))
+    for topic in topics:
+        by_topic[topic].sort(key=lambda e: e[0])
+        assert [e[0] for e in by_topic[topic]] == list(range(1, per_topic + 1)), \
+            "ACK seqs of %s are not 1..%d" % (topic, per_topic)
+    return by_topic
 
 
 def free_port():

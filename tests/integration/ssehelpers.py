@@ -11,15 +11,35 @@ import time
 import urllib.parse
 
 
-class SSEClient:
-    """curl -sN -i on /v1/sse?topic=...; records() come out of a queue."""
+def sse_query(topics, token=None, safe=None):
+    """The query of /v1/sse: a topic= parameter per item of |topics| (each a
+    subscription or a comma-separated list of them), then token= when
+    |token| is given. By default the values are form-encoded; with |safe|,
+    percent-encoded the way a browser writes them, the characters of |safe|
+    as they are."""
+    query = [("topic", t) for t in topics]
+    if token is not None:
+        query.append(("token", token))
+    if safe is None:
+        return urllib.parse.urlencode(query)
+    return urllib.parse.urlencode(query, safe=safe, quote_via=urllib.parse.quote)
 
-    def __init__(self, server, *topics, max_time=120, connect_timeout=10):
-        query = urllib.parse.urlencode([("topic", t) for t in topics])
-        self.url = "%s/v1/sse?%s" % (server.http_url, query)
-        self.proc = subprocess.Popen(
-            ["curl", "-sN", "-i", "--max-time", str(max_time), "-H", "Accept: text/event-stream",
-             self.url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+class SSEClient:
+    """curl -sN -i on /v1/sse?topic=...; records() come out of a queue.
+
+    Optional: |token| (sent as ?token=), |headers| (extra request headers,
+    {name: value}), |base_url| (instead of server.http_url) and |safe| (see
+    sse_query())."""
+
+    def __init__(self, server, *topics, max_time=120, connect_timeout=10, token=None,
+                 headers=None, base_url=None, safe=None):
+        self.url = "%s/v1/sse?%s" % (base_url or server.http_url, sse_query(topics, token, safe))
+        cmd = ["curl", "-sN", "-i", "--max-time", str(max_time), "-H", "Accept: text/event-stream"]
+        for name, value in (headers or {}).items():
+            cmd += ["-H", "%s: %s" % (name, value)]
+        self.proc = subprocess.Popen(cmd + [self.url], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
         self.status = None
         self.headers = {}
         self.retry = None
@@ -115,6 +135,10 @@ class SSEClient:
             return True
         self._records.queue.appendleft(rec)
         return False
+
+    def ended(self, timeout):
+        """True once the stream has ended (within |timeout| seconds)."""
+        return self._ended.wait(timeout)
 
     def close(self):
         if self.proc.poll() is None:

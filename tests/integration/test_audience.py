@@ -55,13 +55,13 @@ import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
 import rcproto
-from conftest import NODE_DIR, binary
-from ssehelpers import SSEClient
+from conftest import binary
+from nodehelpers import NodeScript
+from ssehelpers import SSEClient, sse_query
 
 WAIT = 60          # seconds allowed for a whole delivery to complete
 STEP = 15          # seconds allowed for any single step (connect, reply, publish)
 QUIET = 0.3        # seconds a connection entitled to nothing is watched
-NODE_SCRIPT = os.path.join(NODE_DIR, "audience_clients.mjs")
 TOPICS = ["aud.0", "aud.1", "aud.2", "aud.3", "tenant:feed:a", "tenant:feed:b"]
 WS_KEYS = {"event_type", "timestamp", "topic", "seq", "data"}
 TRIM = " \t\r\n"   # what the payload form trims around ids (src/audience.c)
@@ -424,41 +424,13 @@ class PyWSSub(Sub):
             pass
 
 
-class TokenSSE(SSEClient):
-    """ssehelpers.SSEClient with a token: ?token= or Authorization: Bearer."""
-
-    def __init__(self, server, topics, token=None, bearer=False, max_time=120,
-                 connect_timeout=STEP):
-        query = [("topic", ",".join(topics))]
-        headers = ["-H", "Accept: text/event-stream"]
-        if token and bearer:
-            headers += ["-H", "Authorization: Bearer " + token]
-        elif token:
-            query.append(("token", token))
-        self.url = "%s/v1/sse?%s" % (server.http_url, urllib.parse.urlencode(query))
-        self.proc = subprocess.Popen(
-            ["curl", "-sN", "-i", "--max-time", str(max_time)] + headers + [self.url],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.status = None
-        self.headers = {}
-        self.retry = None
-        self.comments = []
-        self._records = queue.Queue()
-        self._ready = threading.Event()
-        self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(connect_timeout):
-            self.close()
-            raise AssertionError("SSE stream %s: no retry: line within %ss" %
-                                 (self.url, connect_timeout))
-        assert self.status == 200, "SSE stream %s answered %r" % (self.url, self.status)
-
-
 class CurlSub(Sub):
     def start(self, server, token):
-        self.sse = TokenSSE(server, self.who.topics, token,
-                            bearer=self.who.kind == "curl-sse-bearer")
+        # The token, if any, as Authorization: Bearer (curl-sse-bearer) or ?token=.
+        header = bool(token) and self.who.kind == "curl-sse-bearer"
+        self.sse = SSEClient(server, ",".join(self.who.topics), connect_timeout=STEP,
+                             token=None if header else token or None,
+                             headers={"Authorization": "Bearer " + token} if header else None)
 
     def _pull(self, timeout):
         try:
@@ -493,18 +465,18 @@ class NodeSub(Sub):
         time.sleep(QUIET)
 
 
-class NodeClients:
-    """node audience_clients.mjs for the node-sse and node-ws subscribers."""
+class NodeClients(NodeScript):
+    """node audience_clients.mjs for the node-sse and node-ws subscribers
+    (see nodehelpers.NodeScript): their output lines go to their Subs."""
 
     def __init__(self, server, subs, tokens):
         spec = []
         for s in subs:
             token = tokens.get(s.who.name)
             if s.who.kind == "node-sse":
-                query = [("topic", ",".join(s.who.topics))] + ([("token", token)] if token else [])
                 spec.append({"name": s.who.name, "kind": "sse",
-                             "url": "%s/v1/sse?%s" % (server.http_url,
-                                                      urllib.parse.urlencode(query))})
+                             "url": "%s/v1/sse?%s" % (server.http_url, sse_query(
+                                 [",".join(s.who.topics)], token or None))})
             else:
                 spec.append({"name": s.who.name, "kind": "ws", "topics": list(s.who.topics),
                              "url": server.ws_url + ("?token=" + token if token else "")})
@@ -512,12 +484,9 @@ class NodeClients:
         self.ready = set()
         self.other = []
         self.lock = threading.Lock()
-        self.proc = subprocess.Popen(["node", NODE_SCRIPT, "--spec", json.dumps(spec),
-                                      "--timeout-ms", str((WAIT + 60) * 1000)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
+        super().__init__("audience_clients.mjs", ["--spec", json.dumps(spec),
+                                                  "--timeout-ms", str((WAIT + 60) * 1000)],
+                         packages=["ws", "eventsource"])
         deadline = time.monotonic() + STEP
         while time.monotonic() < deadline:
             with self.lock:
@@ -526,37 +495,23 @@ class NodeClients:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.02)
-        self.close()
+        stderr = self.close()
         raise AssertionError("node clients not ready within %ss: ready %s; output %s; "
                              "stderr %s" % (STEP, sorted(self.ready), self.other[:10],
-                                            self.proc.stderr.read()[-2000:]))
+                                            stderr[-2000:]))
 
-    def _read(self):
-        for line in self.proc.stdout:
-            msg = json.loads(line)
-            if "ready" in msg:
-                with self.lock:
-                    self.ready.add(msg["ready"])
-            elif "raw" in msg:
-                self.subs[msg["conn"]].take(msg["raw"])
-            elif "problem" in msg:
-                self.subs[msg["conn"]].problems.append("node: " + msg["problem"])
-            else:
-                with self.lock:
-                    self.other.append(msg)
+    def on_line(self, msg):
+        if "ready" in msg:
+            with self.lock:
+                self.ready.add(msg["ready"])
+        elif "raw" in msg:
+            self.subs[msg["conn"]].take(msg["raw"])
+        elif "problem" in msg:
+            self.subs[msg["conn"]].problems.append("node: " + msg["problem"])
+        else:
+            with self.lock:
+                self.other.append(msg)
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.thread.join(5)
-
-
-# --- a scenario: subscribers, publishes, the check ------------------------------
 
 def _http_request(conn, method, target, body=None, headers=None):
     conn.request(method, target, body=body, headers=headers or {})

@@ -37,7 +37,6 @@ import base64
 import http.client
 import json
 import os
-import queue
 import re
 import struct
 import subprocess
@@ -52,15 +51,15 @@ import websockets
 import websockets.exceptions
 
 import rcproto
-from conftest import NODE_DIR, binary
-from ssehelpers import SSEClient, wait_until
+from conftest import binary
+from nodehelpers import NodeScript
+from ssehelpers import SSEClient, sse_query, wait_until
 
 HOST = "127.0.0.1"   # every connection goes here, whatever the server binds
 STEP = 10            # seconds allowed for any single step (connect, reply, event)
 QUIET = 0.3          # seconds a connection is watched for events it must not get
 EXP_SLACK = 2.5      # seconds after exp within which the server must act on it
 EARLY = 0.25         # the server may act this much before exp (ms timers, rounding)
-NODE_SCRIPT = os.path.join(NODE_DIR, "auth_clients.mjs")
 WWW_AUTHENTICATE = 'Bearer error="invalid_token"'
 WS_UPGRADE = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
@@ -225,10 +224,7 @@ def assert_forbidden(result, what, topic):
 
 
 def sse_path(topics, token=None):
-    query = [("topic", t) for t in topics]
-    if token is not None:
-        query.append(("token", token))
-    return "/v1/sse?" + urllib.parse.urlencode(query)
+    return "/v1/sse?" + sse_query(topics, token)
 
 
 def ws_upgrade(server, token=None, via="query"):
@@ -395,6 +391,15 @@ def wait_close(ws, deadline):
             continue
 
 
+def assert_closed_at_exp(ws, exp, what="exp"):
+    """The server closes |ws| with 4003 (token expired) within EXP_SLACK of
+    |exp| (not before it, but for EARLY), and sends nothing before."""
+    code, when, before = wait_close(ws, exp + EXP_SLACK)
+    assert code == 4003, "closed with %r, not 4003 (token expired)" % code
+    assert when >= exp - EARLY, "closed %.2fs before %s" % (exp - when, what)
+    assert before == [], "messages before the close: %r" % before
+
+
 def topics_of(events):
     return sorted(e["topic"] for e in events)
 
@@ -424,55 +429,36 @@ class Witness:
 # --- SSE (curl) ------------------------------------------------------------------
 
 class TokenSSE(SSEClient):
-    """ssehelpers.SSEClient on a URL of our own (token in the query) and extra
-    request headers (Authorization: Bearer)."""
+    """ssehelpers.SSEClient on HOST with a token |via| the query or an
+    Authorization: Bearer header."""
 
     def __init__(self, server, topics, token=None, via="query", max_time=30):
-        self.url = "http://%s:%d%s" % (HOST, server.port,
-                                       sse_path(topics, token if via == "query" else None))
-        cmd = ["curl", "-sN", "-i", "--max-time", str(max_time), "-H",
-               "Accept: text/event-stream"]
-        if token is not None and via == "header":
-            cmd += ["-H", "Authorization: Bearer " + token]
-        self.proc = subprocess.Popen(cmd + [self.url], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
-        self.status, self.headers, self.retry, self.comments = None, {}, None, []
-        self._records = queue.Queue()
-        self._ready, self._ended = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(STEP):
-            self.close()
-            raise AssertionError("SSE %s: not open within %ss" % (self.url, STEP))
-        assert self.status == 200, "SSE %s answered %r" % (self.url, self.status)
+        header = token is not None and via == "header"
+        super().__init__(server, *topics, max_time=max_time, connect_timeout=STEP,
+                         token=token if via == "query" else None,
+                         headers={"Authorization": "Bearer " + token} if header else None,
+                         base_url="http://%s:%d" % (HOST, server.port))
 
     def event(self):
         rec = self.record(STEP)
         return json.loads(rec["data"])
 
-    def ended(self, timeout):
-        return self._ended.wait(timeout)
-
 
 # --- Node clients ------------------------------------------------------------------
 
-class NodeClients:
-    """node/auth_clients.mjs running |spec|; its output lines as dicts."""
+class NodeClients(NodeScript):
+    """node/auth_clients.mjs running |spec|; its output lines as dicts, in
+    self.lines (see nodehelpers.NodeScript)."""
 
     def __init__(self, spec):
-        self.proc = subprocess.Popen(["node", NODE_SCRIPT, "--spec", json.dumps(spec),
-                                      "--timeout-ms", "25000"], cwd=NODE_DIR,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
         self.lines = []
         self.lock = threading.Lock()
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        super().__init__("auth_clients.mjs", ["--spec", json.dumps(spec), "--timeout-ms", "25000"],
+                         packages=["ws", "eventsource"])
 
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.lines.append(json.loads(line))
+    def on_line(self, line):
+        with self.lock:
+            self.lines.append(line)
 
     def wait_for(self, predicate, what, timeout=STEP):
         found = wait_until(lambda: [m for m in list(self.lines) if predicate(m)], timeout)
@@ -483,18 +469,23 @@ class NodeClients:
         return [m for m in list(self.lines) if m.get("conn") == name or m.get("open") == name
                 or m.get("ready") == name]
 
+    def assert_refused(self, name, status, what):
+        """Connection |name| was refused with HTTP |status|."""
+        got = self.wait_for(lambda m: m.get("conn") == name, "%s refused" % name)
+        assert got == {"conn": name, "status": status}, "%s %s: %r" % (what, name, self.of(name))
+
+    def assert_event(self, names, topic, seq, data, what):
+        """Each connection of |names| receives the event (topic, seq, data)."""
+        for name in names:
+            msg = self.wait_for(lambda m, n=name: m.get("conn") == n and "raw" in m,
+                                "%s event" % name)
+            event = json.loads(msg["raw"])
+            assert (event["topic"], event["seq"], event["data"]) == (topic, seq, data), \
+                "%s %s: %r" % (what, name, event)
+
     def close(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-                self.proc.wait(STEP)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.reader.join(5)
-        err = self.proc.stderr.read()
-        self.proc.stderr.close()
-        return err
+        """Ends the clients; returns their standard error."""
+        return super().close(STEP)
 
 
 # ===================================================================================
@@ -684,16 +675,9 @@ def test_token_forms_node_ws(start_server, auth):
                                                                      node.of(name))
             node.wait_for(lambda m, n=name: m.get("ready") == n, "%s subscribed" % name)
         for name in ("none", "foreign"):
-            refused = node.wait_for(lambda m, n=name: m.get("conn") == n, "%s refused" % name)
-            assert refused == {"conn": name, "status": 401}, \
-                "node ws %s: %r" % (name, node.of(name))
+            node.assert_refused(name, 401, "node ws")
         seq = publish_ok(server, auth.publisher, "forms:c", {"lib": "ws"})
-        for name in answers:
-            msg = node.wait_for(lambda m, n=name: m.get("conn") == n and "raw" in m,
-                                "%s event" % name)
-            event = json.loads(msg["raw"])
-            assert (event["topic"], event["seq"], event["data"]) == \
-                ("forms:c", seq, {"lib": "ws"}), "node ws %s: %r" % (name, event)
+        node.assert_event(answers, "forms:c", seq, {"lib": "ws"}, "node ws")
     finally:
         err = node.close()
     problems = [m for m in node.lines if "problem" in m or "closed" in m]
@@ -906,16 +890,9 @@ def test_sse_node_eventsource(start_server, auth):
         for name in ("header", "query"):
             node.wait_for(lambda m, n=name: m.get("ready") == n, "%s open" % name)
         for name, status in (("none", 401), ("forbidden", 403)):
-            got = node.wait_for(lambda m, n=name: m.get("conn") == n, "%s refused" % name)
-            assert got == {"conn": name, "status": status}, "eventsource %s: %r" % (
-                name, node.of(name))
+            node.assert_refused(name, status, "eventsource")
         seq = publish_ok(server, auth.publisher, "feed.x", {"lib": "eventsource"})
-        for name in ("header", "query"):
-            msg = node.wait_for(lambda m, n=name: m.get("conn") == n and "raw" in m,
-                                "%s event" % name)
-            event = json.loads(msg["raw"])
-            assert (event["topic"], event["seq"], event["data"]) == \
-                ("feed.x", seq, {"lib": "eventsource"}), "eventsource %s: %r" % (name, event)
+        node.assert_event(["header", "query"], "feed.x", seq, {"lib": "eventsource"}, "eventsource")
     finally:
         err = node.close()
     problems = [m for m in node.lines if "problem" in m]
@@ -954,10 +931,7 @@ def test_ws_closed_4003_at_exp(start_server, auth):
     ws = ws_connect(server, token)
     try:
         subscribe_all(ws, ["tick:*"])
-        code, when, before = wait_close(ws, exp + EXP_SLACK)
-        assert code == 4003, "closed with %r, not 4003 (token expired)" % code
-        assert when >= exp - EARLY, "closed %.2fs before exp" % (exp - when)
-        assert before == [], "messages before the close: %r" % before
+        assert_closed_at_exp(ws, exp)
     finally:
         ws.close()
 
@@ -978,10 +952,7 @@ def test_refresh_moves_exp(start_server, auth):
         seq = publish_ok(server, auth.publisher, "tick:1", {"after": "old exp"})
         event = recv_msg(ws)
         assert (event["topic"], event["seq"]) == ("tick:1", seq), event
-        code, when, before = wait_close(ws, new_exp + EXP_SLACK)
-        assert code == 4003, "closed with %r, not 4003" % code
-        assert when >= new_exp - EARLY, "closed %.2fs before the new exp" % (new_exp - when)
-        assert before == [], before
+        assert_closed_at_exp(ws, new_exp, "the new exp")
     finally:
         ws.close()
 
@@ -1041,10 +1012,7 @@ def test_refused_refresh_keeps_the_old_token(start_server, auth):
         got = [recv_msg(ws), recv_msg(ws)]
         assert sorted((e["topic"], e["seq"]) for e in got) == sorted(published), got
         # ...and the old exp still holds.
-        code, when, before = wait_close(ws, exp + EXP_SLACK)
-        assert code == 4003, "closed with %r, not 4003" % code
-        assert when >= exp - EARLY, "closed %.2fs before exp" % (exp - when)
-        assert before == [], before
+        assert_closed_at_exp(ws, exp)
     finally:
         ws.close()
 

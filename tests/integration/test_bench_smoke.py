@@ -6,8 +6,15 @@ to the benchmarks, not to the tests); the tool itself runs under ASan+UBSan
 in CI, so its stderr is checked for sanitizer reports too."""
 
 import json
+import os
 import re
+import shutil
+import signal
+import socket
 import subprocess
+import time
+
+import pytest
 
 from conftest import SANITIZER, binary, free_port
 
@@ -18,7 +25,12 @@ FLAGS = [
     "--connect-concurrency", "--connect-timeout", "--close-timeout", "--recv-buffers",
     "--recv-buffer-size", "--no-multishot", "--publishers", "--http-publish", "--rate",
     "--window", "--size", "--warmup", "--duration", "--drain", "--json", "--help", "--version",
+    "--target",
 ]
+
+NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
+NCHAN_TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                              "nchan", "nchan.conf.in")
 
 
 def bench(server, *args, timeout=90):
@@ -66,7 +78,9 @@ def test_help_documents_every_flag():
 def test_usage_errors_exit_2():
     for args in (["--bogus"], ["--connections", "0"], ["--protocol", "ftp"],
                  ["--duration", "soon"], ["--pattern-share", "0.5", "--pattern", "nomatch:*"],
-                 ["stray-argument"]):
+                 ["stray-argument"], ["--target", "redis"], ["--target", "nchan", "--size", "64"],
+                 ["--target", "nchan", "--publishers", "2"], ["--server-pid", "1,x"],
+                 ["--target", "nchan", "--pattern-share", "0.5"]):
         p = subprocess.run([binary("ringcast-bench")] + args, capture_output=True, text=True,
                            timeout=10)
         assert p.returncode == 2, "%s: exit %d\n%s" % (args, p.returncode, p.stderr)
@@ -117,3 +131,70 @@ def test_unreachable_server_fails(start_server):
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["ok"] is False and r["connect_failures"] == 5 and r["connected"] == 0, r
     assert any("connection" in f for f in r["failures"]), r
+
+
+@pytest.fixture
+def nchan(tmp_path):
+    """nginx with nchan from bench/nchan/nchan.conf.in on a free loopback
+    port, one worker; yields (port, [master, worker PIDs]). Skipped where
+    nginx or the module is not installed (./configure.py --bench-deps)."""
+    if shutil.which("nginx") is None or not os.path.exists(NCHAN_MODULE):
+        pytest.skip("nginx with libnginx-mod-nchan is not installed")
+    port = free_port()
+    with open(NCHAN_TEMPLATE) as f:
+        text = f.read()
+    for key, value in {"MODULE": NCHAN_MODULE, "WORKERS": "1", "NOFILE": "4096",
+                       "WORKER_CONNECTIONS": "2048", "PREFIX": str(tmp_path),
+                       "PORT": str(port), "BODY_BUFFER": "64k", "SHM": "64M",
+                       "BUFFER_LENGTH": "10"}.items():
+        text = text.replace("@%s@" % key, value)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(text)
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path) + "/", "-e",
+                             str(tmp_path / "error.log"), "-g", "daemon off;"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    "nginx did not start: %s" % (tmp_path / "error.log").read_text()
+                time.sleep(0.05)
+        workers = []
+        for name in os.listdir("/proc"):
+            try:
+                stat = open("/proc/%s/stat" % name).read() if name.isdigit() else ""
+            except OSError:
+                continue
+            if stat and int(stat[stat.rindex(")") + 2:].split()[1]) == proc.pid:
+                workers.append(int(name))
+        yield port, [proc.pid] + workers
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("protocol", ["ws", "sse"])
+def test_nchan_target(nchan, protocol):
+    """--target nchan: subscribers on /sub/TOPIC, publishers POST /pub/TOPIC;
+    the payload's own per-topic seq ("s") drives the stream check."""
+    port, pids = nchan
+    cmd = [binary("ringcast-bench"), "--target", "nchan", "--addr", "127.0.0.1:%d" % port,
+           "--server-pid", ",".join(str(p) for p in pids), "--protocol", protocol,
+           "--connections", "40", "--topics", "4", "--publishers", "2", "--warmup", "0.2s",
+           "--duration", "1s", "--json"]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert not SANITIZER.search(p.stderr), p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    detail = check_clean(p.returncode, r, p.stderr, 40)
+    assert r["target"] == "nchan" and r["publish_via"] == "http", detail
+    assert r["server_cpu"]["pids"] == len(pids), detail
+    # 4 topics, 10 subscribers each: every acknowledged publish reached 10.
+    assert r["deliveries_total"] == r["publishes_total"] * 10, detail

@@ -5,66 +5,36 @@ and output).
 NodeSubscribers, below, is also used by test_slow_consumer.py."""
 
 import collections
-import hashlib
-import json
-import os
-import queue
 import re
-import subprocess
-import threading
 import time
 
-from conftest import NODE_DIR, binary, publish
+from conftest import acked_by_topic, publish, publish_concurrently
+from nodehelpers import NodeScript, event_digest
 
-SCRIPT = os.path.join(NODE_DIR, "subscribers.mjs")
 CLOSED = re.compile(r"\[shard (\d+)\] connection \d+ closed$")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
-class NodeSubscribers:
-    """node subscribers.mjs in a child process. Its JSON lines are read by a
-    thread; every wait is bounded. Use it as a context manager: the process
-    is killed if the test fails before it ended."""
+class NodeSubscribers(NodeScript):
+    """node subscribers.mjs in a child process (see nodehelpers.NodeScript)."""
 
     def __init__(self, url, connections=1, topics=None, topic_count=None, topic_pattern=None,
                  expect=0, timeout_ms=60000, connect_timeout_ms=60000, print_events=False,
                  hold=False):
-        assert os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ws")), \
-            "the npm package ws is missing: run `npm ci` in %s (configure.py --install-deps)" % NODE_DIR
-        cmd = ["node", SCRIPT, "--url", url, "--connections", str(connections),
-               "--expect", str(expect), "--timeout-ms", str(timeout_ms),
-               "--connect-timeout-ms", str(connect_timeout_ms)]
+        args = ["--url", url, "--connections", str(connections),
+                "--expect", str(expect), "--timeout-ms", str(timeout_ms),
+                "--connect-timeout-ms", str(connect_timeout_ms)]
         if topics is not None:
-            cmd += ["--topics", ",".join(topics)]
+            args += ["--topics", ",".join(topics)]
         if topic_count is not None:
-            cmd += ["--topic-count", str(topic_count)]
+            args += ["--topic-count", str(topic_count)]
         if topic_pattern is not None:
-            cmd += ["--topic-pattern", topic_pattern]
+            args += ["--topic-pattern", topic_pattern]
         if print_events:
-            cmd.append("--print-events")
+            args.append("--print-events")
         if hold:
-            cmd.append("--hold")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.out = queue.Queue()
-        self.stderr = []
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _read_stdout(self):
-        for line in self.proc.stdout:
-            self.out.put(json.loads(line))
-        self.out.put(None)  # end of output
-
-    def next_line(self, timeout):
-        try:
-            line = self.out.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("subscribers.mjs printed nothing for %ss; stderr:\n%s" %
-                                 (timeout, "".join(self.stderr)[-4000:]))
-        assert line is not None, "subscribers.mjs ended early (exit %s); stderr:\n%s" % (
-            self.proc.wait(5), "".join(self.stderr)[-4000:])
-        return line
+            args.append("--hold")
+        super().__init__("subscribers.mjs", args)
 
     def wait_ready(self, timeout):
         """Waits until every connection is subscribed; returns the ready line."""
@@ -83,23 +53,6 @@ class NodeSubscribers:
                 return line, events
             events.append((line["conn"], line["event"]))
 
-    def finish(self, timeout=30):
-        """Lets a hold-ing process close its connections (by closing its
-        standard input) and waits for it; returns the final "closed" line."""
-        self.proc.stdin.close()
-        line = self.next_line(timeout)
-        assert "closed" in line, line
-        assert self.proc.wait(timeout) == 0, "".join(self.stderr)[-4000:]
-        return line
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
 
 def wait_until(predicate, timeout, what):
     deadline = time.time() + timeout
@@ -113,45 +66,6 @@ def wait_until(predicate, timeout, what):
 def closed_lines(server):
     """The shard id of every "connection N closed" log line, in log order."""
     return [int(m.group(1)) for m in map(CLOSED.search, server.log().splitlines()) if m]
-
-
-def publish_concurrently(server, batches, timeout=300):
-    """Starts one ringcast-pub (NDJSON on standard input) per batch of events,
-    all at once, and feeds them in parallel. Returns, per batch, (exit status,
-    parsed result lines, stderr)."""
-    inputs = ["".join(json.dumps(e) + "\n" for e in batch) for batch in batches]
-    procs = [subprocess.Popen([binary("ringcast-pub"), "--server", server.publish_addr],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in batches]
-    outputs = [None] * len(procs)
-
-    def feed(i):
-        try:
-            out, err = procs[i].communicate(inputs[i], timeout=timeout)
-        except subprocess.TimeoutExpired:
-            procs[i].kill()
-            out, err = procs[i].communicate()
-            err += "\n(killed after %ss)" % timeout
-        lines = [json.loads(line) for line in out.splitlines() if line.strip()]
-        outputs[i] = (procs[i].returncode, lines, err)
-
-    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(procs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 30)
-    assert all(o is not None for o in outputs), "a publisher thread hung"
-    return outputs
-
-
-def event_digest(events):
-    """What subscribers.mjs hashes for one connection: (seq, event_type, data)
-    in order. data is re-serialized compactly, as JSON.stringify does."""
-    h = hashlib.sha256()
-    for seq, event_type, data in events:
-        h.update(("%d %s %s\n" % (seq, event_type, json.dumps(data, separators=(",", ":"),
-                                                                ensure_ascii=False))).encode())
-    return h.hexdigest()
 
 
 SHARDS = 4
@@ -168,29 +82,6 @@ def publisher_events(p):
             for j in range(EVENTS_PER_PUBLISHER)]
 
 
-def check_acks(batches, outputs):
-    """Every publish was acknowledged; per topic the seqs are exactly
-    1..PER_TOPIC, each once, and increasing along each publisher. Returns
-    {topic: [(seq, event_type, data)] sorted by seq}."""
-    by_topic = collections.defaultdict(list)
-    for p, (batch, (code, results, err)) in enumerate(zip(batches, outputs)):
-        assert code == 0, "publisher %d exited %d: %s" % (p, code, err[-2000:])
-        assert len(results) == len(batch), "publisher %d: %d results for %d events" % (
-            p, len(results), len(batch))
-        last_seq = {}
-        for n, (event, result) in enumerate(zip(batch, results), start=1):
-            assert result == {"line": n, "topic": event["topic"], "seq": result.get("seq")}, result
-            assert result["seq"] > last_seq.get(event["topic"], 0), \
-                "publisher %d: seqs of %s not increasing: %s" % (p, event["topic"], result)
-            last_seq[event["topic"]] = result["seq"]
-            by_topic[event["topic"]].append((result["seq"], event["event_type"], event["data"]))
-    for topic in TOPICS:
-        seqs = sorted(seq for seq, _, _ in by_topic[topic])
-        assert seqs == list(range(1, PER_TOPIC + 1)), "ACK seqs of %s are not 1..%d" % (topic, PER_TOPIC)
-        by_topic[topic].sort(key=lambda e: e[0])
-    return by_topic
-
-
 def test_fanout_4_shards_1000_subscribers(start_server):
     start = time.time()
     server = start_server(shards=SHARDS)
@@ -204,7 +95,7 @@ def test_fanout_4_shards_1000_subscribers(start_server):
         batches = [publisher_events(p) for p in range(PUBLISHERS)]
         outputs = publish_concurrently(server, batches)
         t_published = time.time()
-        published = check_acks(batches, outputs)
+        published = acked_by_topic(batches, outputs, TOPICS, PER_TOPIC)
 
         summary, _ = subs.wait_summary(timeout=180)
         t_received = time.time()

@@ -20,12 +20,9 @@ twice the same event fails the test with the difference.
 """
 
 import json
-import os
-import queue
 import random
 import re
 import subprocess
-import threading
 import time
 import urllib.parse
 
@@ -33,8 +30,9 @@ import pytest
 import websocket
 
 import rcproto as rp
-from conftest import NODE_DIR, publish, publish_many
-from ssehelpers import SSEClient
+from conftest import publish, publish_many
+from nodehelpers import NodeScript
+from ssehelpers import SSEClient, sse_query
 
 EVENT_TYPE = "pattern.test"
 WAIT = 20  # seconds allowed for any expected delivery
@@ -343,32 +341,12 @@ def test_match_all_subscriptions_receive_every_topic_once_with_exact_duplicates(
 SSE_SUBSET = ["*", ">", "a:>", "a.*", "*:b", "a:*.c", "*:*:>", "customer_id:*:call:>", "a:b:c"]
 
 
-class QuerySSE(SSEClient):
+def query_sse(server, *params):
     """SSEClient on /v1/sse?topic=P1&topic=P2,P3: a topic= parameter per
     argument, each a subscription or a comma-separated list of them, written
     the way a browser sends it (":", "*", "." and "," as they are; ">"
     percent-encoded)."""
-
-    def __init__(self, server, *params, connect_timeout=10):
-        query = "&".join("topic=" + urllib.parse.quote(p, safe=":*.,") for p in params)
-        self.url = "%s/v1/sse?%s" % (server.http_url, query)
-        self.proc = subprocess.Popen(
-            ["curl", "-sN", "-i", "--max-time", "120", "-H", "Accept: text/event-stream",
-             self.url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.status = None
-        self.headers = {}
-        self.retry = None
-        self.comments = []
-        self._records = queue.Queue()
-        self._ready = threading.Event()
-        self._ended = threading.Event()
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(connect_timeout):
-            self.close()
-            raise AssertionError("SSE stream %s: no retry: line within %ss" %
-                                 (self.url, connect_timeout))
-        assert self.status == 200, "SSE stream %s answered %r" % (self.url, self.status)
+    return SSEClient(server, *params, safe=":*.,")
 
 
 def sse_collect(client, count, timeout=WAIT):
@@ -405,7 +383,7 @@ def test_pattern_table_over_sse_with_curl(start_server):
             streams.append(([p], SSEClient(server, p)))
         # Everything in one stream: repeated topic= and a comma-separated list.
         mixed = PATTERNS[:10] + PATTERNS[10:]
-        streams.append((mixed, QuerySSE(server, *PATTERNS[:10], ",".join(PATTERNS[10:]))))
+        streams.append((mixed, query_sse(server, *PATTERNS[:10], ",".join(PATTERNS[10:]))))
         publish_table(server)
         deadline = time.monotonic() + WAIT
         received = [sse_collect(client, len(matching(subs, TOPICS)), remaining(deadline))
@@ -428,7 +406,7 @@ def test_pattern_table_over_sse_with_curl(start_server):
 def test_mixed_exact_and_patterns_over_sse(start_server):
     server = start_server(shards=2)
     subs = ["orders.42", "customer:7:call:*", "customer:7:>", "customer:7:call:1"]
-    client = QuerySSE(server, "orders.42,customer:7:call:*", "customer:7:>", "customer:7:call:1")
+    client = query_sse(server, "orders.42,customer:7:call:*", "customer:7:>", "customer:7:call:1")
     try:
         for topic in ["customer:7:call:1", "customer:7:call:2", "customer:7:sms", "customer:7",
                       "customer:8:call:1", "customer.7.call.1", "orders.43", "orders.42"]:
@@ -441,55 +419,29 @@ def test_mixed_exact_and_patterns_over_sse(start_server):
         client.close()
 
 
-class NodeEventSource:
-    """node sse_client.mjs (the npm package eventsource) on one stream; its
-    JSON lines are read by a thread."""
+class NodeEventSource(NodeScript):
+    """node sse_client.mjs (the npm package eventsource) on one stream (see
+    nodehelpers.NodeScript)."""
 
     def __init__(self, server, subscriptions, count):
-        assert os.path.isdir(os.path.join(NODE_DIR, "node_modules", "eventsource")), \
-            "the npm package eventsource is missing in %s" % NODE_DIR
-        query = urllib.parse.urlencode([("topic", s) for s in subscriptions])
-        self.url = "%s/v1/sse?%s" % (server.http_url, query)
-        self.proc = subprocess.Popen(
-            ["node", os.path.join(NODE_DIR, "sse_client.mjs"), "--url", self.url,
-             "--event", EVENT_TYPE, "--count", str(count), "--timeout-ms", str(WAIT * 1000)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines = queue.Queue()
-        self.stderr = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def next(self, timeout):
-        try:
-            line = self.lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("sse_client.mjs (%s) printed nothing for %ss" % (self.url, timeout))
-        assert line is not None, "sse_client.mjs ended: %s" % "".join(self.stderr)[-2000:]
-        return line
+        self.url = "%s/v1/sse?%s" % (server.http_url, sse_query(subscriptions))
+        super().__init__("sse_client.mjs", ["--url", self.url, "--event", EVENT_TYPE,
+                                            "--count", str(count), "--timeout-ms", str(WAIT * 1000)],
+                         packages=["eventsource"])
 
     def wait_open(self, timeout=WAIT):
-        line = self.next(timeout)
+        line = self.next_line(timeout)
         assert line == {"open": True}, line
 
     def events(self, timeout=WAIT * 2):
         """The events printed until the end line; returns (events, end line)."""
         events = []
         while True:
-            line = self.next(timeout)
+            line = self.next_line(timeout)
             if "done" in line or "timeout" in line:
                 return events, line
             assert "error" not in line, line
             events.append(line)
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
 
 
 def test_pattern_table_over_sse_with_node_eventsource(start_server):
@@ -518,7 +470,7 @@ def test_pattern_table_over_sse_with_node_eventsource(start_server):
             assert end == {"done": len(want)}, end
     finally:
         for client in clients:
-            client.close()
+            client.kill()
 
 
 # ---- mixing, overlapping, unsubscribing -----------------------------------------------------
@@ -617,10 +569,6 @@ def sse_error(server, query, timeout=10):
     return int(head.split()[1]), json.loads(body) if body.strip() else None
 
 
-def sse_query(*subscriptions):
-    return urllib.parse.urlencode([("topic", s) for s in subscriptions])
-
-
 def test_max_patterns_per_conn_over_websocket(start_server):
     server = start_server("--max-patterns-per-conn", "3", shards=2)
     ws = subscribe(server, "a:*", "b:>", "c.*")
@@ -674,9 +622,9 @@ def test_patterns_count_towards_max_topics_per_conn(start_server):
 
 def test_max_patterns_per_conn_over_sse(start_server):
     server = start_server("--max-patterns-per-conn", "3", shards=2)
-    status, body = sse_error(server, sse_query("a:*", "b:>", "exact", "c.*", "d:*"))
+    status, body = sse_error(server, sse_query(["a:*", "b:>", "exact", "c.*", "d:*"]))
     assert status == 400 and body["error"] == "too_many_patterns", (status, body)
-    status, body = sse_error(server, sse_query("a:*,b:>,c.*,d:*"))
+    status, body = sse_error(server, sse_query(["a:*,b:>,c.*,d:*"]))
     assert status == 400 and body["error"] == "too_many_patterns", (status, body)
     # Three patterns and exact topics: a stream.
     client = SSEClient(server, "a:*", "b:>", "exact", "c.*", "other")
@@ -701,7 +649,7 @@ def test_max_segments(start_server):
         assert sorted(e["topic"] for e in errors) == sorted(too_many), errors
         for e in errors:
             assert e["code"] == "bad_topic" and "segments" in e["message"], e
-        status, body = sse_error(server, sse_query("ok", "a:b:*:d:e"))
+        status, body = sse_error(server, sse_query(["ok", "a:b:*:d:e"]))
         assert status == 400 and body["error"] == "bad_topic" and body["topic"] == "a:b:*:d:e", body
         assert "segments" in body["message"], body
         # Publishing a topic with too many segments is refused; 4 are fine and
@@ -734,7 +682,7 @@ def test_max_topic_length(start_server):
         assert sorted(e["topic"] for e in errors) == sorted(over), errors
         for e in errors:
             assert e["code"] == "bad_topic" and e["message"], e
-        status, body = sse_error(server, sse_query("abcdefghijklmno:*"))
+        status, body = sse_error(server, sse_query(["abcdefghijklmno:*"]))
         assert status == 400 and body["error"] == "bad_topic", (status, body)
         assert body["topic"] == "abcdefghijklmno:*", body
         p = publish(server, "abcdefghijklmn:xy", "x", check=False)

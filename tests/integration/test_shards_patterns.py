@@ -16,23 +16,19 @@
 """
 
 import collections
-import hashlib
 import json
-import os
-import queue
 import subprocess
-import threading
 import time
 
 import websocket
 from prometheus_client.parser import text_string_to_metric_families
 
 import rcproto as rp
-from conftest import NODE_DIR, binary
+from conftest import acked_by_topic, publish_concurrently
+from nodehelpers import NodeScript, event_digest
 from test_patterns import matching
 
 SHARDS = 4
-SCRIPT = os.path.join(NODE_DIR, "pattern_subscribers.mjs")
 
 
 # ---- metrics ------------------------------------------------------------------------
@@ -107,114 +103,19 @@ PER_TOPIC = PUBLISHERS * EVENTS_PER_PUBLISHER // len(TOPICS)  # 300
 EVENT_TYPE = "fanout.pattern"
 
 
-class NodePatternSubscribers:
-    """node pattern_subscribers.mjs in a child process; its JSON lines are read
-    by a thread, every wait is bounded. A context manager: the process is
-    killed if the test fails before it ended."""
-
-    def __init__(self, url, spec_path, connections, timeout_ms=35000, connect_timeout_ms=30000):
-        assert os.path.isdir(os.path.join(NODE_DIR, "node_modules", "ws")), \
-            "the npm package ws is missing in %s" % NODE_DIR
-        self.proc = subprocess.Popen(
-            ["node", SCRIPT, "--url", url, "--spec", spec_path, "--connections", str(connections),
-             "--timeout-ms", str(timeout_ms), "--connect-timeout-ms", str(connect_timeout_ms),
-             "--settle-ms", "500", "--hold"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.out = queue.Queue()
-        self.stderr = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.out.put(json.loads(line))
-        self.out.put(None)
-
-    def next_line(self, timeout):
-        try:
-            line = self.out.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError("pattern_subscribers.mjs printed nothing for %ss; stderr:\n%s" %
-                                 (timeout, "".join(self.stderr)[-4000:]))
-        assert line is not None, "pattern_subscribers.mjs ended early (exit %s); stderr:\n%s" % (
-            self.proc.wait(5), "".join(self.stderr)[-4000:])
-        return line
-
-    def finish(self, timeout=30):
-        self.proc.stdin.close()
-        line = self.next_line(timeout)
-        assert "closed" in line, line
-        assert self.proc.wait(timeout) == 0, "".join(self.stderr)[-4000:]
-        return line
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+def node_pattern_subscribers(url, spec_path, connections, timeout_ms=35000,
+                             connect_timeout_ms=30000):
+    """node pattern_subscribers.mjs in a child process, holding its
+    connections until finish() (see nodehelpers.NodeScript)."""
+    return NodeScript("pattern_subscribers.mjs", [
+        "--url", url, "--spec", spec_path, "--connections", str(connections),
+        "--timeout-ms", str(timeout_ms), "--connect-timeout-ms", str(connect_timeout_ms),
+        "--settle-ms", "500", "--hold"])
 
 
 def publisher_events(p):
     return [{"topic": TOPICS[j % len(TOPICS)], "event_type": EVENT_TYPE, "data": {"p": p, "j": j}}
             for j in range(EVENTS_PER_PUBLISHER)]
-
-
-def publish_concurrently(server, batches, timeout=40):
-    """One ringcast-pub (NDJSON on standard input) per batch, all at once.
-    Returns, per batch, (exit status, parsed result lines, stderr)."""
-    inputs = ["".join(json.dumps(e, separators=(",", ":")) + "\n" for e in batch)
-              for batch in batches]
-    procs = [subprocess.Popen([binary("ringcast-pub"), "--server", server.publish_addr],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in batches]
-    outputs = [None] * len(procs)
-
-    def feed(i):
-        try:
-            out, err = procs[i].communicate(inputs[i], timeout=timeout)
-        except subprocess.TimeoutExpired:
-            procs[i].kill()
-            out, err = procs[i].communicate()
-            err += "\n(killed after %ss)" % timeout
-        outputs[i] = (procs[i].returncode,
-                      [json.loads(line) for line in out.splitlines() if line.strip()], err)
-
-    threads = [threading.Thread(target=feed, args=(i,)) for i in range(len(procs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout + 30)
-    assert all(o is not None for o in outputs), "a publisher thread hung"
-    return outputs
-
-
-def published_by_topic(batches, outputs):
-    """Checks the ACKs (per topic exactly 1..PER_TOPIC, increasing along each
-    publisher); returns {topic: [(seq, event_type, data)] sorted by seq}."""
-    by_topic = collections.defaultdict(list)
-    for p, (batch, (code, results, err)) in enumerate(zip(batches, outputs)):
-        assert code == 0, "publisher %d exited %d: %s" % (p, code, err[-2000:])
-        assert len(results) == len(batch), (p, len(results), len(batch))
-        last = {}
-        for n, (event, result) in enumerate(zip(batch, results), start=1):
-            assert result.get("line") == n and result.get("topic") == event["topic"], result
-            assert result["seq"] > last.get(event["topic"], 0), (p, result)
-            last[event["topic"]] = result["seq"]
-            by_topic[event["topic"]].append((result["seq"], event["event_type"], event["data"]))
-    for topic in TOPICS:
-        by_topic[topic].sort(key=lambda e: e[0])
-        assert [e[0] for e in by_topic[topic]] == list(range(1, PER_TOPIC + 1)), topic
-    return by_topic
-
-
-def topic_digest(events):
-    """What pattern_subscribers.mjs hashes for one topic of a connection."""
-    h = hashlib.sha256()
-    for seq, event_type, data in events:
-        h.update(("%d %s %s\n" % (seq, event_type, json.dumps(data, separators=(",", ":")))).encode())
-    return h.hexdigest()
 
 
 def test_pattern_fanout_4_shards(start_server, tmp_path):
@@ -230,7 +131,7 @@ def test_pattern_fanout_4_shards(start_server, tmp_path):
     spec_path.write_text(json.dumps(spec))
 
     server = start_server(shards=SHARDS)
-    with NodePatternSubscribers(server.ws_url, str(spec_path), SUBSCRIBERS) as subs:
+    with node_pattern_subscribers(server.ws_url, str(spec_path), SUBSCRIBERS) as subs:
         ready = subs.next_line(timeout=40)
         assert ready.get("ready") == SUBSCRIBERS and ready["failed"] == 0, \
             (ready, "".join(subs.stderr)[-2000:])
@@ -240,10 +141,10 @@ def test_pattern_fanout_4_shards(start_server, tmp_path):
         assert all(conns[s] > 0 for s in range(SHARDS)), "websocket connections per shard: %r" % conns
 
         batches = [publisher_events(p) for p in range(PUBLISHERS)]
-        outputs = publish_concurrently(server, batches)
+        outputs = publish_concurrently(server, batches, timeout=40, separators=(",", ":"))
         t_published = time.time()
-        by_topic = published_by_topic(batches, outputs)
-        digests = {t: topic_digest(by_topic[t]) for t in TOPICS}
+        by_topic = acked_by_topic(batches, outputs, TOPICS, PER_TOPIC, exact_results=False)
+        digests = {t: event_digest(by_topic[t]) for t in TOPICS}
 
         summary = subs.next_line(timeout=45)
         t_received = time.time()
@@ -300,17 +201,9 @@ NEAR_MISSES = ["idle.*", "idle:*:x", "idle:0:>", "idle.>", "*:idle", "*.*", "*:*
 FAR_MISSES = ["other:*", "x:>", "q.>", "idle:x", "idle.0", "idle", "idle:0:x"]
 
 
-def ws_subscribe(server, topics):
-    ws = websocket.create_connection(server.ws_url, timeout=10)
-    ws.send(json.dumps({"type": "subscribe", "topics": topics}))
-    reply = json.loads(ws.recv())
-    assert reply == {"type": "subscribed", "topics": topics}, reply
-    return ws
-
-
 def ws_request(ws, message_type, topics):
     ws.send(json.dumps({"type": message_type, "topics": topics}))
-    reply = recv_json(ws, 10)
+    reply = rp.recv_event(ws, 10)
     assert reply == {"type": message_type + "d", "topics": topics}, reply
 
 
@@ -324,25 +217,9 @@ def shard_of_new(server, protocol, before, open_conn):
     return conn, changed[0]
 
 
-def recv_json(ws, timeout):
-    ws.settimeout(timeout)
-    return json.loads(ws.recv())
-
-
-def receive(ws, count, timeout=30):
-    """|count| events of |ws| within |timeout|."""
-    deadline = time.monotonic() + timeout
-    events = []
-    while len(events) < count:
-        left = deadline - time.monotonic()
-        assert left > 0, "received %d of %d events within %ss" % (len(events), count, timeout)
-        events.append(recv_json(ws, left))
-    return events
-
-
 def nothing_arrives(ws, wait=0.3):
     try:
-        message = recv_json(ws, wait)
+        message = rp.recv_event(ws, wait)
     except websocket.WebSocketTimeoutException:
         return
     raise AssertionError("unexpected message: %r" % message)
@@ -399,10 +276,10 @@ class Layout:
         self.a = self.b = self.pub = None
         empty = {s: 0 for s in range(SHARDS)}
         self.a, self.shard_a = shard_of_new(server, "websocket", empty,
-                                            lambda: ws_subscribe(server, MATCHING))
+                                            lambda: rp.subscribe(server, *MATCHING))
         for _ in range(40):
             self.b, self.shard_b = shard_of_new(server, "websocket", {**empty, self.shard_a: 1},
-                                                lambda: ws_subscribe(server, UNRELATED))
+                                                lambda: rp.subscribe(server, *UNRELATED))
             if self.shard_b != self.shard_a:
                 break
             self.b.close()
@@ -433,7 +310,7 @@ class Layout:
             if self.enough():
                 break
         assert self.enough(), (self.homes, self.shard_a, self.shard_b, self.shard_p)
-        receive(self.a, len(self.homes))  # the probes (A matches idle:*)
+        rp.recv_events(self.a, len(self.homes))  # the probes (A matches idle:*)
         nothing_arrives(self.b)
 
     def enough(self):
@@ -455,7 +332,7 @@ class Layout:
             expected[t].append(s)
         for ws in [self.a] + ([self.b] if b_matches else []):
             got = collections.defaultdict(list)
-            for e in receive(ws, events):
+            for e in rp.recv_events(ws, events):
                 got[e["topic"]].append(e["seq"])
             assert got == expected, {t: (got[t][:5], expected[t][:5]) for t in self.chosen}
         nothing_arrives(self.a)

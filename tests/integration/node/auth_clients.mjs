@@ -34,118 +34,47 @@
 // The process runs until its standard input closes (or the timeout).
 // Exit status: 0, or 2 for bad arguments.
 
-import { parseArgs } from "node:util";
 import { EventSource } from "eventsource";
 import WebSocket from "ws";
+import { NamedClients, emit, parseSpec } from "./common.mjs";
 
-function usage(message) {
-    process.stderr.write(`auth_clients.mjs: ${message}\n`);
-    process.exit(2);
-}
-
-function parseOptions() {
-    let values;
-    try {
-        ({ values } = parseArgs({
-            options: {
-                spec: { type: "string" },
-                "timeout-ms": { type: "string", default: "25000" },
-            },
-        }));
-    } catch (e) {
-        usage(e.message);
-    }
-    if (!values.spec) usage("--spec is required");
-    let spec;
-    try {
-        spec = JSON.parse(values.spec);
-    } catch (e) {
-        usage(`--spec is not JSON: ${e.message}`);
-    }
-    if (!Array.isArray(spec) || spec.length === 0) usage("--spec must be a non-empty array");
-    for (const c of spec) {
-        if (typeof c.name !== "string" || typeof c.url !== "string" ||
-            (c.kind !== "sse" && c.kind !== "ws"))
-            usage(`bad connection in --spec: ${JSON.stringify(c)}`);
-    }
-    return { spec, timeoutMs: Number(values["timeout-ms"]) };
-}
-
-function print(object) {
-    process.stdout.write(JSON.stringify(object) + "\n");
-}
-
-const options = parseOptions();
-const closers = [];
-let ended = false;
+const options = parseSpec("auth_clients.mjs", "25000");
+const clients = new NamedClients();
 
 function openSSE(c) {
     const extra = c.headers ?? {};
     const source = new EventSource(c.url, {
         fetch: (input, init) => fetch(input, { ...init, headers: { ...init.headers, ...extra } }),
     });
-    let opened = false;
-    source.onopen = () => {
-        if (opened) {
-            print({ conn: c.name, problem: "the stream reopened" });
-            return;
-        }
-        opened = true;
-        print({ ready: c.name });
-    };
-    source.onerror = (event) => {
-        if (ended) return;
-        if (typeof event.code === "number") {
-            print({ conn: c.name, status: event.code });
+    clients.relayEventSource(c, source, {
+        reopened: "the stream reopened",
+        onError: (event) => {
+            if (typeof event.code !== "number") return false;
+            emit({ conn: c.name, status: event.code });
             source.close();  // do not retry: the test looks at one attempt
-            return;
-        }
-        print({ conn: c.name, problem: `error event: ${String(event.message ?? event.type)}` +
-                ` (readyState ${source.readyState})` });
-    };
-    source.onmessage = (event) => print({ conn: c.name, raw: event.data });
-    closers.push(() => source.close());
+            return true;
+        },
+    });
 }
 
 function openWS(c) {
     const ws = new WebSocket(c.url, c.protocols ?? [], { headers: c.headers ?? {} });
-    let subscribed = false;
     ws.on("unexpected-response", (req, res) => {
-        print({ conn: c.name, status: res.statusCode });
+        emit({ conn: c.name, status: res.statusCode });
         req.destroy();
     });
     ws.on("open", () => {
-        print({ open: c.name, protocol: ws.protocol });
+        emit({ open: c.name, protocol: ws.protocol });
         if (c.topics) ws.send(JSON.stringify({ type: "subscribe", topics: c.topics }));
     });
-    ws.on("message", (data, isBinary) => {
-        const text = data.toString("utf8");
-        if (isBinary) {
-            print({ conn: c.name, problem: `binary message: ${text.slice(0, 200)}` });
-            return;
-        }
-        if (!subscribed) {
-            let reply = null;
-            try {
-                reply = JSON.parse(text);
-            } catch (e) {
-                reply = null;
-            }
-            if (reply && reply.type === "subscribed") {
-                subscribed = true;
-                print({ ready: c.name, reply: text });
-                return;
-            }
-        }
-        print({ conn: c.name, raw: text });
-    });
-    ws.on("error", (err) => {
-        if (!ended) print({ conn: c.name, problem: `error: ${err.message}` });
+    clients.relayWebSocket(c, ws, {
+        ready: (text) => ({ ready: c.name, reply: text }),
+        early: (text) => emit({ conn: c.name, raw: text }),
     });
     ws.on("close", (code) => {
-        if (!ended) print({ conn: c.name, closed: code });
+        if (!clients.ended) emit({ conn: c.name, closed: code });
     });
-    closers.push(() => {
+    clients.closers.push(() => {
         if (ws.readyState === WebSocket.OPEN) ws.close(1000);
         else ws.terminate();
     });
@@ -155,18 +84,4 @@ for (const c of options.spec) {
     if (c.kind === "sse") openSSE(c);
     else openWS(c);
 }
-
-function end(why) {
-    if (ended) return;
-    ended = true;
-    clearTimeout(timer);
-    for (const close of closers) close();
-    print({ end: why });
-    // Let the close frames go, then leave whatever is still open.
-    setTimeout(() => process.exit(0), 200);
-}
-
-const timer = setTimeout(() => end("timeout"), options.timeoutMs);
-process.stdin.on("end", () => end("stdin"));
-process.stdin.on("close", () => end("stdin"));
-process.stdin.resume();
+clients.runUntilEnd(options.timeoutMs);

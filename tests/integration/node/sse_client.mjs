@@ -21,34 +21,23 @@
 //   {"done":N}  or  {"timeout":N}                      the end: N events seen
 // Exit status: 0 after N events, 1 on timeout, 2 for bad arguments.
 
-import { parseArgs } from "node:util";
 import { EventSource } from "eventsource";
+import { emit, parseCommandLine } from "./common.mjs";
 
 function parseOptions() {
-    try {
-        const { values } = parseArgs({
-            options: {
-                url: { type: "string" },
-                event: { type: "string", multiple: true, default: [] },
-                count: { type: "string", default: "1" },
-                "timeout-ms": { type: "string", default: "20000" },
-            },
-        });
-        if (!values.url) throw new Error("--url is required");
-        return {
-            url: values.url,
-            events: values.event,
-            count: Number(values.count),
-            timeoutMs: Number(values["timeout-ms"]),
-        };
-    } catch (e) {
-        process.stderr.write(`sse_client.mjs: ${e.message}\n`);
-        process.exit(2);
-    }
-}
-
-function print(object) {
-    process.stdout.write(JSON.stringify(object) + "\n");
+    const { values, usage } = parseCommandLine("sse_client.mjs", {
+        url: { type: "string" },
+        event: { type: "string", multiple: true, default: [] },
+        count: { type: "string", default: "1" },
+        "timeout-ms": { type: "string", default: "20000" },
+    });
+    if (!values.url) usage("--url is required");
+    return {
+        url: values.url,
+        events: values.event,
+        count: Number(values.count),
+        timeoutMs: Number(values["timeout-ms"]),
+    };
 }
 
 const options = parseOptions();
@@ -60,7 +49,7 @@ function finish(summary, code) {
     if (finished) return;
     finished = true;
     source.close();
-    print(summary);
+    emit(summary);
     process.exitCode = code;
     clearTimeout(timer);
 }
@@ -73,14 +62,14 @@ function onEvent(event) {
     } catch (e) {
         data = { unparsable: event.data, error: e.message };
     }
-    print({ type: event.type, lastEventId: event.lastEventId, data });
+    emit({ type: event.type, lastEventId: event.lastEventId, data });
     received += 1;
     if (received === options.count) finish({ done: received }, 0);
 }
 
 const timer = setTimeout(() => finish({ timeout: received }, 1), options.timeoutMs);
-source.onopen = () => print({ open: true });
-source.onerror = (event) => print({ error: String(event.message ?? event.type),
+source.onopen = () => emit({ open: true });
+source.onerror = (event) => emit({ error: String(event.message ?? event.type),
                                     readyState: source.readyState });
 source.onmessage = onEvent;
 for (const type of options.events) {
