@@ -22,6 +22,13 @@ enum bench_exit {
 
 enum sub_protocol { PROTO_WS, PROTO_SSE };
 
+/* The server under test: ringcast, or nginx with nchan (--target nchan):
+ * subscribers on /sub/<topic>, HTTP publishers on /pub/<topic>, raw
+ * payloads carrying their own per-topic sequence number ("s"). */
+enum bench_target { TARGET_RINGCAST, TARGET_NCHAN };
+
+#define MAX_SERVER_PIDS 16
+
 struct config {
     /* where */
     const char *addr; /* client port, "HOST:PORT" as given */
@@ -29,6 +36,8 @@ struct config {
     char host_header[64];     /* "127.0.0.1:8080" */
     const char *publish_addr; /* binary publish port, "HOST:PORT" */
     uint32_t source_addrs;    /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
+
+    enum bench_target target;
 
     /* subscribers */
     enum sub_protocol protocol;
@@ -51,9 +60,10 @@ struct config {
     uint64_t warmup_ns, duration_ns, drain_ns;
     uint64_t connect_timeout_ns, close_timeout_ns;
 
-    char *token;       /* NULL: none */
-    char *token_query; /* "token=<percent-encoded>" or NULL */
-    pid_t server_pid;  /* 0: none */
+    char *token;                        /* NULL: none */
+    char *token_query;                  /* "token=<percent-encoded>" or NULL */
+    pid_t server_pids[MAX_SERVER_PIDS]; /* summed: a server of several processes */
+    uint32_t num_server_pids;           /* 0: none */
     bool json_only;
     bool progress; /* stderr is a terminal */
 };

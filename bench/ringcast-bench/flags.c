@@ -45,7 +45,8 @@ static void usage(FILE *out)
         "/v1/ws or SSE /v1/sse), publishes events of a fixed size through the binary\n"
         "publish protocol (or HTTP POST /v1/publish), checks every subscriber's\n"
         "stream for lost, duplicated and reordered events, and reports deliveries/s,\n"
-        "publishes/s, end-to-end latency percentiles and CPU use.\n"
+        "publishes/s, end-to-end latency percentiles and CPU use. With --target\n"
+        "nchan the same run goes against nginx with the nchan module instead.\n"
         "\n"
         "A run: connect and subscribe every connection; publish for --warmup, then\n"
         "measure for --duration; stop publishing and wait up to --drain for the\n"
@@ -53,12 +54,26 @@ static void usage(FILE *out)
         "cover the measured window only; the loss check covers the whole run.\n"
         "\n"
         "Server:\n"
+        "  --target ringcast|nchan  the server under test (default ringcast). nchan:\n"
+        "                           nginx with nchan (bench/nchan/nchan.conf.in);\n"
+        "                           subscribers open ws://HOST/sub/TOPIC (WebSocket)\n"
+        "                           or GET /sub/TOPIC with Accept: text/event-stream\n"
+        "                           (SSE), with no subscribe message; publishers POST\n"
+        "                           to /pub/TOPIC (keep-alive, pipelined; 201 or 202\n"
+        "                           is success; implies --http-publish). Events arrive\n"
+        "                           as raw payloads, without seq: the payload carries\n"
+        "                           the topic's own sequence number \"s\" (1, 2, 3, ..\n"
+        "                           per topic; so --publishers <= --topics) and the\n"
+        "                           stream check uses it. Needs --size >= %d; no\n"
+        "                           --pattern-share, no --token-file\n"
         "  --addr HOST:PORT         client port: /v1/ws, /v1/sse, and /v1/publish with\n"
         "                           --http-publish (default " DEFAULT_ADDR ")\n"
         "  --publish-addr HOST:PORT binary publish port (default " DEFAULT_PUBLISH_ADDR ")\n"
-        "  --server-pid PID         also report the server's CPU time (utime+stime from\n"
+        "  --server-pid PID[,PID..] also report the server's CPU time (utime+stime from\n"
         "                           /proc/PID/stat) over the measured window and its RSS\n"
-        "                           (VmRSS) at its end (default: none)\n"
+        "                           (VmRSS) before the connections and at the window's\n"
+        "                           end; several PIDs (up to %d, e.g. nginx's master and\n"
+        "                           workers) are summed (default: none)\n"
         "  --token-file FILE        a token (JWT) for servers with --auth-secret-file:\n"
         "                           subscribers send it as ?token=, publishers in HELLO\n"
         "                           or as Authorization: Bearer (default: none)\n"
@@ -142,9 +157,10 @@ static void usage(FILE *out)
         "Examples:\n"
         "  " PROG " -c 1000 --topics 1 --size 128 --duration 10s --server-pid $(pidof ringcast)\n"
         "  " PROG " -c 10000 --topics 100 --rate 20k --publishers 2 --threads 2\n"
-        "  " PROG " --protocol sse -c 500 --topics 4 --http-publish --json\n",
-        DEFAULT_CONNECTIONS, CONNS_PER_SOURCE_ADDR, DEFAULT_CONCURRENCY, DEFAULT_RECV_BUFFERS,
-        DEFAULT_WINDOW, PAYLOAD_MIN_SIZE, DEFAULT_SIZE);
+        "  " PROG " --protocol sse -c 500 --topics 4 --http-publish --json\n"
+        "  " PROG " --target nchan --addr 127.0.0.1:8090 -c 1000 --server-pid 123,124\n",
+        PAYLOAD_MIN_SIZE_SEQ, MAX_SERVER_PIDS, DEFAULT_CONNECTIONS, CONNS_PER_SOURCE_ADDR,
+        DEFAULT_CONCURRENCY, DEFAULT_RECV_BUFFERS, DEFAULT_WINDOW, PAYLOAD_MIN_SIZE, DEFAULT_SIZE);
 }
 
 /* parse_u64 parses a whole decimal number in [min, max]. */
@@ -288,9 +304,11 @@ enum {
     OPT_DURATION,
     OPT_DRAIN,
     OPT_JSON,
+    OPT_TARGET,
 };
 
 static const struct option longopts[] = {
+    {"target", required_argument, NULL, OPT_TARGET},
     {"addr", required_argument, NULL, OPT_ADDR},
     {"publish-addr", required_argument, NULL, OPT_PUBLISH_ADDR},
     {"server-pid", required_argument, NULL, OPT_SERVER_PID},
@@ -369,11 +387,30 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const char
     case OPT_PUBLISH_ADDR:
         cfg->publish_addr = arg;
         return -1;
-    case OPT_SERVER_PID:
-        if (parse_u64(arg, 1, INT32_MAX, &v) < 0)
-            return bad_value(name, "a process id", arg);
-        cfg->server_pid = (pid_t)v;
+    case OPT_TARGET:
+        if (strcmp(arg, "ringcast") != 0 && strcmp(arg, "nchan") != 0)
+            return bad_value(name, "ringcast or nchan", arg);
+        cfg->target = strcmp(arg, "nchan") == 0 ? TARGET_NCHAN : TARGET_RINGCAST;
         return -1;
+    case OPT_SERVER_PID: {
+        char one[32];
+        const char *p = arg;
+        cfg->num_server_pids = 0;
+        for (;;) {
+            size_t len = strcspn(p, ",");
+            if (len == 0 || len >= sizeof(one) || cfg->num_server_pids == MAX_SERVER_PIDS)
+                return bad_value(name, "process ids separated by commas", arg);
+            memcpy(one, p, len);
+            one[len] = '\0';
+            if (parse_u64(one, 1, INT32_MAX, &v) < 0)
+                return bad_value(name, "process ids separated by commas", arg);
+            cfg->server_pids[cfg->num_server_pids++] = (pid_t)v;
+            if (p[len] == '\0')
+                break;
+            p += len + 1;
+        }
+        return -1;
+    }
     case OPT_TOKEN_FILE:
         free(cfg->token);
         cfg->token = cli_read_token_file(PROG, arg, RC_MAX_TOKEN_LEN);
@@ -524,6 +561,20 @@ static int check_config(struct config *cfg, bool source_addrs_given)
                                    "--pattern-share with %u topics needs %.0f MiB of stream "
                                    "state; use fewer topics or pattern connections",
                                    t->count, stream_bytes / 1048576.0);
+    }
+    if (cfg->target == TARGET_NCHAN) {
+        if (t->pattern_share > 0)
+            return cli_usage_error(PROG, "--target nchan has no patterns (--pattern-share)");
+        if (cfg->token != NULL)
+            return cli_usage_error(PROG, "--target nchan takes no --token-file");
+        if (cfg->size < PAYLOAD_MIN_SIZE_SEQ)
+            return cli_usage_error(PROG, "--target nchan needs --size of at least %d, got %u",
+                                   PAYLOAD_MIN_SIZE_SEQ, cfg->size);
+        if (cfg->publishers > t->count)
+            return cli_usage_error(PROG,
+                                   "--target nchan needs --publishers <= --topics (each topic's "
+                                   "events are numbered by its one publisher)");
+        cfg->http_publish = true;
     }
     if (cfg->threads > cfg->connections)
         cfg->threads = cfg->connections;

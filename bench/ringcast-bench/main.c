@@ -34,8 +34,8 @@ struct bench {
     struct pub_thread *pubs;
     struct topic_range *published;
     struct report rep;
-    struct procstat server_start, server_end;
-    bool server_ok;
+    struct procstat server_before, server_start, server_end;
+    bool server_ok, server_before_ok;
     uint64_t self_cpu_start, self_cpu_end;
     /* the status line */
     uint64_t phase_start_ns, last_status_ns;
@@ -194,6 +194,21 @@ static int connect_publishers(struct bench *b)
     return 0;
 }
 
+/* read_server sums the procstat of every --server-pid; false when one
+ * cannot be read (or none is given). */
+static bool read_server(const struct config *cfg, struct procstat *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (uint32_t i = 0; i < cfg->num_server_pids; i++) {
+        struct procstat one;
+        if (!procstat_read(cfg->server_pids[i], &one))
+            return false;
+        out->cpu_ns += one.cpu_ns;
+        out->rss_kib += one.rss_kib;
+    }
+    return cfg->num_server_pids > 0;
+}
+
 /* run_window publishes through warmup and the measured window, reading
  * the CPU clocks at both ends of the window. */
 static void run_window(struct bench *b)
@@ -211,12 +226,11 @@ static void run_window(struct bench *b)
     wait_until(b, "warmup", ctl->window_start_ns);
     b->phase_start_ns = ctl->window_start_ns;
     b->self_cpu_start = procstat_self_cpu_ns();
-    if (cfg->server_pid != 0)
-        b->server_ok = procstat_read(cfg->server_pid, &b->server_start);
+    b->server_ok = read_server(cfg, &b->server_start);
     wait_until(b, "measuring", ctl->window_end_ns);
     b->self_cpu_end = procstat_self_cpu_ns();
-    if (cfg->server_pid != 0 && b->server_ok)
-        b->server_ok = procstat_read(cfg->server_pid, &b->server_end);
+    if (b->server_ok)
+        b->server_ok = read_server(cfg, &b->server_end);
     for (uint32_t i = 0; i < cfg->publishers; i++)
         pub_join(&b->pubs[i]);
 }
@@ -301,9 +315,10 @@ static int report(struct bench *b)
     if (b->server_ok) {
         r->server_cpu_s = (double)(b->server_end.cpu_ns - b->server_start.cpu_ns) / 1e9;
         r->server_rss_kib = b->server_end.rss_kib;
-    } else if (cfg->server_pid != 0 && r->connected > 0) {
-        cli_error(PROG, "cannot read /proc/%d: the server's CPU time is not reported",
-                  (int)cfg->server_pid);
+        r->server_rss_before_kib = b->server_before_ok ? b->server_before.rss_kib : 0;
+    } else if (cfg->num_server_pids != 0 && r->connected > 0) {
+        cli_error(PROG, "cannot read /proc/PID of --server-pid: the server's CPU time is not "
+                        "reported");
     }
     bool ok = report_judge(r);
     if (cfg->progress)
@@ -326,6 +341,7 @@ static int run(struct bench *b)
 
     if (connect_publishers(b) < 0)
         return EXIT_FAILED;
+    b->server_before_ok = read_server(cfg, &b->server_before);
     uint64_t setup_start = clock_now_ns();
     b->phase_start_ns = setup_start;
     for (uint32_t i = 0; i < cfg->threads; i++) {

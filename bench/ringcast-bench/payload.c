@@ -26,12 +26,16 @@ static size_t put_str(uint8_t *out, const char *s)
     return n;
 }
 
-void payload_format(uint8_t *out, size_t size, uint64_t n, uint64_t t_ns)
+void payload_format(uint8_t *out, size_t size, uint64_t n, uint64_t seq, uint64_t t_ns)
 {
     size_t pos = 0;
 
     pos += put_str(out + pos, "{\"n\":");
     pos += put_u64(out + pos, n);
+    if (seq != 0) {
+        pos += put_str(out + pos, ",\"s\":");
+        pos += put_u64(out + pos, seq);
+    }
     pos += put_str(out + pos, ",\"t\":");
     pos += put_u64(out + pos, t_ns);
     pos += put_str(out + pos, ",\"p\":\"");
@@ -116,6 +120,25 @@ static bool read_data(const uint8_t *p, const uint8_t *end, struct event_fields 
         return false;
     p = SKIP(p, end, ",\"t\":");
     return p != NULL && read_u64(&p, end, &out->t_ns);
+}
+
+int payload_parse_raw(const uint8_t *json, size_t len, struct event_fields *out)
+{
+    const uint8_t *p = json, *end = json + len;
+
+    out->has_payload = false;
+    out->truncated = false;
+    p = SKIP(p, end, "{\"n\":");
+    if (p == NULL || !read_u64(&p, end, &out->n))
+        return -1;
+    p = SKIP(p, end, ",\"s\":");
+    if (p == NULL || !read_u64(&p, end, &out->seq))
+        return -1;
+    p = SKIP(p, end, ",\"t\":");
+    if (p == NULL || !read_u64(&p, end, &out->t_ns))
+        return -1;
+    out->has_payload = true;
+    return 0;
 }
 
 /* string_end returns the closing quote of a JSON string without escapes

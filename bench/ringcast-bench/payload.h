@@ -20,10 +20,16 @@
 
 /* The smallest payload that holds any counter and time (20 digits each). */
 #define PAYLOAD_MIN_SIZE 64
+/* The same with a sequence number too (payload_format with seq != 0). */
+#define PAYLOAD_MIN_SIZE_SEQ 96
 
 /* payload_format writes a payload of exactly |size| bytes (at least
- * PAYLOAD_MIN_SIZE) to |out|. */
-void payload_format(uint8_t *out, size_t size, uint64_t n, uint64_t t_ns);
+ * PAYLOAD_MIN_SIZE, or PAYLOAD_MIN_SIZE_SEQ with a |seq|) to |out|. With
+ * seq != 0 (--target nchan, whose events carry no sequence number of the
+ * server) it holds the topic's own sequence number too:
+ *
+ *     {"n":<publish counter>,"s":<seq in the topic>,"t":<send time, ns>,"p":"xx..x"} */
+void payload_format(uint8_t *out, size_t size, uint64_t n, uint64_t seq, uint64_t t_ns);
 
 struct event_fields {
     const char *topic; /* points into the event */
@@ -37,5 +43,10 @@ struct event_fields {
 /* payload_parse_event reads the fields of one event JSON. Returns 0, or -1
  * when it has no "topic" string or no "seq" number (not an event). */
 int payload_parse_event(const uint8_t *json, size_t len, struct event_fields *out);
+
+/* payload_parse_raw reads "n", "s" (into seq) and "t" from a payload of
+ * ours as the server delivered it, without an envelope (nchan). Leaves
+ * the topic alone. Returns 0, or -1 when it is not such a payload. */
+int payload_parse_raw(const uint8_t *json, size_t len, struct event_fields *out);
 
 #endif

@@ -20,7 +20,9 @@ struct pub_run {
     const struct config *cfg;
     void *conn;
     const struct pub_transport *tr;
-    uint32_t *slots; /* id & mask -> topic, EMPTY_SLOT when free */
+    uint32_t *slots;      /* id & mask -> topic, EMPTY_SLOT when free */
+    uint64_t *slot_seqs;  /* --target nchan: id & mask -> the seq in the payload */
+    uint64_t *topic_seqs; /* --target nchan: the last seq given, per topic */
     uint32_t mask;
     uint32_t inflight, max_inflight;
     uint32_t *my_topics; /* the topics this publisher takes in turn */
@@ -103,7 +105,9 @@ static void handle_reply(struct pub_run *run, const struct pub_reply *reply)
         set_error(p, "the server refused a publish: %s", reply->error);
         return;
     }
-    record_ack(&p->published[topic], reply->seq);
+    /* nchan numbers nothing: the seq is the one the payload carries. */
+    uint64_t seq = run->slot_seqs ? run->slot_seqs[reply->id & run->mask] : reply->seq;
+    record_ack(&p->published[topic], seq);
     p->acked++;
     atomic_store_explicit(&p->acked_progress, p->acked, memory_order_relaxed);
     uint64_t now = clock_now_ns();
@@ -144,8 +148,9 @@ static int send_one(struct pub_run *run, uint64_t t_ns)
     char name[TOPIC_MAX_LEN + 1];
     size_t name_len = topics_name(&run->cfg->topics, topic, name);
     uint32_t id;
+    uint64_t seq = run->topic_seqs ? run->topic_seqs[topic] + 1 : 0;
 
-    payload_format(run->payload, run->cfg->size, run->counter, t_ns);
+    payload_format(run->payload, run->cfg->size, run->counter, seq, t_ns);
     if (run->tr->send(run->conn, name, name_len, run->payload, run->cfg->size, &id) < 0) {
         set_error(run->p, "publisher connection: %s", run->tr->error(run->conn));
         run->p->failed = true;
@@ -160,6 +165,10 @@ static int send_one(struct pub_run *run, uint64_t t_ns)
         return -1;
     }
     *slot = topic;
+    if (run->topic_seqs) {
+        run->topic_seqs[topic] = seq;
+        run->slot_seqs[id & run->mask] = seq;
+    }
     run->inflight++;
     run->counter++;
     run->p->sent++;
@@ -251,6 +260,17 @@ static void *pub_main(void *arg)
     run.slots = malloc(slots * sizeof(*run.slots));
     run.payload = malloc(cfg->size);
     run.my_topics = topics_of(cfg, p->index, &run.num_topics);
+    if (cfg->target == TARGET_NCHAN) {
+        /* Each topic has one publisher (flags.c: --publishers <= --topics),
+         * which numbers its events 1, 2, 3, ... */
+        run.slot_seqs = calloc(slots, sizeof(*run.slot_seqs));
+        run.topic_seqs = calloc(cfg->topics.count, sizeof(*run.topic_seqs));
+        if (run.slot_seqs == NULL || run.topic_seqs == NULL) {
+            set_error(p, "%s", "out of memory");
+            p->failed = true;
+            goto out;
+        }
+    }
     if (run.slots == NULL || run.payload == NULL || run.my_topics == NULL) {
         set_error(p, "%s", "out of memory");
         p->failed = true;
@@ -269,6 +289,8 @@ out:
     free(run.slots);
     free(run.payload);
     free(run.my_topics);
+    free(run.slot_seqs);
+    free(run.topic_seqs);
     return NULL;
 }
 

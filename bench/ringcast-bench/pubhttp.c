@@ -1,5 +1,6 @@
 /* pubhttp.c: publishing with HTTP POST /v1/publish?topic=T (the raw form of
- * docs/protocol/http.md) on one keep-alive connection. Requests are
+ * docs/protocol/http.md), or POST /pub/T to nchan (--target nchan), on one
+ * keep-alive connection. Requests are
  * pipelined; the server answers them in order, so a reply's id is simply
  * the count of replies before it. */
 #include <errno.h>
@@ -199,7 +200,10 @@ static int http_send(void *st, const char *topic, size_t topic_len, const uint8_
     if (out == NULL)
         return -1;
     char *w = (char *)out;
-    w += sprintf(w, "POST /v1/publish?event_type=bench&topic=");
+    if (h->cfg->target == TARGET_NCHAN)
+        w += sprintf(w, "POST /pub/");
+    else
+        w += sprintf(w, "POST /v1/publish?event_type=bench&topic=");
     w += urlenc_append(w, topic, topic_len);
     w += sprintf(w,
                  " HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
@@ -307,7 +311,14 @@ static int http_read_reply(void *st, struct pub_reply *out)
     size_t body_len = (size_t)total - head;
     int status = httpresp_status(p, head);
     out->id = h->next_reply_id++;
-    out->ok = status == 200 && parse_seq(body, body_len, &out->seq);
+    if (h->cfg->target == TARGET_NCHAN) {
+        /* 201: delivered to subscribers, 202: queued without any; the
+         * seq is the publisher's own (pub.c). */
+        out->seq = 0;
+        out->ok = status == 201 || status == 202;
+    } else {
+        out->ok = status == 200 && parse_seq(body, body_len, &out->seq);
+    }
     if (!out->ok)
         snprintf(out->error, sizeof(out->error), "HTTP %d %.*s", status,
                  (int)(body_len < 120 ? body_len : 120), body);

@@ -116,7 +116,8 @@ void report_table(FILE *out, const struct report *r)
     char mode[64];
     double w = r->window_s;
 
-    fprintf(out, PROG ": %s, %u connections on %u topic%s",
+    fprintf(out, PROG ": %s%s, %u connections on %u topic%s",
+            cfg->target == TARGET_NCHAN ? "nchan, " : "",
             cfg->protocol == PROTO_WS ? "WebSocket" : "SSE", cfg->connections, cfg->topics.count,
             cfg->topics.count == 1 ? "" : "s");
     if (cfg->topics.pattern_share > 0)
@@ -174,8 +175,10 @@ void report_table(FILE *out, const struct report *r)
         fprintf(out, " %.0f%%", pct_of(r->pub_cpu_s[i], w));
     fprintf(out, "\n");
     if (r->server_stats)
-        fprintf(out, "  %-12s %.2f s (%.0f%% of a core), RSS %.1f MiB\n", "server cpu",
-                r->server_cpu_s, pct_of(r->server_cpu_s, w), (double)r->server_rss_kib / 1024.0);
+        fprintf(out,
+                "  %-12s %.2f s (%.0f%% of a core), RSS %.1f MiB (%.1f MiB before connecting)\n",
+                "server cpu", r->server_cpu_s, pct_of(r->server_cpu_s, w),
+                (double)r->server_rss_kib / 1024.0, (double)r->server_rss_before_kib / 1024.0);
 verdict:
     if (r->num_failures == 0) {
         fprintf(out, "  %-12s ok\n", "result");
@@ -228,6 +231,8 @@ static json_t *server_json(const struct report *r)
     json_object_set_new(o, "seconds", rounded(r->server_cpu_s, 3));
     json_object_set_new(o, "pct", rounded(pct_of(r->server_cpu_s, r->window_s), 1));
     json_object_set_new(o, "rss_kib", u64(r->server_rss_kib));
+    json_object_set_new(o, "rss_before_kib", u64(r->server_rss_before_kib));
+    json_object_set_new(o, "pids", json_integer(r->cfg->num_server_pids));
     return o;
 }
 
@@ -236,6 +241,8 @@ static void setup_json(json_t *o, const struct report *r)
 {
     const struct config *cfg = r->cfg;
 
+    json_object_set_new(o, "target",
+                        json_string(cfg->target == TARGET_NCHAN ? "nchan" : "ringcast"));
     json_object_set_new(o, "protocol", json_string(cfg->protocol == PROTO_WS ? "ws" : "sse"));
     json_object_set_new(o, "connections", json_integer(cfg->connections));
     json_object_set_new(o, "connected", json_integer(r->connected));

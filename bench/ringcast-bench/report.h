@@ -48,6 +48,7 @@ struct report {
     bool server_stats;
     double server_cpu_s;
     uint64_t server_rss_kib;
+    uint64_t server_rss_before_kib; /* before the connections; 0: unknown */
 
     /* verdict */
     const char *failures[REPORT_MAX_FAILURES];

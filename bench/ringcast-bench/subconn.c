@@ -154,33 +154,41 @@ static size_t subscription(const struct sub_thread *t, const struct subconn *c,
     return topics_name(tp, (uint32_t)c->topic, out);
 }
 
-/* send_request sends the WebSocket upgrade or the SSE GET. */
+/* send_request sends the WebSocket upgrade or the SSE GET: to /v1/ws or
+ * /v1/sse?topic=T, or for nchan to /sub/T (the channel is in the path). */
 static bool send_request(struct sub_thread *t, struct subconn *c)
 {
     const struct config *cfg = t->cfg;
     const char *tq = cfg->token_query ? cfg->token_query : "";
     size_t cap = 1024 + 3 * TOPIC_MAX_LEN + strlen(tq);
     char *req = malloc(cap);
+    char topic[TOPIC_MAX_LEN + 1], enc[3 * TOPIC_MAX_LEN + 1];
+    char path[3 * TOPIC_MAX_LEN + 64];
     int n;
 
     if (req == NULL)
         return false;
+    size_t len = subscription(t, c, topic);
+    enc[urlenc_append(enc, topic, len)] = '\0';
+    if (cfg->target == TARGET_NCHAN)
+        snprintf(path, sizeof(path), "/sub/%s", enc);
+    else if (cfg->protocol == PROTO_WS)
+        snprintf(path, sizeof(path), "/v1/ws%s%s", tq[0] ? "?" : "", tq);
+    else
+        snprintf(path, sizeof(path), "/v1/sse?topic=%s%s%s", enc, tq[0] ? "&" : "", tq);
     if (cfg->protocol == PROTO_WS) {
         char key[WSP_KEY_LEN + 1], accept[WSP_ACCEPT_LEN + 1];
         ws_key(t, c->id, key, accept);
         n = snprintf(req, cap,
-                     "GET /v1/ws%s%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                      "Sec-WebSocket-Version: 13\r\nUser-Agent: " PROG "\r\n\r\n",
-                     tq[0] ? "?" : "", tq, cfg->host_header, key);
+                     path, cfg->host_header, key);
     } else {
-        char topic[TOPIC_MAX_LEN + 1], enc[3 * TOPIC_MAX_LEN + 1];
-        size_t len = subscription(t, c, topic);
-        enc[urlenc_append(enc, topic, len)] = '\0';
         n = snprintf(req, cap,
-                     "GET /v1/sse?topic=%s%s%s HTTP/1.1\r\nHost: %s\r\n"
+                     "GET %s HTTP/1.1\r\nHost: %s\r\n"
                      "Accept: text/event-stream\r\nUser-Agent: " PROG "\r\n\r\n",
-                     enc, tq[0] ? "&" : "", tq, cfg->host_header);
+                     path, cfg->host_header);
     }
     bool ok = n > 0 && (size_t)n < cap && send_all(c->fd, req, (size_t)n);
     free(req);
@@ -306,6 +314,10 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
             fail(t, c, "%s %.*s", err, (int)body, h + head);
             return false;
         }
+        if (t->cfg->target == TARGET_NCHAN) {
+            become_ready(t, c, now_ns); /* the channel is in the URL */
+            return true;
+        }
         if (!send_subscribe(t, c)) {
             fail(t, c, "cannot send the subscribe message: %s", strerror(errno));
             return false;
@@ -329,20 +341,32 @@ static void on_event(struct sub_thread *t, struct subconn *c, const uint8_t *jso
     struct event_fields ev;
     struct stream *s;
 
+    int64_t k;
+
     if (c->state != CS_READY)
         return;
-    if (payload_parse_event(json, len, &ev) < 0) {
-        t->res.unparsed++;
-        return;
-    }
-    int64_t k = topics_index(&t->cfg->topics, ev.topic, ev.topic_len);
-    if (k < 0) {
-        t->res.foreign++;
-        return;
-    }
-    if (c->topic >= 0 ? k != c->topic : !t->pattern_topics[k]) {
-        t->res.misrouted++;
-        return;
+    if (t->cfg->target == TARGET_NCHAN) {
+        /* The raw payload: the topic is the connection's (no patterns),
+         * the seq the publisher's "s". */
+        if (payload_parse_raw(json, len, &ev) < 0) {
+            t->res.unparsed++;
+            return;
+        }
+        k = c->topic;
+    } else {
+        if (payload_parse_event(json, len, &ev) < 0) {
+            t->res.unparsed++;
+            return;
+        }
+        k = topics_index(&t->cfg->topics, ev.topic, ev.topic_len);
+        if (k < 0) {
+            t->res.foreign++;
+            return;
+        }
+        if (c->topic >= 0 ? k != c->topic : !t->pattern_topics[k]) {
+            t->res.misrouted++;
+            return;
+        }
     }
     s = c->topic >= 0 ? &c->one : &c->many[k];
     stream_check(s, ev.seq, &t->res.counts);
@@ -416,14 +440,20 @@ static bool on_frame(struct sub_thread *t, struct subconn *c, const struct wsp_f
     static const char reply[] = "{\"type\":\"";
 
     switch (f->opcode) {
+    case WSP_BINARY:
+        if (t->cfg->target != TARGET_NCHAN) {
+            fail(t, c, "an unexpected frame (opcode %u)", f->opcode);
+            return false;
+        }
+        __attribute__((fallthrough)); /* nchan may send a payload as binary */
     case WSP_TEXT:
         if (!f->fin) {
-            fail(t, c, "a fragmented message (ringcast sends whole ones)");
+            fail(t, c, "a fragmented message (ringcast and nchan send whole ones)");
             return false;
         }
         /* Events start {"event_type", replies {"type": tell them apart
          * by one byte before comparing more. */
-        if (f->len >= sizeof(reply) - 1 && f->payload[2] == 't' &&
+        if (t->cfg->target != TARGET_NCHAN && f->len >= sizeof(reply) - 1 && f->payload[2] == 't' &&
             memcmp(f->payload, reply, sizeof(reply) - 1) == 0)
             return on_reply(t, c, f->payload, f->len, now_ns);
         on_event(t, c, f->payload, f->len, now_ns);
