@@ -236,18 +236,40 @@ static bool scan_member(struct scanner *s, struct jsonv_member *m)
     return true;
 }
 
-bool jsonv_each_member(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx)
+/* scan_element reads one array element (a value), filling |m| with an
+ * empty key. */
+static bool scan_element(struct scanner *s, struct jsonv_member *m)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return false;
+    m->key = (const uint8_t *)"";
+    m->key_len = 0;
+    m->value = s->p;
+    m->type = type_of(*s->p);
+    if (!scan_value(s))
+        return false;
+    m->value_len = (size_t)(s->p - m->value);
+    return true;
+}
+
+/* each_item walks the items of an object or array ({ or [ at |open|,
+ * items read by |scan_item|), calling |fn| for each, up to the first one
+ * that does not scan. False only when the text does not open with |open|. */
+static bool each_item(const uint8_t *p, size_t len, char open, char close,
+                      bool (*scan_item)(struct scanner *, struct jsonv_member *),
+                      jsonv_member_fn fn, void *ctx)
 {
     struct scanner s = {p, p + len};
     skip_ws(&s);
-    if (s.p >= s.end || *s.p != '{')
+    if (s.p >= s.end || *s.p != open)
         return false;
     s.p++;
     skip_ws(&s);
-    if (s.p < s.end && *s.p == '}')
+    if (s.p < s.end && *s.p == close)
         return true;
     struct jsonv_member m;
-    while (scan_member(&s, &m)) {
+    while (scan_item(&s, &m)) {
         fn(ctx, &m);
         skip_ws(&s);
         if (s.p >= s.end || *s.p != ',')
@@ -257,33 +279,14 @@ bool jsonv_each_member(const uint8_t *p, size_t len, jsonv_member_fn fn, void *c
     return true;
 }
 
+bool jsonv_each_member(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx)
+{
+    return each_item(p, len, '{', '}', scan_member, fn, ctx);
+}
+
 bool jsonv_each_element(const uint8_t *p, size_t len, jsonv_member_fn fn, void *ctx)
 {
-    struct scanner s = {p, p + len};
-    skip_ws(&s);
-    if (s.p >= s.end || *s.p != '[')
-        return false;
-    s.p++;
-    skip_ws(&s);
-    if (s.p < s.end && *s.p == ']')
-        return true;
-    struct jsonv_member m = {(const uint8_t *)"", 0, NULL, 0, JSONV_NULL};
-    while (s.p < s.end) {
-        skip_ws(&s);
-        if (s.p >= s.end)
-            break;
-        m.value = s.p;
-        m.type = type_of(*s.p);
-        if (!scan_value(&s))
-            break;
-        m.value_len = (size_t)(s.p - m.value);
-        fn(ctx, &m);
-        skip_ws(&s);
-        if (s.p >= s.end || *s.p != ',')
-            break;
-        s.p++;
-    }
-    return true;
+    return each_item(p, len, '[', ']', scan_element, fn, ctx);
 }
 
 static int hex_value(uint8_t c)
