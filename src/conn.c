@@ -25,6 +25,7 @@
 #include "log.h"
 #include "pubconn.h"
 #include "shard.h"
+#include "sockop.h"
 #include "sseconn.h"
 #include "wsconn.h"
 
@@ -163,6 +164,20 @@ void conn_finish(struct shard *sh, struct conn *c)
     conn_mark_dirty(sh, c); /* the flush moves on to LINGER once the queue is empty */
 }
 
+/* shut_down shuts down |how| of the connection's socket; the slot stays
+ * open until the request is done (sockop.h). */
+static void shut_down(struct shard *sh, struct conn *c, int how)
+{
+    sockop_shutdown(&sh->ring, c->fd, how, uring_pack(OP_SOCKOP, c->gen, c->slot));
+    c->ops++;
+}
+
+void conn_on_sockop(struct shard *sh, struct conn *c)
+{
+    c->ops--;
+    conn_reap(sh, c);
+}
+
 void conn_kill(struct shard *sh, struct conn *c)
 {
     if (c->state == CONN_DEAD)
@@ -172,11 +187,11 @@ void conn_kill(struct shard *sh, struct conn *c)
     timer_cancel(&sh->timers, &c->timer);
     /* Shutting down both directions completes a pending receive and makes a
      * send stuck on a full socket fail; the cancel covers anything else. */
-    shutdown(c->fd, SHUT_RDWR);
-    if (c->ops > 0) {
-        struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-        io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-        io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
+    bool in_flight = c->ops > 0;
+    shut_down(sh, c, SHUT_RDWR);
+    if (in_flight) {
+        sockop_cancel_all(&sh->ring, c->fd, uring_pack(OP_SOCKOP, c->gen, c->slot));
+        c->ops++;
     }
     conn_add_work(sh, c); /* freed there once no request is in flight */
 }
@@ -184,7 +199,8 @@ void conn_kill(struct shard *sh, struct conn *c)
 static void release(struct shard *sh, struct conn *c)
 {
     log_debug("connection %u closed", c->slot);
-    close(c->fd);
+    if (sh->ring_ready) /* else the ring's exit closed every socket */
+        sockop_close(&sh->ring, c->fd);
     leave_index(sh, c);
     timer_cancel(&sh->timers, &c->timer);
     sendq_clear(&c->sq);
@@ -226,6 +242,7 @@ void conn_arm_recv(struct shard *sh, struct conn *c)
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     else
         io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
+    sockop_target(sqe);
     sqe->flags |= IOSQE_BUFFER_SELECT;
     sqe->buf_group = sh->bufs.group;
     io_uring_sqe_set_data64(sqe, uring_pack(OP_RECV, c->gen, c->slot));
@@ -255,7 +272,7 @@ static struct sendop *sendop_for(struct conn *c, int num_iov)
  * the peer closes too (or the close timeout). */
 static void begin_linger(struct shard *sh, struct conn *c)
 {
-    shutdown(c->fd, SHUT_WR);
+    shut_down(sh, c, SHUT_WR);
     c->state = CONN_LINGER;
     timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->close_timeout_ms);
     if (!(c->flags & CONN_RECV_ARMED))
@@ -295,6 +312,7 @@ void conn_flush(struct shard *sh, struct conn *c)
         op->mh.msg_iovlen = (size_t)sendq_fill_iov(&c->sq, op->iov, max);
         io_uring_prep_sendmsg(sqe, c->fd, &op->mh, MSG_NOSIGNAL);
     }
+    sockop_target(sqe);
     io_uring_sqe_set_data64(sqe, uring_pack(OP_SEND, c->gen, c->slot));
     c->flags |= CONN_SEND_ACTIVE;
     c->ops++;

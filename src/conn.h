@@ -85,7 +85,7 @@ struct pub_conn {
 };
 
 struct conn {
-    int fd;
+    int fd;        /* direct descriptor: a slot in the shard ring's file table (sockop.h) */
     uint32_t slot; /* index in the shard's connection table */
     uint32_t gen;  /* tells a reused slot from its previous occupant */
     uint8_t kind;
@@ -157,6 +157,9 @@ void conn_flush(struct shard *sh, struct conn *c);
 
 /* conn_on_recv handles a receive completion. */
 void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags);
+
+/* conn_on_sockop handles the completion of a shutdown or cancel. */
+void conn_on_sockop(struct shard *sh, struct conn *c);
 
 /* conn_on_send handles a send completion. */
 void conn_on_send(struct shard *sh, struct conn *c, int res);

@@ -113,14 +113,29 @@ static void set_bit(_Atomic uint64_t *words, uint32_t *counts, uint64_t index, i
     atomic_store_explicit(word, delta > 0 ? value | mask : value & ~mask, memory_order_release);
 }
 
+/* Each key sets two bits, from two independent parts of its hash (a
+ * counting Bloom filter with k = 2): a query must find both, so a false
+ * positive takes two collisions instead of one. */
+static uint64_t probe(uint64_t key, int which, uint64_t bits)
+{
+    return (which == 0 ? key : key >> 32) % bits;
+}
+
+static void set_bits(_Atomic uint64_t *words, uint32_t *counts, uint64_t key, uint64_t bits,
+                     int delta)
+{
+    set_bit(words, counts, probe(key, 0, bits), delta);
+    set_bit(words, counts, probe(key, 1, bits), delta);
+}
+
 static void change(struct interest *in, const char *name, size_t len, uint64_t hash,
                    bool is_pattern, int delta)
 {
     if (is_pattern)
-        set_bit(in->pattern, in->pattern_count, pattern_key(name, len) % INTEREST_PATTERN_BITS,
-                delta);
+        set_bits(in->pattern, in->pattern_count, pattern_key(name, len), INTEREST_PATTERN_BITS,
+                 delta);
     else
-        set_bit(in->exact, in->exact_count, hash % INTEREST_EXACT_BITS, delta);
+        set_bits(in->exact, in->exact_count, hash, INTEREST_EXACT_BITS, delta);
 }
 
 void interest_add(struct interest *in, const char *name, size_t len, uint64_t hash, bool is_pattern)
@@ -139,12 +154,17 @@ static bool bit_set(const _Atomic uint64_t *words, uint64_t index)
     return (atomic_load_explicit(&words[index / 64], memory_order_acquire) >> (index % 64)) & 1;
 }
 
+static bool bits_set(const _Atomic uint64_t *words, uint64_t key, uint64_t bits)
+{
+    return bit_set(words, probe(key, 0, bits)) && bit_set(words, probe(key, 1, bits));
+}
+
 bool interest_may_want(const struct interest *in, const struct interest_query *q)
 {
-    if (q->ask_all || bit_set(in->exact, q->topic_hash % INTEREST_EXACT_BITS))
+    if (q->ask_all || bits_set(in->exact, q->topic_hash, INTEREST_EXACT_BITS))
         return true;
     for (size_t i = 0; i < q->num_keys; i++)
-        if (bit_set(in->pattern, q->keys[i] % INTEREST_PATTERN_BITS))
+        if (bits_set(in->pattern, q->keys[i], INTEREST_PATTERN_BITS))
             return true;
     return false;
 }

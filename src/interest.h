@@ -3,9 +3,10 @@
  * A topic's home sends each message only to the shards whose summary says
  * they may want it, so a shard without matching subscribers is not woken
  * (DESIGN: an optimization, never a correctness requirement). The summary
- * is two bitsets another shard reads without locks:
- *   - one bit per hash of an exact topic;
- *   - one bit per pattern *key*: the pattern's shape (its segment count
+ * is two bitsets another shard reads without locks, each a counting Bloom
+ * filter with two bits per entry (taken from two parts of its hash):
+ *   - the bits of the hash of an exact topic;
+ *   - the bits of a pattern *key*: the pattern's shape (its segment count
  *     and separators, or for a pattern ending in '>' the segments and
  *     separators before it) combined with its first literal segment and
  *     that segment's position (or "none" for all-wildcard patterns, and for
@@ -18,8 +19,8 @@
  * the other's topics too.
  *
  * Only the owner writes, keeping a count per bit so that a bit clears when
- * its last topic or pattern goes. False positives (shared keys, hash
- * collisions) only cost a wasted delivery attempt; there are no false
+ * its last topic or pattern goes. False positives (shared keys, and hash
+ * collisions on both bits of a key) only cost a wasted delivery attempt; there are no false
  * negatives: the owner sets a bit before it answers the subscription, with
  * release ordering, and homes read with acquire. */
 #ifndef RC_INTEREST_H

@@ -1,4 +1,4 @@
-/* net.c: listening sockets and per-connection socket options. */
+/* net.c: listening sockets. */
 #include "net.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@ int net_listen(const struct rc_endpoint *ep, int backlog)
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
         bind(fd, (const struct sockaddr *)&ep->addr, ep->addr_len) != 0 ||
         listen(fd, backlog) != 0) {
         int err = -errno;
@@ -21,12 +22,6 @@ int net_listen(const struct rc_endpoint *ep, int backlog)
         return err;
     }
     return fd;
-}
-
-void net_tune_accepted(int fd)
-{
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 int net_is_loopback(const struct rc_endpoint *ep)

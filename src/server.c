@@ -19,36 +19,48 @@
 #include "net.h"
 #include "pubreq.h"
 #include "shard.h"
+#include "sockop.h"
 
 /* Descriptors needed besides connections: listeners, rings, eventfds, logs. */
 #define FD_OVERHEAD 64
+/* The kernel's bound on one ring's table of direct descriptors. */
+#define TABLE_MAX (1u << 20)
 
 /* raise_fd_limit raises RLIMIT_NOFILE as far as allowed for
- * --max-connections, and lowers the connection limit to what the
- * descriptors allow, so that extra clients get a clean refusal rather than
- * a failed accept. */
+ * --max-connections. Connections are direct descriptors (sockop.h): each
+ * shard's table may hold as many as the limit, so what must fit is one
+ * shard's share, not every connection. Lowers the connection limit to what
+ * the tables can hold, so that extra clients get a clean refusal rather
+ * than a failed accept. */
 static void raise_fd_limit(struct rc_config *cfg)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
         return;
-    rlim_t want = (rlim_t)cfg->max_connections + FD_OVERHEAD * cfg->shards;
+    rlim_t share = ((rlim_t)cfg->max_connections + cfg->shards - 1) / cfg->shards;
+    rlim_t want = share + SOCKOP_TABLE_SLACK;
+    if (want < (rlim_t)FD_OVERHEAD * cfg->shards)
+        want = (rlim_t)FD_OVERHEAD * cfg->shards;
     if (lim.rlim_max < want) {
         struct rlimit higher = {want, want};
         if (setrlimit(RLIMIT_NOFILE, &higher) == 0)
-            return;
+            lim = higher;
     }
-    lim.rlim_cur = lim.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &lim);
-    getrlimit(RLIMIT_NOFILE, &lim);
-    if (lim.rlim_cur >= want)
+    if (lim.rlim_cur < want) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &lim);
+        getrlimit(RLIMIT_NOFILE, &lim);
+    }
+    rlim_t table = lim.rlim_cur < TABLE_MAX ? lim.rlim_cur : TABLE_MAX;
+    if (table >= share + SOCKOP_TABLE_SLACK)
         return;
-    rlim_t usable = lim.rlim_cur > FD_OVERHEAD * cfg->shards
-                        ? lim.rlim_cur - FD_OVERHEAD * cfg->shards
-                        : cfg->shards;
-    log_warn("the open file limit is %llu (raising it needs CAP_SYS_RESOURCE): serving at most "
-             "%llu connections instead of --max-connections %u",
-             (unsigned long long)lim.rlim_cur, (unsigned long long)usable, cfg->max_connections);
+    rlim_t usable =
+        table > SOCKOP_TABLE_SLACK ? (table - SOCKOP_TABLE_SLACK) * cfg->shards : cfg->shards;
+    log_warn("each shard can hold %llu connections (the open file limit is %llu; raising it "
+             "needs CAP_SYS_RESOURCE): serving at most %llu connections instead of "
+             "--max-connections %u (more --shards hold more)",
+             (unsigned long long)(usable / cfg->shards), (unsigned long long)lim.rlim_cur,
+             (unsigned long long)usable, cfg->max_connections);
     cfg->max_connections = (unsigned)usable;
 }
 

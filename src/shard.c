@@ -19,6 +19,7 @@
 #include "pubreq.h"
 #include "ringcast/protocol.h"
 #include "server.h"
+#include "sockop.h"
 #include "sseconn.h"
 #include "wsconn.h"
 
@@ -74,35 +75,33 @@ static void arm_accept(struct shard *sh, int which)
     if (sh->accept_armed[which] || sh->listen_fd[which] < 0)
         return;
     struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    if (sh->feat.accept_multishot)
-        io_uring_prep_multishot_accept(sqe, sh->listen_fd[which], NULL, NULL, SOCK_CLOEXEC);
-    else
-        io_uring_prep_accept(sqe, sh->listen_fd[which], NULL, NULL, SOCK_CLOEXEC);
+    sockop_prep_accept(sqe, sh->listen_fd[which], sh->feat.accept_multishot);
     enum uring_op op = which == LISTENER_CLIENT ? OP_ACCEPT_CLIENT : OP_ACCEPT_PUBLISH;
     io_uring_sqe_set_data64(sqe, uring_pack(op, 0, 0));
     sh->accept_armed[which] = true;
 }
 
+/* build_refusals writes what a connection over --max-connections is told,
+ * once: the replies must outlive the send requests that carry them. */
+static void build_refusals(struct shard *sh)
+{
+    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
+    int n = snprintf(sh->refusal[LISTENER_CLIENT], sizeof(sh->refusal[LISTENER_CLIENT]),
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\nConnection: "
+                     "close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    sh->refusal_len[LISTENER_CLIENT] = n > 0 ? (size_t)n : 0;
+    struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
+    sh->refusal_len[LISTENER_PUBLISH] =
+        rc_encode_error((uint8_t *)sh->refusal[LISTENER_PUBLISH],
+                        sizeof(sh->refusal[LISTENER_PUBLISH]), RC_NACK, 0, &err);
+}
+
 /* refuse answers a connection over --max-connections and closes it. */
 static void refuse(struct shard *sh, int which, int fd)
 {
-    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
-    char http_503[256];
-    uint8_t nack[64];
-    const void *reply = http_503;
-    size_t len = (size_t)snprintf(http_503, sizeof(http_503),
-                                  "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                                  "application/json\r\nContent-Length: %zu\r\nConnection: "
-                                  "close\r\n\r\n%s",
-                                  sizeof(body) - 1, body);
-    if (which == LISTENER_PUBLISH) {
-        struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
-        len = rc_encode_error(nack, sizeof(nack), RC_NACK, 0, &err);
-        reply = nack;
-    }
-    ssize_t ignored = send(fd, reply, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    (void)ignored;
-    close(fd);
+    sockop_send_and_close(&sh->ring, fd, sh->refusal[which], sh->refusal_len[which]);
     counter_add(&sh->stats.refused, 1);
     if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
@@ -111,7 +110,6 @@ static void refuse(struct shard *sh, int which, int fd)
 
 static void new_connection(struct shard *sh, int which, int fd)
 {
-    net_tune_accepted(fd);
     struct conn *c = conn_new(sh, fd, which == LISTENER_CLIENT ? CONN_HTTP : CONN_PUB);
     if (!c) {
         refuse(sh, which, fd);
@@ -131,7 +129,7 @@ static void on_accept(struct shard *sh, int which, int res, uint32_t flags)
         sh->accept_armed[which] = false;
     if (res >= 0) {
         if (sh->draining)
-            close(res);
+            sockop_close(&sh->ring, res);
         else
             new_connection(sh, which, res);
     } else if (res == -EINVAL && sh->feat.accept_multishot) {
@@ -172,6 +170,11 @@ static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
         c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
         if (c)
             conn_on_send(sh, c, cqe->res);
+        break;
+    case OP_SOCKOP:
+        c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
+        if (c)
+            conn_on_sockop(sh, c);
         break;
     case OP_DOORBELL:
         arm_doorbell(sh);
@@ -474,6 +477,15 @@ static int setup(struct shard *sh)
         return -1;
     }
     sh->ring_ready = true;
+    sh->max_conns = (cfg->max_connections + sh->srv->num_shards - 1) / sh->srv->num_shards;
+    ret = sockop_register_table(&sh->ring, sh->max_conns + SOCKOP_TABLE_SLACK);
+    if (ret != 0) {
+        log_error("cannot register a table of %u direct descriptors (needs Linux 5.19 or later, "
+                  "and RLIMIT_NOFILE at least as large): %s",
+                  sh->max_conns + SOCKOP_TABLE_SLACK, strerror(-ret));
+        return -1;
+    }
+    build_refusals(sh);
     ret = bufring_setup(&sh->bufs, &sh->ring, 0, cfg->recv_buffers, cfg->recv_buffer_size);
     if (ret != 0) {
         log_error("cannot register the receive buffer ring (needs Linux 5.19 or later): %s",
@@ -503,7 +515,6 @@ static int setup(struct shard *sh)
     home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
     retain_init(&sh->retain, cfg->retain_bytes);
     timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
-    sh->max_conns = (cfg->max_connections + sh->srv->num_shards - 1) / sh->srv->num_shards;
     sh->srv->ring_fds[sh->id] = sh->ring.ring_fd;
     if (sh->id == 0) {
         char features[256];
@@ -516,7 +527,8 @@ static int setup(struct shard *sh)
 static void teardown(struct shard *sh)
 {
     if (sh->ring_ready)
-        io_uring_queue_exit(&sh->ring); /* no request is left after this */
+        io_uring_queue_exit(&sh->ring); /* no request is left after this, nor any socket */
+    sh->ring_ready = false;
     conn_free_all(sh);
     bufring_unmap(&sh->bufs);
     for (int i = 0; i < NUM_LISTENERS; i++)

@@ -45,6 +45,8 @@ struct shard {
     struct bufring bufs;
     int listen_fd[NUM_LISTENERS];
     bool accept_armed[NUM_LISTENERS];
+    char refusal[NUM_LISTENERS][256]; /* the answer over --max-connections, per listener */
+    size_t refusal_len[NUM_LISTENERS];
     int doorbell_fd; /* eventfd: wake-ups from main, and from shards without MSG_RING */
     uint64_t doorbell_value;
 

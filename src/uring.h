@@ -46,6 +46,7 @@ enum uring_op {
     OP_WAKE,     /* MSG_RING from another shard */
     OP_DOORBELL, /* eventfd read: wake-ups without MSG_RING, and from main */
     OP_IGNORE,   /* cancel requests and the like */
+    OP_SOCKOP,   /* shutdown or cancel on a connection's socket: counted in its ops */
 };
 
 static inline uint64_t uring_pack(enum uring_op op, uint32_t gen, uint32_t slot)

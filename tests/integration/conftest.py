@@ -10,6 +10,7 @@ import collections
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -33,15 +34,19 @@ def binary(name):
 
 
 class Server:
-    """A ringcast process started with |flags| on free loopback ports."""
+    """A ringcast process started with |flags| on free loopback ports; with
+    |nofile|, under that RLIMIT_NOFILE (soft and hard)."""
 
-    def __init__(self, *flags, shards=2, ready_timeout=20):
+    def __init__(self, *flags, shards=2, ready_timeout=20, nofile=None):
         self.flags = ["--shards", str(shards), "--listen", "127.0.0.1:0",
                       "--publish-listen", "127.0.0.1:0", "--log-level", "debug"] + list(flags)
         self.lines = []
         self.lock = threading.Lock()
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                 if nofile else None)
         self.proc = subprocess.Popen([binary("ringcast")] + self.flags, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, errors="replace")
+                                     stderr=subprocess.PIPE, text=True, errors="replace",
+                                     preexec_fn=limit)
         self.reader = threading.Thread(target=self._read_log, daemon=True)
         self.reader.start()
         deadline = time.time() + ready_timeout

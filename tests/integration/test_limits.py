@@ -1,9 +1,12 @@
 """--max-connections: connections past each shard's share are refused with a
 clear answer (503 on the client port, NACK overloaded on the publish port)."""
 
+import os
 import socket
 
 import rcproto as rp
+from conftest import publish
+from test_fanout_node import NodeSubscribers
 
 
 def http_status(sock):
@@ -60,3 +63,33 @@ def test_publishers_over_the_limit_get_overloaded(start_server):
     assert refused >= 4
     for s in socks:
         s.close()
+
+
+def open_descriptors(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def test_connections_beyond_the_open_file_limit(start_server):
+    """Connections are io_uring direct descriptors, one table per shard: a
+    server whose RLIMIT_NOFILE is 256 still serves 600 WebSocket subscribers
+    (4 shards of 192), delivers every event to each, and holds no process
+    descriptor for any of them."""
+    server = start_server(shards=4, nofile=256)
+    server.wait_for_log(r"each shard can hold 192 connections \(the open file limit is 256")
+    assert "serving at most 768 connections" in server.log()
+    topics = ["nofile.a", "nofile.b"]
+    with NodeSubscribers(server.ws_url, connections=600, topics=topics, expect=50,
+                         timeout_ms=90000, connect_timeout_ms=60000, hold=True) as subs:
+        ready = subs.wait_ready(timeout=90)
+        assert ready["ready"] == 600 and ready["failed"] == 0, ready
+        assert open_descriptors(server.proc.pid) < 100
+        for j in range(50):
+            for topic in topics:
+                publish(server, topic, {"j": j})
+        summary, _ = subs.wait_summary(timeout=90)
+        problems = summary.pop("problems")
+        assert summary["complete"] == 600 and summary["events"] == 600 * 50, (summary, problems)
+        for counter in ("duplicates", "gaps", "out_of_order", "errors", "closed_early"):
+            assert summary[counter] == 0, (counter, summary, problems)
+        closed = subs.finish(timeout=60)
+        assert closed == {"closed": 600, "close_codes": {"1000": 600}}, closed

@@ -40,13 +40,6 @@ static bool wants(const struct interest *in, const char *topic)
     return interest_may_want(in, &q);
 }
 
-static int setup(void **state)
-{
-    (void)state;
-    rc_hash_init();
-    return 0;
-}
-
 static void test_empty_wants_nothing(void **state)
 {
     (void)state;
@@ -89,7 +82,9 @@ static void test_patterns_by_shape_and_first_literal(void **state)
 }
 
 /* A shard whose patterns match none of the published topics is not asked,
- * whatever those patterns' first segment or wildcards. */
+ * whatever those patterns' first segment or wildcards. (With the built-in
+ * hash key, so that this is exact: under a random key two collisions on
+ * one query remain possible, which the summary allows.) */
 static void test_non_matching_patterns_are_not_asked(void **state)
 {
     (void)state;
@@ -151,6 +146,7 @@ static void test_long_topics_ask_every_shard(void **state)
 static void test_no_false_negatives(void **state)
 {
     (void)state;
+    rc_hash_init(); /* a random key, as in the server (the tests before use the built-in one) */
     static const char *const seg[] = {"a", "b", "c", "call", "42"};
     static const char *const pat_seg[] = {"a", "b", "c", "call", "42", "*", ">"};
     struct interest *in = new_interest();
@@ -215,5 +211,5 @@ int main(void)
         cmocka_unit_test(test_long_topics_ask_every_shard),
         cmocka_unit_test(test_no_false_negatives),
     };
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }
