@@ -27,6 +27,11 @@ enum sub_protocol { PROTO_WS, PROTO_SSE };
  * payloads carrying their own per-topic sequence number ("s"). */
 enum bench_target { TARGET_RINGCAST, TARGET_NCHAN };
 
+/* --fixed-files: whether subscriber sockets move into their thread's
+ * io_uring file table once set up (see sub.h). auto: only when the
+ * connections do not fit in RLIMIT_NOFILE as ordinary descriptors. */
+enum fixed_files_mode { FIXED_FILES_AUTO, FIXED_FILES_ON, FIXED_FILES_OFF };
+
 #define MAX_SERVER_PIDS 16
 
 struct config {
@@ -48,6 +53,8 @@ struct config {
     uint32_t recv_buffers;        /* per thread, a power of two */
     uint32_t recv_buffer_size;
     bool no_multishot;
+    enum fixed_files_mode fixed_files_mode;
+    bool fixed_files; /* the decision, made by main before any thread starts */
 
     /* publishers */
     uint32_t publishers;

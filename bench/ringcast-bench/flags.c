@@ -82,8 +82,9 @@ static void usage(FILE *out)
         "  --protocol ws|sse        WebSocket /v1/ws (masked client frames, one\n"
         "                           subscribe message) or SSE /v1/sse?topic=T (default ws)\n"
         "  -c, --connections N      subscriber connections (default %d). Needs N file\n"
-        "                           descriptors plus a few; the soft limit is raised to\n"
-        "                           the hard one, and a run that cannot fit is refused\n"
+        "                           descriptors plus a few (fewer with --fixed-files);\n"
+        "                           the soft limit is raised to the hard one, and a run\n"
+        "                           that cannot fit is refused\n"
         "  --topics K               topics, named PREFIX-0 .. PREFIX-(K-1); the exact\n"
         "                           subscribers take them in turn (default 1)\n"
         "  --topic-prefix PREFIX    topic name prefix (default bench)\n"
@@ -114,6 +115,15 @@ static void usage(FILE *out)
         "  --no-multishot           plain receives with a 4 KiB buffer per connection\n"
         "                           instead of multishot receives into a provided-buffer\n"
         "                           ring (used anyway when the kernel lacks them)\n"
+        "  --fixed-files auto|on|off once a connection is subscribed, move its socket\n"
+        "                           into its thread's io_uring file table (a registered,\n"
+        "                           \"direct\" file) and close its descriptor: then only\n"
+        "                           the setups in flight hold descriptors, and each\n"
+        "                           thread holds up to RLIMIT_NOFILE's hard limit of\n"
+        "                           connections (so -c 100000 with a limit of 20000\n"
+        "                           needs --threads 5 or more). auto: on when the\n"
+        "                           connections do not fit in the limit as descriptors,\n"
+        "                           and the kernel has sparse file tables (default auto)\n"
         "\n"
         "Publishers:\n"
         "  --publishers P           publisher connections, one thread each (default 1);\n"
@@ -151,13 +161,15 @@ static void usage(FILE *out)
         "\n"
         "Exit status: 0 the run completed cleanly; 1 the run failed (lost, duplicated\n"
         "or reordered events, connection or publish failures, slow-consumer closes,\n"
-        "events still missing after --drain, or not enough file descriptors);\n"
+        "events still missing after --drain, not enough file descriptors, or\n"
+        "--fixed-files on without kernel support);\n"
         "2 usage error.\n"
         "\n"
         "Examples:\n"
         "  " PROG " -c 1000 --topics 1 --size 128 --duration 10s --server-pid $(pidof ringcast)\n"
         "  " PROG " -c 10000 --topics 100 --rate 20k --publishers 2 --threads 2\n"
         "  " PROG " --protocol sse -c 500 --topics 4 --http-publish --json\n"
+        "  " PROG " -c 100000 --threads 6 --topics 1000 --rate 1k --fixed-files on\n"
         "  " PROG " --target nchan --addr 127.0.0.1:8090 -c 1000 --server-pid 123,124\n",
         PAYLOAD_MIN_SIZE_SEQ, MAX_SERVER_PIDS, DEFAULT_CONNECTIONS, CONNS_PER_SOURCE_ADDR,
         DEFAULT_CONCURRENCY, DEFAULT_RECV_BUFFERS, DEFAULT_WINDOW, PAYLOAD_MIN_SIZE, DEFAULT_SIZE);
@@ -295,6 +307,7 @@ enum {
     OPT_RECV_BUFFERS,
     OPT_RECV_BUFFER_SIZE,
     OPT_NO_MULTISHOT,
+    OPT_FIXED_FILES,
     OPT_PUBLISHERS,
     OPT_HTTP_PUBLISH,
     OPT_RATE,
@@ -327,6 +340,7 @@ static const struct option longopts[] = {
     {"recv-buffers", required_argument, NULL, OPT_RECV_BUFFERS},
     {"recv-buffer-size", required_argument, NULL, OPT_RECV_BUFFER_SIZE},
     {"no-multishot", no_argument, NULL, OPT_NO_MULTISHOT},
+    {"fixed-files", required_argument, NULL, OPT_FIXED_FILES},
     {"publishers", required_argument, NULL, OPT_PUBLISHERS},
     {"http-publish", no_argument, NULL, OPT_HTTP_PUBLISH},
     {"rate", required_argument, NULL, OPT_RATE},
@@ -496,6 +510,16 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const char
         return -1;
     case OPT_NO_MULTISHOT:
         cfg->no_multishot = true;
+        return -1;
+    case OPT_FIXED_FILES:
+        if (strcmp(arg, "auto") == 0)
+            cfg->fixed_files_mode = FIXED_FILES_AUTO;
+        else if (strcmp(arg, "on") == 0)
+            cfg->fixed_files_mode = FIXED_FILES_ON;
+        else if (strcmp(arg, "off") == 0)
+            cfg->fixed_files_mode = FIXED_FILES_OFF;
+        else
+            return bad_value(name, "auto, on or off", arg);
         return -1;
     case OPT_PUBLISHERS:
         if (parse_u64(arg, 1, 64, &v) < 0)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,30 +43,124 @@ struct bench {
     uint64_t last_deliveries, last_acked, last_receives;
 };
 
-/* raise_nofile raises the soft open-file limit to the hard one, and says
- * so when the connections cannot fit even then. */
-static int raise_nofile(const struct config *cfg)
+/* The kernel's IORING_MAX_FIXED_FILES: no file table is larger. */
+#define MAX_FILE_TABLE (1u << 20)
+
+/* conns_per_thread is the most connections a thread gets (connection i
+ * is thread i % T's): its file table's size with fixed files. */
+static uint32_t conns_per_thread(const struct config *cfg)
+{
+    return (cfg->connections + cfg->threads - 1) / cfg->threads;
+}
+
+/* fds_needed is how many descriptors the run holds at most: one per
+ * connection, or with fixed files only those of the setups in flight (a
+ * thread's --connect-concurrency) and each thread's ring. */
+static rlim_t fds_needed(const struct config *cfg)
+{
+    rlim_t others = (rlim_t)cfg->publishers + FDS_RESERVED;
+
+    if (!cfg->fixed_files)
+        return others + cfg->connections;
+    uint32_t per_thread = conns_per_thread(cfg);
+    uint32_t in_setup =
+        cfg->connect_concurrency < per_thread ? cfg->connect_concurrency : per_thread;
+    return others + (rlim_t)cfg->threads * (in_setup + 1);
+}
+
+/* choose_fixed_files decides whether the subscribers use fixed files:
+ * with auto, only when the connections do not fit in the hard limit as
+ * descriptors, so that runs that fit stay as they were. */
+static int choose_fixed_files(struct config *cfg, rlim_t hard)
+{
+    char why[200];
+
+    cfg->fixed_files = false;
+    if (cfg->fixed_files_mode == FIXED_FILES_OFF)
+        return 0;
+    if (cfg->fixed_files_mode == FIXED_FILES_AUTO &&
+        (hard == RLIM_INFINITY || fds_needed(cfg) <= hard))
+        return 0;
+    if (!sub_probe_fixed_files(why, sizeof(why))) {
+        if (cfg->fixed_files_mode == FIXED_FILES_ON) {
+            cli_error(PROG, "--fixed-files on: this kernel cannot: %s", why);
+            return -1;
+        }
+        cli_error(PROG, "note: %s; not using fixed files", why);
+        return 0;
+    }
+    cfg->fixed_files = true;
+    return 0;
+}
+
+/* refuse_fds says that the run needs |need| descriptors over the hard
+ * limit, and what to do about it. */
+static void refuse_fds(const struct config *cfg, rlim_t need, rlim_t hard)
+{
+    if (cfg->fixed_files) {
+        cli_error(PROG,
+                  "with fixed files, %u threads x %u connection setups in flight "
+                  "(--connect-concurrency) need %llu file descriptors in all, but the hard "
+                  "limit (RLIMIT_NOFILE) is %llu: lower --connect-concurrency or --threads",
+                  cfg->threads, cfg->connect_concurrency, (unsigned long long)need,
+                  (unsigned long long)hard);
+        return;
+    }
+    unsigned long long fit = hard > (rlim_t)cfg->publishers + FDS_RESERVED
+                                 ? (unsigned long long)(hard - cfg->publishers - FDS_RESERVED)
+                                 : 0;
+    cli_error(PROG,
+              "%u connections need %llu file descriptors, but the hard limit "
+              "(RLIMIT_NOFILE) is %llu, so at most %llu connections fit: raise the hard "
+              "limit (ulimit -Hn as root, LimitNOFILE= for a systemd unit, "
+              "/etc/security/limits.conf), use fewer connections%s",
+              cfg->connections, (unsigned long long)need, (unsigned long long)hard, fit,
+              cfg->fixed_files_mode == FIXED_FILES_OFF
+                  ? ", or drop --fixed-files off (fixed files need far fewer)"
+                  : "");
+}
+
+/* table_fits checks that a thread's connections fit in its file table,
+ * which the kernel keeps within RLIMIT_NOFILE. */
+static bool table_fits(const struct config *cfg, rlim_t hard)
+{
+    rlim_t max_table = hard == RLIM_INFINITY || hard > MAX_FILE_TABLE ? MAX_FILE_TABLE : hard;
+    uint32_t per_thread = conns_per_thread(cfg);
+
+    if (per_thread <= max_table)
+        return true;
+    unsigned long long threads = (cfg->connections + max_table - 1) / max_table;
+    cli_error(PROG,
+              "%u connections on %u thread%s put %u on one thread, but with fixed files a "
+              "thread holds at most %llu (an io_uring file table is limited by the hard "
+              "RLIMIT_NOFILE): use --threads %llu or more",
+              cfg->connections, cfg->threads, cfg->threads == 1 ? "" : "s", per_thread,
+              (unsigned long long)max_table, threads);
+    return false;
+}
+
+/* raise_nofile decides --fixed-files, raises the soft open-file limit to
+ * the hard one, and says so when the connections cannot fit even then. */
+static int raise_nofile(struct config *cfg)
 {
     struct rlimit rl;
-    rlim_t need = (rlim_t)cfg->connections + cfg->publishers + FDS_RESERVED;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
         cli_error(PROG, "getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
         return -1;
     }
+    if (choose_fixed_files(cfg, rl.rlim_max) < 0)
+        return -1;
+    if (cfg->fixed_files && !table_fits(cfg, rl.rlim_max))
+        return -1;
+    rlim_t need = fds_needed(cfg);
     if (rl.rlim_max != RLIM_INFINITY && need > rl.rlim_max) {
-        unsigned long long fit =
-            rl.rlim_max > (rlim_t)cfg->publishers + FDS_RESERVED
-                ? (unsigned long long)(rl.rlim_max - cfg->publishers - FDS_RESERVED)
-                : 0;
-        cli_error(PROG,
-                  "%u connections need %llu file descriptors, but the hard limit "
-                  "(RLIMIT_NOFILE) is %llu, so at most %llu connections fit: raise the hard "
-                  "limit (ulimit -Hn as root, LimitNOFILE= for a systemd unit, "
-                  "/etc/security/limits.conf) or use fewer connections",
-                  cfg->connections, (unsigned long long)need, (unsigned long long)rl.rlim_max, fit);
+        refuse_fds(cfg, need, rl.rlim_max);
         return -1;
     }
+    /* A file table may not be larger than the soft limit. */
+    if (cfg->fixed_files && need < conns_per_thread(cfg))
+        need = conns_per_thread(cfg);
     rlim_t want = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
         rl.rlim_cur = want;
@@ -425,6 +520,9 @@ int main(int argc, char **argv)
         status = EXIT_FAILED;
     if (status < 0) {
         signal(SIGPIPE, SIG_IGN);
+        /* Wake the publishers on time: the default 50 us of timer slack
+         * would count as latency (threads inherit it). */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
         if (!b->cfg.no_multishot && !recvbuf_probe_multishot(why, sizeof(why))) {
             cli_error(PROG, "note: %s; using plain receives", why);
             b->cfg.no_multishot = true;

@@ -128,9 +128,10 @@ void report_table(FILE *out, const struct report *r)
             mode_text(cfg, mode, sizeof(mode)), cfg->size);
     fprintf(out,
             "  %-12s %u subscribed, %u failed in %.2f s (%.0f connections/s); %u thread%s, %s "
-            "receives\n",
+            "receives%s\n",
             "setup", r->connected, r->connect_failures, r->setup_s, per_s(r->connected, r->setup_s),
-            cfg->threads, cfg->threads == 1 ? "" : "s", r->recv_mode);
+            cfg->threads, cfg->threads == 1 ? "" : "s", r->recv_mode,
+            cfg->fixed_files ? ", fixed files" : "");
     if (r->connected == 0)
         goto verdict;
     fprintf(out, "  %-12s %.2f s after %.2f s of warmup\n", "window", w,
@@ -254,6 +255,7 @@ static void setup_json(json_t *o, const struct report *r)
                         json_integer((json_int_t)(cfg->connections * cfg->topics.pattern_share)));
     json_object_set_new(o, "threads", json_integer(cfg->threads));
     json_object_set_new(o, "recv_mode", json_string(r->recv_mode));
+    json_object_set_new(o, "fixed_files", json_boolean(cfg->fixed_files));
     json_object_set_new(o, "publishers", json_integer(cfg->publishers));
     json_object_set_new(o, "publish_via", json_string(cfg->http_publish ? "http" : "binary"));
     json_object_set_new(o, "mode", json_string(cfg->rate > 0 ? "open" : "closed"));

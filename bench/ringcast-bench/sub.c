@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -37,6 +38,16 @@ struct io_uring_sqe *sub_get_sqe(struct sub_thread *t)
     return sqe;
 }
 
+void sub_target(const struct sub_thread *t, const struct subconn *c, struct io_uring_sqe *sqe)
+{
+    if (c->fixed) {
+        sqe->fd = (int)(c - t->conns);
+        sqe->flags |= IOSQE_FIXED_FILE;
+    } else {
+        sqe->fd = c->fd;
+    }
+}
+
 void sub_arm_recv(struct sub_thread *t, struct subconn *c)
 {
     struct io_uring_sqe *sqe;
@@ -57,6 +68,7 @@ void sub_arm_recv(struct sub_thread *t, struct subconn *c)
         sqe = sub_get_sqe(t);
         io_uring_prep_recv(sqe, c->fd, buf, room, 0);
     }
+    sub_target(t, c, sqe);
     io_uring_sqe_set_data64(sqe, (uint64_t)(c - t->conns) << 8 | OP_RECV);
     c->ops |= OP_RECV;
 }
@@ -84,6 +96,75 @@ static int setup_ring(struct sub_thread *t)
     return ret;
 }
 
+/* probe_fixed_on runs the fixed-file probe on |ring| with the socket pair
+ * |fds|: installs fds[0] in slot 0, sends a byte from the slot, closes the
+ * slot. */
+static bool probe_fixed_on(struct io_uring *ring, const int fds[2], char *why, size_t why_len)
+{
+    int ret = io_uring_register_files_sparse(ring, 1);
+    if (ret < 0) {
+        snprintf(why, why_len, "no sparse io_uring file tables (%s)", strerror(-ret));
+        return false;
+    }
+    ret = io_uring_register_files_update(ring, 0, &fds[0], 1);
+    if (ret != 1) {
+        snprintf(why, why_len, "cannot install a socket in an io_uring file table (%s)",
+                 strerror(ret < 0 ? -ret : EIO));
+        return false;
+    }
+    struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+    io_uring_prep_send(sqe, 0, "x", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sqe->flags |= IOSQE_FIXED_FILE;
+    sqe = io_uring_get_sqe(ring);
+    io_uring_prep_close_direct(sqe, 0);
+    if (io_uring_submit_and_wait(ring, 2) < 0) {
+        snprintf(why, why_len, "the probe requests did not complete");
+        return false;
+    }
+    for (int i = 0; i < 2; i++) {
+        struct io_uring_cqe *cqe;
+        if (io_uring_peek_cqe(ring, &cqe) != 0) {
+            snprintf(why, why_len, "the probe requests did not complete");
+            return false;
+        }
+        int res = cqe->res;
+        io_uring_cqe_seen(ring, cqe);
+        if (res < 0) {
+            snprintf(why, why_len, "no %s on an io_uring file table slot (%s)",
+                     i == 0 ? "send" : "close", strerror(-res));
+            return false;
+        }
+    }
+    char byte;
+    if (read(fds[1], &byte, 1) != 1) {
+        snprintf(why, why_len, "a send from an io_uring file table slot did not arrive");
+        return false;
+    }
+    return true;
+}
+
+bool sub_probe_fixed_files(char *why, size_t why_len)
+{
+    struct io_uring ring;
+    int fds[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds) != 0) {
+        snprintf(why, why_len, "socketpair: %s", strerror(errno));
+        return false;
+    }
+    int ret = io_uring_queue_init(4, &ring, 0);
+    bool ok = false;
+    if (ret != 0) {
+        snprintf(why, why_len, "io_uring_queue_init: %s", strerror(-ret));
+    } else {
+        ok = probe_fixed_on(&ring, fds, why, why_len);
+        io_uring_queue_exit(&ring);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    return ok;
+}
+
 static bool setup(struct sub_thread *t)
 {
     const struct config *cfg = t->cfg;
@@ -96,6 +177,17 @@ static bool setup(struct sub_thread *t)
         return false;
     }
     t->ring_ok = true;
+    if (cfg->fixed_files) {
+        /* A slot per connection, so that slot = the connection's index;
+         * main checked that it fits in RLIMIT_NOFILE, the kernel's limit
+         * for a table. */
+        ret = io_uring_register_files_sparse(&t->ring, t->num_conns);
+        if (ret < 0) {
+            sub_note_error(t, "registering an io_uring file table of %u slots: %s", t->num_conns,
+                           strerror(-ret));
+            return false;
+        }
+    }
     if (!cfg->no_multishot) {
         ret = bufring_setup(&t->rb, &t->ring, BUF_GROUP, cfg->recv_buffers, cfg->recv_buffer_size);
         if (ret < 0) {
@@ -192,6 +284,8 @@ static void on_cqe(struct sub_thread *t, const struct io_uring_cqe *cqe)
         subconn_on_poll(t, c, cqe->res, clock_now_ns());
     else if (op == OP_RECV)
         on_recv(t, c, cqe);
+    else if (op == OP_PONG || op == OP_CLOSE_SEND || op == OP_CLOSE_SLOT)
+        subconn_on_fixed(t, c, op, cqe->res);
 }
 
 /* wait_and_handle waits for completions (or WAIT_NS) and handles them. */
@@ -292,8 +386,13 @@ static void run(struct sub_thread *t)
 
 static void teardown(struct sub_thread *t)
 {
-    if (t->ring_ok)
-        io_uring_queue_exit(&t->ring); /* cancels what is still in flight */
+    if (t->ring_ok) {
+        if (t->cfg->fixed_files)
+            io_uring_submit(&t->ring); /* the closes of the last slots */
+        /* Cancels what is still in flight, and closes the sockets still in
+         * the file table (connections that did not finish closing). */
+        io_uring_queue_exit(&t->ring);
+    }
     t->ring_ok = false;
     for (uint32_t j = 0; j < t->num_conns && t->conns != NULL; j++) {
         struct subconn *c = &t->conns[j];
@@ -302,6 +401,7 @@ static void teardown(struct sub_thread *t)
         if (c->fd >= 0)
             close(c->fd);
         c->fd = -1;
+        c->fixed = false;
         subconn_free(c);
     }
     bufring_unmap(&t->rb);

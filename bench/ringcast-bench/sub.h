@@ -7,6 +7,15 @@
  * receive completion is parsed at once, as many frames or lines as it
  * holds, and each event is checked (stream.h) and timed (hist.h).
  *
+ * With fixed files (--fixed-files, cfg->fixed_files) the ring has a sparse
+ * file table with a slot per connection (slot = the connection's index in
+ * the thread). A connection is set up on an ordinary descriptor; once it is
+ * subscribed its socket is installed in its slot and the descriptor closed,
+ * and from then on every request on it (receives, the close frame, pongs,
+ * shutdowns, the final close) names the slot with IOSQE_FIXED_FILE. So only
+ * the setups in flight hold descriptors, and a thread holds as many
+ * connections as RLIMIT_NOFILE allows a table to have.
+ *
  * The thread reports through its own struct sub_thread: |progress| with
  * relaxed atomics while it runs, |res| once it has been joined. */
 #ifndef BENCH_SUB_H
@@ -16,6 +25,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -101,6 +111,16 @@ void sub_free(struct sub_thread *t);
 /* sub_note_error records the thread's first error. */
 void sub_note_error(struct sub_thread *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* sub_probe_fixed_files reports whether this kernel has what fixed files
+ * need: a sparse file table, installing a socket in it, a send on a slot
+ * and closing a slot. On false, |why| says what failed. */
+bool sub_probe_fixed_files(char *why, size_t why_len);
+
+/* sub_target points |sqe| (after io_uring_prep_*, whose descriptor it
+ * replaces) at |c|'s socket: its slot in the file table once installed
+ * there, else its descriptor. */
+void sub_target(const struct sub_thread *t, const struct subconn *c, struct io_uring_sqe *sqe);
 
 /* sub_arm_recv arms a receive on |c|. */
 void sub_arm_recv(struct sub_thread *t, struct subconn *c);

@@ -76,9 +76,37 @@ static void fail(struct sub_thread *t, struct subconn *c, const char *fmt, ...)
     subconn_kill(t, c);
 }
 
+/* user_data is what a request on |c| carries: its index and the op. */
+static uint64_t user_data(const struct sub_thread *t, const struct subconn *c, unsigned op)
+{
+    return (uint64_t)conn_index(t, c) << 8 | op;
+}
+
+/* shutdown_slot queues a shutdown of a fixed file's socket; |op| tracks
+ * it (0: nobody waits for it). */
+static void shutdown_slot(struct sub_thread *t, struct subconn *c, int how, unsigned op)
+{
+    struct io_uring_sqe *sqe = sub_get_sqe(t);
+
+    io_uring_prep_shutdown(sqe, c->fd, how);
+    sub_target(t, c, sqe);
+    io_uring_sqe_set_data64(sqe, op != 0 ? user_data(t, c, op) : 0);
+    c->ops |= (uint8_t)op;
+}
+
 void subconn_release(struct sub_thread *t, struct subconn *c)
 {
-    if (c->state == CS_DEAD && c->ops == 0 && c->fd >= 0) {
+    if (c->state != CS_DEAD || c->ops != 0)
+        return;
+    if (c->fixed) {
+        /* The slot is never reused (one connection each), so nothing
+         * waits for this close; its completion only reports errors. */
+        struct io_uring_sqe *sqe = sub_get_sqe(t);
+        io_uring_prep_close_direct(sqe, conn_index(t, c));
+        io_uring_sqe_set_data64(sqe, user_data(t, c, OP_CLOSE_SLOT));
+        c->fixed = false;
+        t->live--;
+    } else if (c->fd >= 0) {
         close(c->fd);
         c->fd = -1;
         t->live--;
@@ -91,7 +119,11 @@ void subconn_kill(struct sub_thread *t, struct subconn *c)
         return;
     c->state = CS_DEAD;
     c->deadline_ns = 0;
-    if (c->fd >= 0 && c->ops != 0) {
+    if (c->fixed && c->ops != 0) {
+        /* As below; a multishot receive armed before the socket moved
+         * into the table ends too: it is the same socket. */
+        shutdown_slot(t, c, SHUT_RDWR, 0);
+    } else if (c->fd >= 0 && c->ops != 0) {
         /* The requests in flight end with the socket: a receive returns 0,
          * the connect poll wakes up. */
         shutdown(c->fd, SHUT_RDWR);
@@ -110,14 +142,54 @@ static bool send_all(int fd, const void *buf, size_t len)
     return n == (ssize_t)len;
 }
 
+/* send_fixed sends a control frame on a fixed file, from the connection's
+ * buffer for its kind, which the request reads when it runs. Returns false
+ * when it cannot be sent; a failure of the send itself shows in its
+ * completion (subconn_on_fixed). */
+static bool send_fixed(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
+                       size_t len)
+{
+    uint8_t *frame;
+    unsigned op;
+
+    if (opcode == WSP_CLOSE && len <= SUBCONN_CLOSE_FRAME - WSP_MAX_CLIENT_HEADER) {
+        if (c->ops & OP_CLOSE_SEND)
+            return false; /* a connection sends one close */
+        frame = c->close_frame;
+        op = OP_CLOSE_SEND;
+    } else if (opcode == WSP_PONG) {
+        /* A second ping in the same receive finds the first pong still
+         * in flight: that one already tells the server we are alive. */
+        if (c->ops & OP_PONG)
+            return true;
+        if (c->pong == NULL && (c->pong = malloc(WSP_MAX_CLIENT_HEADER + SUBCONN_MAX_PONG)) == NULL)
+            return false;
+        frame = c->pong;
+        op = OP_PONG;
+    } else {
+        return false; /* the handshake and the subscribe went out before installing */
+    }
+    size_t n = wsp_client_frame(frame, opcode, payload, len, (uint32_t)rng_next(&t->rng));
+    struct io_uring_sqe *sqe = sub_get_sqe(t);
+    /* MSG_DONTWAIT, as send_all: the send runs when it is submitted and
+     * fails rather than waits, so a connection's frames leave in order. */
+    io_uring_prep_send(sqe, c->fd, frame, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    sub_target(t, c, sqe);
+    io_uring_sqe_set_data64(sqe, user_data(t, c, op));
+    c->ops |= (uint8_t)op;
+    return true;
+}
+
 /* send_ws sends one masked frame. */
 static bool send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
                     size_t len)
 {
-    uint8_t frame[WSP_MAX_CLIENT_HEADER + 512];
+    uint8_t frame[WSP_MAX_CLIENT_HEADER + SUBCONN_MAX_PONG];
 
-    if (len > 512)
+    if (len > SUBCONN_MAX_PONG)
         return false;
+    if (c->fixed)
+        return send_fixed(t, c, opcode, payload, len);
     size_t n = wsp_client_frame(frame, opcode, payload, len, (uint32_t)rng_next(&t->rng));
     return send_all(c->fd, frame, n);
 }
@@ -275,8 +347,28 @@ void subconn_on_poll(struct sub_thread *t, struct subconn *c, int res, uint64_t 
     on_connected(t, c);
 }
 
-static void become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
+/* install_fixed moves the socket of a connection that is set up into its
+ * slot of the ring's file table and closes its descriptor (subconn.h). */
+static bool install_fixed(struct sub_thread *t, struct subconn *c)
 {
+    int ret = io_uring_register_files_update(&t->ring, conn_index(t, c), &c->fd, 1);
+
+    if (ret != 1) {
+        fail(t, c, "cannot install its socket in the io_uring file table: %s",
+             strerror(ret < 0 ? -ret : EIO));
+        return false;
+    }
+    close(c->fd);
+    c->fd = -1;
+    c->fixed = true;
+    return true;
+}
+
+/* become_ready makes a connection READY; false when it failed instead. */
+static bool become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
+{
+    if (t->cfg->fixed_files && !install_fixed(t, c))
+        return false;
     c->state = CS_READY;
     c->was_ready = true;
     c->deadline_ns = 0;
@@ -284,6 +376,7 @@ static void become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_n
     t->res.ready++;
     t->res.setup_end_ns = now_ns;
     atomic_store_explicit(&t->progress.ready, t->res.ready, memory_order_relaxed);
+    return true;
 }
 
 /* send_subscribe sends {"type":"subscribe","topics":["..."]}. */
@@ -314,10 +407,8 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
             fail(t, c, "%s %.*s", err, (int)body, h + head);
             return false;
         }
-        if (t->cfg->target == TARGET_NCHAN) {
-            become_ready(t, c, now_ns); /* the channel is in the URL */
-            return true;
-        }
+        if (t->cfg->target == TARGET_NCHAN)
+            return become_ready(t, c, now_ns); /* the channel is in the URL */
         if (!send_subscribe(t, c)) {
             fail(t, c, "cannot send the subscribe message: %s", strerror(errno));
             return false;
@@ -330,8 +421,7 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
         fail(t, c, "%s %.*s", err, (int)body, h + head);
         return false;
     }
-    become_ready(t, c, now_ns); /* the server subscribes before it answers */
-    return true;
+    return become_ready(t, c, now_ns); /* the server subscribes before it answers */
 }
 
 /* on_event checks one event and times it. */
@@ -391,11 +481,8 @@ static bool on_reply(struct sub_thread *t, struct subconn *c, const uint8_t *jso
     static const char subscribed[] = "{\"type\":\"subscribed\"";
     static const char error[] = "{\"type\":\"error\"";
 
-    if (len >= sizeof(subscribed) - 1 && memcmp(json, subscribed, sizeof(subscribed) - 1) == 0) {
-        if (c->state == CS_SUBSCRIBING)
-            become_ready(t, c, now_ns);
-        return true;
-    }
+    if (len >= sizeof(subscribed) - 1 && memcmp(json, subscribed, sizeof(subscribed) - 1) == 0)
+        return c->state != CS_SUBSCRIBING || become_ready(t, c, now_ns);
     if (len >= sizeof(error) - 1 && memcmp(json, error, sizeof(error) - 1) == 0) {
         fail(t, c, "subscribe refused: %.*s", (int)(len < 160 ? len : 160), json);
         return false;
@@ -663,12 +750,39 @@ void subconn_on_eof(struct sub_thread *t, struct subconn *c, int res)
     }
 }
 
+void subconn_on_fixed(struct sub_thread *t, struct subconn *c, unsigned op, int res)
+{
+    if (op == OP_CLOSE_SLOT) {
+        if (res < 0)
+            sub_note_error(t, "connection %u: closing its file table slot: %s", c->id,
+                           strerror(-res));
+        return;
+    }
+    c->ops &= (uint8_t)~op;
+    /* As with a synchronous send: a close we started that cannot go out is
+     * an unclean close; a failed pong, or a failed answer to the server's
+     * close, is not judged. */
+    if (op == OP_CLOSE_SEND && res < 0 && c->state == CS_CLOSING && !c->server_closed) {
+        t->res.unclean_closes++;
+        subconn_kill(t, c);
+    }
+    subconn_release(t, c);
+}
+
+/* half_close shuts our side of an SSE stream down. */
+static bool half_close(struct sub_thread *t, struct subconn *c)
+{
+    if (!c->fixed)
+        return shutdown(c->fd, SHUT_WR) == 0;
+    shutdown_slot(t, c, SHUT_WR, OP_CLOSE_SEND);
+    return true;
+}
+
 void subconn_begin_close(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
 {
     if (c->state != CS_READY)
         return;
-    bool sent = t->cfg->protocol == PROTO_WS ? send_close(t, c, CLOSE_NORMAL)
-                                             : shutdown(c->fd, SHUT_WR) == 0;
+    bool sent = t->cfg->protocol == PROTO_WS ? send_close(t, c, CLOSE_NORMAL) : half_close(t, c);
     c->state = CS_CLOSING;
     c->deadline_ns = now_ns + t->cfg->close_timeout_ns;
     if (!sent) {
@@ -723,6 +837,8 @@ void subconn_free(struct subconn *c)
 {
     free(c->partial);
     free(c->many);
+    free(c->pong);
     c->partial = NULL;
     c->many = NULL;
+    c->pong = NULL;
 }

@@ -10,6 +10,15 @@
  * to close. Any failure, or a deadline passing before READY, makes it DEAD
  * at once; its socket is closed when the kernel has returned every request.
  *
+ * With fixed files (sub.h), READY begins with installing the socket in the
+ * ring's file table and closing its descriptor. A multishot receive armed
+ * before keeps running: it holds its own reference to the socket. From then
+ * on what was a system call on the descriptor is an io_uring request on the
+ * slot: pongs and the close frame are sends from the connection's own
+ * buffers (alive until their completion), SSE's half close and the
+ * shutdown that ends a DEAD connection's requests are shutdown requests,
+ * and the final close is a close of the slot.
+ *
  * Received bytes are parsed where they lie (in the provided buffer). Only
  * the tail of a frame or line cut by the end of a buffer is copied, into
  * the connection's |partial| buffer, and completed from the next one. */
@@ -21,6 +30,7 @@
 
 #include "stream.h"
 #include "sub.h"
+#include "wsparse.h"
 
 enum subconn_state {
     CS_NEW,
@@ -32,18 +42,28 @@ enum subconn_state {
     CS_DEAD,
 };
 
-/* In-flight io_uring requests of a connection. */
+/* In-flight io_uring requests of a connection; also the low byte of a
+ * request's user data (the connection's index above it). */
 enum {
-    OP_POLL = 1, /* POLLOUT for the connect */
-    OP_RECV = 2, /* a receive, multishot or not */
+    OP_POLL = 1,        /* POLLOUT for the connect */
+    OP_RECV = 2,        /* a receive, multishot or not */
+    OP_PONG = 4,        /* fixed file: a pong from |pong| */
+    OP_CLOSE_SEND = 8,  /* fixed file: the close frame from |close_frame|, or SSE's half close */
+    OP_CLOSE_SLOT = 16, /* fixed file: the slot's close (never in |ops|: nothing waits) */
 };
 
+/* A client close frame: header, mask and the 2-byte code. */
+#define SUBCONN_CLOSE_FRAME (WSP_MAX_CLIENT_HEADER + 2)
+/* The largest ping payload answered (control frames carry at most 125). */
+#define SUBCONN_MAX_PONG 512
+
 struct subconn {
-    int fd;             /* -1 once closed */
+    int fd;             /* -1 once closed, or once installed in the file table */
     uint8_t state;      /* enum subconn_state */
     uint8_t ops;        /* OP_* in flight */
     bool was_ready;     /* reached READY */
     bool server_closed; /* the server ended it while READY */
+    bool fixed;         /* the socket is in the ring's file table, at the connection's index */
     uint32_t id;        /* global connection index */
     int32_t topic;      /* the subscribed topic, -1: the pattern */
     uint32_t partial_len, partial_cap;
@@ -51,6 +71,8 @@ struct subconn {
     uint64_t deadline_ns;
     struct stream one;   /* an exact connection's stream */
     struct stream *many; /* a pattern connection's streams, one per topic */
+    uint8_t *pong;       /* fixed file: the pong in flight (allocated at the first ping) */
+    uint8_t close_frame[SUBCONN_CLOSE_FRAME]; /* fixed file: the close frame in flight */
 };
 
 /* subconn_open creates the socket, binds it to its source address and
@@ -68,6 +90,10 @@ void subconn_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *dat
 /* subconn_on_own_data handles |len| bytes received into the connection's
  * own buffer (without multishot), after c->partial_len. */
 void subconn_on_own_data(struct sub_thread *t, struct subconn *c, size_t len, uint64_t now_ns);
+
+/* subconn_on_fixed handles the completion of a request on a fixed file:
+ * OP_PONG, OP_CLOSE_SEND (|res|: bytes sent or -errno) or OP_CLOSE_SLOT. */
+void subconn_on_fixed(struct sub_thread *t, struct subconn *c, unsigned op, int res);
 
 /* subconn_on_eof handles the end of the stream or a receive error. */
 void subconn_on_eof(struct sub_thread *t, struct subconn *c, int res);
@@ -91,7 +117,8 @@ void subconn_check_deadline(struct sub_thread *t, struct subconn *c, uint64_t no
  * it once no request is in flight. */
 void subconn_kill(struct sub_thread *t, struct subconn *c);
 
-/* subconn_release closes the socket if nothing is in flight any more. */
+/* subconn_release closes the socket (with fixed files: its slot) if
+ * nothing is in flight any more. */
 void subconn_release(struct sub_thread *t, struct subconn *c);
 
 /* subconn_drained reports whether a READY connection has every topic's

@@ -8,6 +8,7 @@ in CI, so its stderr is checked for sanitizer reports too."""
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -25,7 +26,7 @@ FLAGS = [
     "--connect-concurrency", "--connect-timeout", "--close-timeout", "--recv-buffers",
     "--recv-buffer-size", "--no-multishot", "--publishers", "--http-publish", "--rate",
     "--window", "--size", "--warmup", "--duration", "--drain", "--json", "--help", "--version",
-    "--target",
+    "--target", "--fixed-files",
 ]
 
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
@@ -33,13 +34,15 @@ NCHAN_TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", 
                               "nchan", "nchan.conf.in")
 
 
-def bench(server, *args, timeout=90):
-    """Runs ringcast-bench --json against |server|; returns (exit status,
-    the parsed JSON line, stderr)."""
+def bench(server, *args, timeout=90, nofile=None):
+    """Runs ringcast-bench --json against |server|, with |nofile| as its
+    (soft, hard) RLIMIT_NOFILE if given; returns (exit status, the parsed
+    JSON line, stderr)."""
     cmd = [binary("ringcast-bench"), "--addr", "%s:%d" % (server.host, server.port),
            "--publish-addr", server.publish_addr, "--server-pid", str(server.proc.pid),
            "--json"] + [str(a) for a in args]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=limit)
     assert not SANITIZER.search(p.stderr), "sanitizer report from ringcast-bench:\n" + p.stderr
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 1, "--json printed more than one line:\n%s\n%s" % (p.stdout, p.stderr)
@@ -80,7 +83,7 @@ def test_usage_errors_exit_2():
                  ["--duration", "soon"], ["--pattern-share", "0.5", "--pattern", "nomatch:*"],
                  ["stray-argument"], ["--target", "redis"], ["--target", "nchan", "--size", "64"],
                  ["--target", "nchan", "--publishers", "2"], ["--server-pid", "1,x"],
-                 ["--target", "nchan", "--pattern-share", "0.5"]):
+                 ["--target", "nchan", "--pattern-share", "0.5"], ["--fixed-files", "maybe"]):
         p = subprocess.run([binary("ringcast-bench")] + args, capture_output=True, text=True,
                            timeout=10)
         assert p.returncode == 2, "%s: exit %d\n%s" % (args, p.returncode, p.stderr)
@@ -95,6 +98,32 @@ def test_websocket_closed_loop(start_server):
     assert r["protocol"] == "ws" and r["mode"] == "closed", detail
     # 4 topics, 50 subscribers each: every acknowledged publish reached 50.
     assert r["deliveries_total"] == r["publishes_total"] * 50, detail
+
+
+def test_websocket_fixed_files(start_server):
+    """--fixed-files on: each subscribed socket moves into its thread's
+    io_uring file table and is used only through it, up to the close."""
+    server = start_server(shards=2)
+    code, r, stderr = bench(server, "--connections", 300, "--topics", 3, "--threads", 2,
+                            "--fixed-files", "on", "--rate", 500, "--warmup", "0.2s",
+                            "--duration", "1s")
+    detail = check_clean(code, r, stderr, 300)
+    assert r["fixed_files"] is True and r["threads"] == 2, detail
+    assert r["deliveries_total"] == r["publishes_total"] * 100, detail
+
+
+def test_fixed_files_auto_under_a_low_limit(start_server):
+    """--fixed-files auto (the default) turns them on when the connections
+    do not fit in the hard RLIMIT_NOFILE as descriptors: 300 SSE
+    subscribers under a limit of 256, 150 per thread in the file tables,
+    at most 2 x 32 setups holding descriptors."""
+    server = start_server(shards=2)
+    code, r, stderr = bench(server, "--protocol", "sse", "--connections", 300, "--topics", 3,
+                            "--threads", 2, "--connect-concurrency", 32, "--rate", 500,
+                            "--warmup", "0.2s", "--duration", "1s", nofile=(256, 256))
+    detail = check_clean(code, r, stderr, 300)
+    assert r["fixed_files"] is True, detail
+    assert r["deliveries_total"] == r["publishes_total"] * 100, detail
 
 
 def test_sse_with_patterns(start_server):
