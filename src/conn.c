@@ -172,6 +172,14 @@ static void shut_down(struct shard *sh, struct conn *c, int how)
     c->ops++;
 }
 
+/* cancel cancels the connection's request |op| (a receive or a send). */
+static void cancel(struct shard *sh, struct conn *c, enum uring_op op)
+{
+    sockop_cancel(&sh->ring, uring_pack(op, c->gen, c->slot),
+                  uring_pack(OP_SOCKOP, c->gen, c->slot));
+    c->ops++;
+}
+
 void conn_on_sockop(struct shard *sh, struct conn *c)
 {
     c->ops--;
@@ -185,14 +193,14 @@ void conn_kill(struct shard *sh, struct conn *c)
     leave_index(sh, c);
     c->state = CONN_DEAD;
     timer_cancel(&sh->timers, &c->timer);
-    /* Shutting down both directions completes a pending receive and makes a
-     * send stuck on a full socket fail; the cancel covers anything else. */
-    bool in_flight = c->ops > 0;
-    shut_down(sh, c, SHUT_RDWR);
-    if (in_flight) {
-        sockop_cancel_all(&sh->ring, c->fd, uring_pack(OP_SOCKOP, c->gen, c->slot));
-        c->ops++;
-    }
+    /* The cancels end a pending receive and a send stuck on a full socket;
+     * the close at release then ends the connection (FIN, or RST with
+     * unread input). No shutdown: the kernel runs those on a worker
+     * thread, which would cost more than the close itself. */
+    if (c->flags & CONN_RECV_ARMED)
+        cancel(sh, c, OP_RECV);
+    if (c->flags & CONN_SEND_ACTIVE)
+        cancel(sh, c, OP_SEND);
     conn_add_work(sh, c); /* freed there once no request is in flight */
 }
 

@@ -34,10 +34,10 @@ void sockop_shutdown(struct io_uring *ring, int slot, int how, uint64_t user_dat
     io_uring_sqe_set_data64(sqe, user_data);
 }
 
-void sockop_cancel_all(struct io_uring *ring, int slot, uint64_t user_data)
+void sockop_cancel(struct io_uring *ring, uint64_t target, uint64_t user_data)
 {
     struct io_uring_sqe *sqe = uring_get_sqe(ring);
-    io_uring_prep_cancel_fd(sqe, slot, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_FD_FIXED);
+    io_uring_prep_cancel64(sqe, target, 0);
     io_uring_sqe_set_data64(sqe, user_data);
 }
 

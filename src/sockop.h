@@ -44,8 +44,10 @@ static inline void sockop_target(struct io_uring_sqe *sqe)
 /* sockop_shutdown shuts down |how| (SHUT_WR, SHUT_RDWR) of |slot|. */
 void sockop_shutdown(struct io_uring *ring, int slot, int how, uint64_t user_data);
 
-/* sockop_cancel_all cancels every request in flight on |slot|. */
-void sockop_cancel_all(struct io_uring *ring, int slot, uint64_t user_data);
+/* sockop_cancel cancels the request whose user_data is |target|: found
+ * by hash, where a cancel by descriptor would scan every request of the
+ * ring (with many connections, each closing one, that is quadratic). */
+void sockop_cancel(struct io_uring *ring, uint64_t target, uint64_t user_data);
 
 /* sockop_close closes |slot| and frees it for the next accept. */
 void sockop_close(struct io_uring *ring, int slot);
