@@ -175,8 +175,11 @@ def nchan(tmp_path):
     for key, value in {"MODULE": NCHAN_MODULE, "WORKERS": "1", "NOFILE": "4096",
                        "WORKER_CONNECTIONS": "2048", "PREFIX": str(tmp_path),
                        "PORT": str(port), "BODY_BUFFER": "64k", "SHM": "64M",
-                       "BUFFER_LENGTH": "10"}.items():
+                       "BUFFER_LENGTH": "10", "LISTEN_OPTIONS": ""}.items():
         text = text.replace("@%s@" % key, value)
+    settings = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    unfilled = re.findall(r"@[A-Z_]+@", settings)
+    assert not unfilled, "template fields not filled: %s" % unfilled
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path) + "/", "-e",
