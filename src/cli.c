@@ -33,6 +33,24 @@ int cli_usage_error(const char *prog, const char *fmt, ...)
     return CLI_EXIT_USAGE;
 }
 
+int cli_parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v < min || v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int cli_no_operands(const char *prog, int argc, char **argv, int next)
+{
+    if (next < argc)
+        return cli_usage_error(prog, "unexpected argument '%s'", argv[next]);
+    return 0;
+}
+
 /* trim removes surrounding whitespace from the |*len| bytes of |buf| in
  * place and NUL-terminates them. */
 static void trim(char *buf, size_t *len)

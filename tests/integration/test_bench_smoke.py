@@ -230,3 +230,33 @@ def test_nchan_target(nchan, protocol):
     assert r["server_cpu"]["pids"] == len(pids), detail
     # 4 topics, 10 subscribers each: every acknowledged publish reached 10.
     assert r["deliveries_total"] == r["publishes_total"] * 10, detail
+
+
+def run_json_lines(*cmd):
+    p = subprocess.run(list(cmd), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [json.loads(line) for line in p.stdout.splitlines()]
+
+
+def test_loopback_floor_reports_round_trips():
+    """loopback-probe floor: the loopback latency floor (docs/BENCHMARKS.md, B)."""
+    [r] = run_json_lines(binary("loopback-probe"), "floor", "--count", "500", "--gap", "0")
+    rtt = r["rtt_us"]
+    assert r["count"] == 500
+    assert 0 < rtt["p50"] <= rtt["p90"] <= rtt["p99"] <= rtt["p999"] <= rtt["max"], rtt
+    for args, message in ((["floor", "--gap", "-1"], "--gap"), (["sideways"], "unknown probe"),
+                          ([], "which probe")):
+        p = subprocess.run([binary("loopback-probe")] + args, capture_output=True, text=True)
+        assert p.returncode == 2 and message in p.stderr, (args, p.stderr)
+
+
+def test_loopback_zerocopy_reports_both_modes():
+    """loopback-probe zerocopy: SEND, then SEND_ZC with one notification per
+    send, each saying whether the kernel copied (docs/BENCHMARKS.md, C)."""
+    send, zc = run_json_lines(binary("loopback-probe"), "zerocopy", "--count", "300", "--size",
+                              "4096", "--depth", "4")
+    assert (send["mode"], zc["mode"]) == ("send", "send_zc")
+    for r in (send, zc):
+        assert r["error"] == "" and r["count"] == 300 and r["mib_per_s"] > 0, r
+    assert send["notifications"] == 0
+    assert zc["notifications"] == 300 and 0 <= zc["copied"] <= 300, zc
