@@ -190,8 +190,14 @@ static int parse_query(struct httppub_request *out, const char *query, size_t qu
                       "a query parameter name has a bad %%-escape or encodes a NUL byte");
             return -1;
         }
-        if (strcmp(key, "token") == 0)
+        if (strcmp(key, "token") == 0) {
+            if (pr == PAIR_BAD_VALUE) {
+                set_error(err, 422, "bad_request",
+                          "\"token\" in the query has a bad %%-escape or encodes a NUL byte");
+                return -1;
+            }
             continue; /* the caller's: authentication (auth.h) */
+        }
         int f = field_of(key);
         if (f < 0) {
             char shown[41];
