@@ -9,10 +9,10 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: " PROG " floor|zerocopy [OPTIONS]\n"
+    fprintf(f, "Usage: " PROG " floor|zerocopy|stall [OPTIONS]\n"
                "\n"
-               "Measures this machine's loopback TCP between two processes pinned to two\n"
-               "CPUs, for reading ringcast-bench's results against. Prints JSON lines.\n"
+               "Measures this machine with two processes pinned to two CPUs, for reading\n"
+               "ringcast-bench's results against. Prints JSON lines.\n"
                "\n"
                "  floor      round trips of 8 bytes, each after a pause; the peer echoes.\n"
                "             A round trip is two one-way hops with no work between them,\n"
@@ -22,12 +22,19 @@ static void usage(FILE *f)
                "             reads and discards. Prints per mode the wall time, MiB/s, the\n"
                "             sender's CPU time per send, and for SEND_ZC how many sends the\n"
                "             kernel reported as copied anyway (Linux 6.2 or later).\n"
+               "  stall      both processes read the clock in a tight loop; a gap between\n"
+               "             two reads is time the CPU was taken away (interrupts, the\n"
+               "             kernel, on a virtual machine the host). Prints per CPU the\n"
+               "             gaps over 50, 100, 250, 500 and 1000 us (count, per second)\n"
+               "             and waits_longer_pct: the share of the time at which work\n"
+               "             arriving on that CPU would have waited longer than that.\n"
                "\n"
                "  --count N     round trips or sends (default 20000 floor, 200000 zerocopy)\n"
                "  --gap US      floor: pause before each round trip, in microseconds; 0\n"
                "                sends the next at once (default 1000)\n"
                "  --size BYTES  zerocopy: bytes per send (default 16384)\n"
                "  --depth N     zerocopy: sends in flight (default 32)\n"
+               "  --seconds N   stall: how long to watch (default 10)\n"
                "  --self-cpu C  the measuring process's CPU (default 0)\n"
                "  --peer-cpu C  the peer's CPU (default 1)\n"
                "  -h, --help    this text\n");
@@ -54,6 +61,10 @@ static int set_option(int opt, const char *arg, struct probe_options *o)
         return cli_parse_uint(arg, 1, 1024, &o->depth) == 0
                    ? 0
                    : cli_usage_error(PROG, "--depth wants 1 to 1024");
+    case 't':
+        return cli_parse_uint(arg, 1, 3600, &o->seconds) == 0
+                   ? 0
+                   : cli_usage_error(PROG, "--seconds wants 1 to 3600");
     default: /* the CPUs */
         if (cli_parse_uint(arg, 0, CPU_SETSIZE - 1, &cpu) != 0)
             return cli_usage_error(PROG, "--%s-cpu wants a CPU number",
@@ -67,12 +78,18 @@ static int set_option(int opt, const char *arg, struct probe_options *o)
 static int parse_options(int argc, char **argv, struct probe_options *o, const char **probe)
 {
     static const struct option longs[] = {
-        {"count", required_argument, NULL, 'n'},    {"gap", required_argument, NULL, 'g'},
-        {"size", required_argument, NULL, 's'},     {"depth", required_argument, NULL, 'd'},
-        {"self-cpu", required_argument, NULL, 'S'}, {"peer-cpu", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"count", required_argument, NULL, 'n'},
+        {"gap", required_argument, NULL, 'g'},
+        {"size", required_argument, NULL, 's'},
+        {"depth", required_argument, NULL, 'd'},
+        {"self-cpu", required_argument, NULL, 'S'},
+        {"peer-cpu", required_argument, NULL, 'P'},
+        {"seconds", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    *o = (struct probe_options){.gap_us = 1000, .size = 16384, .depth = 32, .peer_cpu = 1};
+    *o = (struct probe_options){
+        .gap_us = 1000, .size = 16384, .depth = 32, .seconds = 10, .peer_cpu = 1};
     int opt, status;
     while ((opt = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         if (opt == 'h') {
@@ -85,9 +102,10 @@ static int parse_options(int argc, char **argv, struct probe_options *o, const c
             return status;
     }
     if (optind >= argc)
-        return cli_usage_error(PROG, "which probe: floor or zerocopy?");
+        return cli_usage_error(PROG, "which probe: floor, zerocopy or stall?");
     *probe = argv[optind];
-    if (strcmp(*probe, "floor") != 0 && strcmp(*probe, "zerocopy") != 0)
+    if (strcmp(*probe, "floor") != 0 && strcmp(*probe, "zerocopy") != 0 &&
+        strcmp(*probe, "stall") != 0)
         return cli_usage_error(PROG, "unknown probe '%s'", *probe);
     if (o->count == 0)
         o->count = strcmp(*probe, "floor") == 0 ? 20000 : 200000;
@@ -105,5 +123,7 @@ int main(int argc, char **argv)
         cli_error(PROG, "cannot pin to CPU %d", o.self_cpu);
         return 1;
     }
+    if (strcmp(probe, "stall") == 0)
+        return probe_stall(&o);
     return strcmp(probe, "floor") == 0 ? probe_floor(&o) : probe_zerocopy(&o);
 }

@@ -1,7 +1,9 @@
-/* probe.h: loopback-probe, measurements of this machine's loopback TCP that
+/* probe.h: loopback-probe, measurements of this machine that
  * ringcast-bench's results are read against (bench/README.md,
- * docs/BENCHMARKS.md): "floor", the round-trip latency with no server in
- * between, and "zerocopy", io_uring SEND against SEND_ZC. */
+ * docs/BENCHMARKS.md): "floor", the loopback TCP round-trip latency with no
+ * server in between, "zerocopy", io_uring SEND against SEND_ZC, and
+ * "stall", how often and how long the machine takes a CPU away from a
+ * running thread. */
 #ifndef PROBE_H
 #define PROBE_H
 
@@ -11,11 +13,12 @@
 
 struct probe_options {
     unsigned count;
-    unsigned gap_us; /* floor: pause before each round trip */
-    unsigned size;   /* zerocopy: bytes per send */
-    unsigned depth;  /* zerocopy: sends in flight */
-    int self_cpu;    /* the measuring process */
-    int peer_cpu;    /* the echoing or reading process */
+    unsigned gap_us;  /* floor: pause before each round trip */
+    unsigned size;    /* zerocopy: bytes per send */
+    unsigned depth;   /* zerocopy: sends in flight */
+    unsigned seconds; /* stall: how long to watch */
+    int self_cpu;     /* the measuring process */
+    int peer_cpu;     /* the echoing or reading process */
 };
 
 /* The peer runs |serve| on its end of the connection in a child process
@@ -35,5 +38,6 @@ int probe_pin(int cpu);
 /* The probes print one JSON line per result; they return the exit status. */
 int probe_floor(const struct probe_options *o);
 int probe_zerocopy(const struct probe_options *o);
+int probe_stall(const struct probe_options *o);
 
 #endif

@@ -390,8 +390,7 @@ static void gather_pubs(struct bench *b)
         r->publishes_total += p->acked;
         r->sent_total += p->sent;
         r->publish_errors += p->nacked;
-        if (p->behind_max_ns > r->behind_max_ns)
-            r->behind_max_ns = p->behind_max_ns;
+        hist_merge(r->late, p->late);
         r->pub_cpu_s[i] = (double)cpu_window_ns(&p->cpu) / 1e9;
         if (p->first_error[0] != '\0' && r->publish_error[0] == '\0')
             snprintf(r->publish_error, sizeof(r->publish_error), "%s", p->first_error);
@@ -480,14 +479,16 @@ static int bench_init(struct bench *b)
     r->cfg = cfg;
     r->recv_mode = cfg->no_multishot ? "plain" : "multishot";
     r->latency = malloc(sizeof(*r->latency));
+    r->late = malloc(sizeof(*r->late));
     r->sub_cpu_s = calloc(cfg->threads, sizeof(double));
     r->pub_cpu_s = calloc(cfg->publishers, sizeof(double));
     if (b->subs == NULL || b->pubs == NULL || b->published == NULL || r->latency == NULL ||
-        r->sub_cpu_s == NULL || r->pub_cpu_s == NULL) {
+        r->late == NULL || r->sub_cpu_s == NULL || r->pub_cpu_s == NULL) {
         cli_error(PROG, "out of memory");
         return -1;
     }
     hist_init(r->latency);
+    hist_init(r->late);
     return 0;
 }
 
@@ -501,6 +502,7 @@ static void bench_free(struct bench *b)
     free(b->pubs);
     free(b->published);
     free(b->rep.latency);
+    free(b->rep.late);
     free(b->rep.sub_cpu_s);
     free(b->rep.pub_cpu_s);
     flags_free(&b->cfg);

@@ -12,6 +12,12 @@
 #include "topics.h"
 
 #define OPEN_LOOP_MAX_INFLIGHT 4096
+/* Open loop with sends less than OPEN_LOOP_BATCH_BELOW_NS apart: replies
+ * are read once OPEN_LOOP_REPLY_BATCH are due, not with one wake-up each (a
+ * wake-up costs the generator more than the read). Slower, each reply is
+ * read when it comes, so that ACKs are counted in time. */
+#define OPEN_LOOP_REPLY_BATCH 32
+#define OPEN_LOOP_BATCH_BELOW_NS NS_PER_MS
 #define EMPTY_SLOT UINT32_MAX
 
 /* What the publisher loop keeps: requests in flight by id. */
@@ -45,10 +51,12 @@ int pub_connect(struct pub_thread *p, const struct config *cfg, struct control *
     p->index = index;
     p->transport = cfg->http_publish ? &pubhttp_transport : &pubbin_transport;
     p->published = calloc(cfg->topics.count, sizeof(*p->published));
-    if (p->published == NULL) {
+    p->late = malloc(sizeof(*p->late));
+    if (p->published == NULL || p->late == NULL) {
         set_error(p, "%s", "out of memory");
         return -1;
     }
+    hist_init(p->late);
     char err[sizeof(p->first_error)];
     p->conn = p->transport->connect(cfg, err, sizeof(err));
     if (p->conn == NULL) {
@@ -189,23 +197,25 @@ static void closed_loop(struct pub_run *run)
     }
 }
 
-/* wait_reply waits until |deadline| for a reply; false on failure. */
-static bool wait_reply(struct pub_run *run, uint64_t deadline)
+/* wait_reply flushes and waits until |deadline|, for a reply too when
+ * |want_reply|, and reads the replies that came; false on failure. */
+static bool wait_reply(struct pub_run *run, uint64_t deadline, bool want_reply)
 {
     if (run->tr->flush(run->conn) < 0) {
         set_error(run->p, "publisher connection: %s", run->tr->error(run->conn));
         run->p->failed = true;
         return false;
     }
-    if (run->inflight > 0 && run->tr->reply_ready(run->conn))
+    want_reply = want_reply && run->inflight > 0;
+    if (want_reply && run->tr->reply_ready(run->conn))
         return read_ready(run);
     uint64_t now = clock_now_ns();
     if (now >= deadline)
         return true;
-    struct pollfd pfd = {.fd = run->tr->fd(run->conn), .events = run->inflight ? POLLIN : 0};
+    struct pollfd pfd = {.fd = run->tr->fd(run->conn), .events = want_reply ? POLLIN : 0};
     struct timespec ts = clock_timespec(deadline - now);
     int r = ppoll(&pfd, 1, &ts, NULL);
-    if (r > 0 && run->inflight > 0)
+    if (r > 0 && want_reply)
         return read_one(run) && read_ready(run);
     return r >= 0 || errno == EINTR;
 }
@@ -221,8 +231,8 @@ static void open_loop(struct pub_run *run)
 
     for (uint64_t now = clock_now_ns(); now < end; now = clock_now_ns()) {
         while ((uint64_t)next <= now && (uint64_t)next < end && run->inflight < run->max_inflight) {
-            if (now - (uint64_t)next > p->behind_max_ns)
-                p->behind_max_ns = now - (uint64_t)next;
+            if (now >= p->ctl->window_start_ns)
+                hist_record(p->late, now - (uint64_t)next);
             if (send_one(run, (uint64_t)next) < 0)
                 return;
             next += interval;
@@ -230,7 +240,10 @@ static void open_loop(struct pub_run *run)
         uint64_t wake = (uint64_t)next < end ? (uint64_t)next : end;
         if (run->inflight >= run->max_inflight)
             wake = now + 100 * NS_PER_MS; /* behind: only replies make room */
-        if (!wait_reply(run, wake))
+        bool want_reply = interval >= OPEN_LOOP_BATCH_BELOW_NS ||
+                          run->inflight >= OPEN_LOOP_REPLY_BATCH ||
+                          run->inflight >= run->max_inflight;
+        if (!wait_reply(run, wake, want_reply))
             return;
     }
 }
@@ -320,4 +333,6 @@ void pub_free(struct pub_thread *p)
     p->conn = NULL;
     free(p->published);
     p->published = NULL;
+    free(p->late);
+    p->late = NULL;
 }

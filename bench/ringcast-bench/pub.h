@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "control.h"
+#include "hist.h"
 #include "procstat.h"
 
 /* A reply matched to its publish by |id| (the transport's request id). */
@@ -68,7 +69,7 @@ struct pub_thread {
     struct topic_range *published; /* K entries, this publisher's topics only */
     uint64_t sent, acked, nacked;
     uint64_t acked_in_window; /* ACKs that arrived in the measured window */
-    uint64_t behind_max_ns;   /* open loop: how late the latest send was, at worst */
+    struct hist *late;        /* open loop: how late each send of the window was, ns */
     bool failed;              /* the connection failed */
     struct cpu_window cpu;
     char first_error[256];

@@ -83,6 +83,16 @@ static double us(uint64_t ns)
     return (double)ns / 1000.0;
 }
 
+/* print_percentiles prints one table line of |h|'s percentiles. */
+static void print_percentiles(FILE *out, const char *label, const struct hist *h)
+{
+    fprintf(out, "  %-12s", label);
+    for (int i = 0; i < PERCENTILES; i++)
+        fprintf(out, " %s %.1f us%s", pct_names[i], us(hist_percentile(h, pct_values[i])),
+                i + 1 < PERCENTILES ? "," : "");
+    fprintf(out, " (%" PRIu64 " samples)\n", h->count);
+}
+
 /* rounded keeps |decimals| decimals, for JSON numbers a person can read. */
 static json_t *rounded(double v, int decimals)
 {
@@ -138,10 +148,9 @@ void report_table(FILE *out, const struct report *r)
             (double)cfg->warmup_ns / 1e9);
     fprintf(out, "  %-12s %.0f/s (%" PRIu64 " acknowledged)", "publishes", per_s(r->publishes, w),
             r->publishes);
-    if (cfg->rate > 0)
-        fprintf(out, "; open loop at worst %.1f ms behind schedule",
-                (double)r->behind_max_ns / 1e6);
     fprintf(out, "\n");
+    if (cfg->rate > 0)
+        print_percentiles(out, "sent late", r->late);
     fprintf(out, "  %-12s %.0f/s (%" PRIu64 ")\n", "deliveries", per_s(r->deliveries, w),
             r->deliveries);
     fprintf(out, "  %-12s %.0f/s, %.1f deliveries and %.1f KiB per receive, %.1f MiB/s\n",
@@ -149,11 +158,7 @@ void report_table(FILE *out, const struct report *r)
             r->receives ? (double)r->deliveries / (double)r->receives : 0,
             r->receives ? (double)r->recv_bytes / 1024.0 / (double)r->receives : 0,
             per_s(r->recv_bytes, w) / 1048576.0);
-    fprintf(out, "  %-12s", "latency");
-    for (int i = 0; i < PERCENTILES; i++)
-        fprintf(out, " %s %.1f us%s", pct_names[i], us(hist_percentile(r->latency, pct_values[i])),
-                i + 1 < PERCENTILES ? "," : "");
-    fprintf(out, " (%" PRIu64 " samples)\n", r->latency->count);
+    print_percentiles(out, "latency", r->latency);
     fprintf(out,
             "  %-12s lost %" PRIu64 ", duplicated %" PRIu64 ", reordered %" PRIu64 "; %" PRIu64
             " delivered of %" PRIu64 " expected over the run\n",
@@ -190,16 +195,15 @@ verdict:
         fprintf(out, "    - %s\n", r->failures[i]);
 }
 
-static json_t *latency_json(const struct report *r)
+static json_t *percentiles_json(const struct hist *h)
 {
     json_t *o = json_object();
 
-    json_object_set_new(o, "samples", u64(r->latency->count));
-    json_object_set_new(o, "min", rounded(r->latency->count ? us(r->latency->min) : 0, 1));
+    json_object_set_new(o, "samples", u64(h->count));
+    json_object_set_new(o, "min", rounded(h->count ? us(h->min) : 0, 1));
     for (int i = 0; i < PERCENTILES; i++)
-        json_object_set_new(o, pct_names[i],
-                            rounded(us(hist_percentile(r->latency, pct_values[i])), 1));
-    json_object_set_new(o, "mean", rounded(hist_mean(r->latency) / 1000.0, 1));
+        json_object_set_new(o, pct_names[i], rounded(us(hist_percentile(h, pct_values[i])), 1));
+    json_object_set_new(o, "mean", rounded(hist_mean(h) / 1000.0, 1));
     return o;
 }
 
@@ -280,7 +284,7 @@ static void rates_json(json_t *o, const struct report *r)
     json_object_set_new(o, "recv_mib_per_s", rounded(per_s(r->recv_bytes, w) / 1048576.0, 2));
     json_object_set_new(o, "deliveries_per_receive",
                         rounded(r->receives ? (double)r->deliveries / (double)r->receives : 0, 2));
-    json_object_set_new(o, "latency_us", latency_json(r));
+    json_object_set_new(o, "latency_us", percentiles_json(r->latency));
 }
 
 /* checks_json adds the run's totals and checks. */
@@ -304,8 +308,9 @@ static void checks_json(json_t *o, const struct report *r)
     json_object_set_new(o, "drained", json_boolean(r->drained));
     json_object_set_new(o, "drain_s", rounded(r->drain_s, 3));
     json_object_set_new(o, "open_loop_behind_max_ms",
-                        r->cfg->rate > 0 ? rounded((double)r->behind_max_ns / 1e6, 3)
-                                         : json_null());
+                        r->cfg->rate > 0 ? rounded((double)r->late->max / 1e6, 3) : json_null());
+    json_object_set_new(o, "open_loop_late_us",
+                        r->cfg->rate > 0 ? percentiles_json(r->late) : json_null());
 }
 
 int report_json(FILE *out, const struct report *r)

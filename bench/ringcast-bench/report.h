@@ -27,6 +27,7 @@ struct report {
     double window_s;
     uint64_t publishes, deliveries, receives, recv_bytes;
     struct hist *latency;
+    struct hist *late; /* open loop: how late the publishers' sends were */
 
     /* the whole run */
     uint64_t publishes_total, sent_total, publish_errors;
@@ -37,7 +38,6 @@ struct report {
     uint64_t truncated, unparsed, foreign, misrouted;
     bool drained;
     double drain_s;
-    uint64_t behind_max_ns; /* open loop */
     char publish_error[256];
     char sub_error[256];
 

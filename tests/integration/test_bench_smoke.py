@@ -66,6 +66,14 @@ def check_clean(code, r, stderr, connections):
     assert r["server_cpu"] is not None, detail
     assert r["server_cpu"]["seconds"] > 0 and r["server_cpu"]["rss_kib"] > 0, detail
     assert r["client_cpu"]["seconds"] > 0, detail
+    late = r["open_loop_late_us"]
+    if r["mode"] == "open":
+        # How late each send of the window was against its schedule.
+        assert 0 < late["samples"] <= r["publishes_total"], detail
+        assert 0 <= late["p50"] <= late["p99"] <= late["max"], detail
+        assert abs(r["open_loop_behind_max_ms"] * 1000 - late["max"]) < 1, detail
+    else:
+        assert late is None and r["open_loop_behind_max_ms"] is None, detail
     return detail
 
 
@@ -248,6 +256,27 @@ def test_loopback_floor_reports_round_trips():
                           ([], "which probe")):
         p = subprocess.run([binary("loopback-probe")] + args, capture_output=True, text=True)
         assert p.returncode == 2 and message in p.stderr, (args, p.stderr)
+
+
+def test_loopback_stall_reports_both_cpus():
+    """loopback-probe stall: per CPU, the gaps in a thread that never
+    sleeps, and how much of the time work would have waited longer than
+    each threshold (docs/BENCHMARKS.md, B)."""
+    lines = run_json_lines(binary("loopback-probe"), "stall", "--seconds", "1")
+    assert sorted(r["cpu"] for r in lines) == [0, 1], lines
+    thresholds = ["over_%dus" % t for t in (50, 100, 250, 500, 1000)]
+    for r in lines:
+        assert r["probe"] == "stall" and r["seconds"] == 1, r
+        gaps = [r[t]["gaps"] for t in thresholds]
+        waits = [r[t]["waits_longer_pct"] for t in thresholds]
+        assert gaps == sorted(gaps, reverse=True) and waits == sorted(waits, reverse=True), r
+        assert 0 <= waits[0] <= 100, r
+        # The longest gap decides which thresholds saw any.
+        for t, count in zip((50, 100, 250, 500, 1000), gaps):
+            assert r["max_us"] >= t if count > 0 else r["max_us"] <= t, r
+    p = subprocess.run([binary("loopback-probe"), "stall", "--seconds", "0"],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "--seconds" in p.stderr, p.stderr
 
 
 def test_loopback_zerocopy_reports_both_modes():
