@@ -16,7 +16,7 @@ Modes: release (default; writes ./build.ninja, which is committed), debug, asan
   ./configure.py                 regenerate build.ninja
   ./configure.py --check         exit 1 if build.ninja differs from what would be written
   ./configure.py --install-deps  install the Debian packages (and npm test clients) needed
-  ./configure.py --install-deps --bench-deps   also nginx+nchan, gnuplot, perf, valgrind
+  ./configure.py --install-deps --bench-deps   also nginx+nchan, gnuplot, perf
 """
 
 import argparse
@@ -49,10 +49,11 @@ DEBIAN_PACKAGES = [
     "python3-jwt",
     "curl",
     "chromium",
+    "valgrind",  # the smoke test of bench/callgrind
 ]
 NODE_PACKAGES = ["nodejs", "npm"]
 # Only for the benchmarks (bench/README.md): the peer server, plots, profilers.
-BENCH_PACKAGES = ["nginx", "libnginx-mod-nchan", "gnuplot-nox", "linux-perf", "valgrind"]
+BENCH_PACKAGES = ["nginx", "libnginx-mod-nchan", "gnuplot-nox", "linux-perf"]
 POLICY_RC = "/usr/sbin/policy-rc.d"
 NODE_TEST_DIRS = ["tests/integration/node"]
 
@@ -279,7 +280,7 @@ def main():
                     help="install the Debian packages and npm test clients, then write the file")
     ap.add_argument("--bench-deps", action="store_true",
                     help="with --install-deps: also what the benchmarks need (nginx with nchan, "
-                    "gnuplot, perf, valgrind)")
+                    "gnuplot, perf; valgrind comes with the tests)")
     args = ap.parse_args()
 
     if args.bench_deps and not args.install_deps:

@@ -34,11 +34,31 @@ static bool is_hex(uint8_t c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* scan_string consumes a string starting at its opening quote. */
+/* Bytes repeated in each lane of a 64-bit word, for the word-at-a-time
+ * string scan. */
+#define LANES(b) (0x0101010101010101ull * (uint8_t)(b))
+
+/* plain_word reports whether none of the 8 bytes at |p| ends or escapes a
+ * string or is a control character: no '"', no '\\', none below 0x20. Each
+ * test is the classic "some byte is less than n" trick, exact as a whole. */
+static bool plain_word(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    uint64_t quote = v ^ LANES('"'), backslash = v ^ LANES('\\');
+    uint64_t special = ((v - LANES(0x20)) & ~v) | ((quote - LANES(1)) & ~quote) |
+                       ((backslash - LANES(1)) & ~backslash);
+    return (special & LANES(0x80)) == 0;
+}
+
+/* scan_string consumes a string starting at its opening quote. Runs of
+ * plain text go 8 bytes at a time (payload strings are mostly that). */
 static bool scan_string(struct scanner *s)
 {
     s->p++;
     while (s->p < s->end) {
+        while (s->end - s->p >= 8 && plain_word(s->p))
+            s->p += 8;
         uint8_t c = *s->p++;
         if (c == '"')
             return true;

@@ -189,18 +189,32 @@ static size_t sse_id_len(const struct event_parts *e)
     return sizeof("id: \n") - 1 + u64_digits(e->seq);
 }
 
+/* next_break returns the first CR or LF in [p, end), or end. Breaks are
+ * rare: two vectorized memchr calls beat a test per byte. */
+static const uint8_t *next_break(const uint8_t *p, const uint8_t *end)
+{
+    const uint8_t *lf = memchr(p, '\n', (size_t)(end - p));
+    const uint8_t *limit = lf ? lf : end;
+    const uint8_t *cr = memchr(p, '\r', (size_t)(limit - p));
+    return cr ? cr : limit;
+}
+
+/* after_break returns what follows the break at |brk|: CR LF is one break. */
+static const uint8_t *after_break(const uint8_t *brk, const uint8_t *end)
+{
+    return brk + (brk[0] == '\r' && brk + 1 < end && brk[1] == '\n' ? 2 : 1);
+}
+
 /* line_break_extra returns how many bytes the breaks in |json| add to a
  * record: CR LF (2 bytes) and a lone CR or LF (1) each become "\ndata: " (7). */
 static size_t line_break_extra(const uint8_t *json, size_t len)
 {
+    const uint8_t *end = json + len;
     size_t extra = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (json[i] == '\r' && i + 1 < len && json[i + 1] == '\n') {
-            extra += 5;
-            i++;
-        } else if (json[i] == '\r' || json[i] == '\n') {
-            extra += 6;
-        }
+    for (const uint8_t *brk = next_break(json, end); brk < end;) {
+        const uint8_t *next = after_break(brk, end);
+        extra += 7 - (size_t)(next - brk);
+        brk = next_break(next, end);
     }
     return extra;
 }
@@ -219,19 +233,13 @@ static uint8_t *put_sse_record(uint8_t *out, const struct event_parts *e, const 
     out = put(out, LIT("\nevent: "));
     out = put(out, e->event_type, e->event_type_len);
     out = put(out, LIT("\ndata: "));
-    size_t run = 0;
-    for (size_t i = 0; i < json_len; i++) {
-        if (json[i] != '\r' && json[i] != '\n') {
-            run++;
-            continue;
-        }
-        out = put(out, json + i - run, run);
-        run = 0;
+    const uint8_t *line = json, *end = json + json_len;
+    for (const uint8_t *brk = next_break(line, end); brk < end; brk = next_break(line, end)) {
+        out = put(out, line, (size_t)(brk - line));
         out = put(out, LIT("\ndata: "));
-        if (json[i] == '\r' && i + 1 < json_len && json[i + 1] == '\n')
-            i++;
+        line = after_break(brk, end);
     }
-    out = put(out, json + json_len - run, run);
+    out = put(out, line, (size_t)(end - line));
     return put(out, LIT("\n\n"));
 }
 

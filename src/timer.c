@@ -42,6 +42,8 @@ void timer_arm(struct timer_wheel *w, struct timer_node *node, int64_t deadline_
     node->expires_tick = tick;
     list_add(&w->slots[tick % TIMER_SLOTS], node);
     w->armed++;
+    if (tick < w->empty_until)
+        w->empty_until = tick;
 }
 
 void timer_cancel(struct timer_wheel *w, struct timer_node *node)
@@ -93,17 +95,18 @@ void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void
     }
 }
 
-int64_t timer_wait_ms(const struct timer_wheel *w, int64_t now_ms)
+int64_t timer_wait_ms(struct timer_wheel *w, int64_t now_ms)
 {
     if (w->armed == 0)
         return -1;
-    uint64_t tick = w->tick + 1;
+    uint64_t tick = w->tick + 1 > w->empty_until ? w->tick + 1 : w->empty_until;
     while (tick < w->tick + TIMER_SLOTS) {
         const struct timer_node *slot = &w->slots[tick % TIMER_SLOTS];
         if (slot->next != slot)
             break;
         tick++;
     }
+    w->empty_until = tick;
     int64_t tick_ms = w->origin_ms + (int64_t)tick * w->tick_ms;
     return tick_ms > now_ms ? tick_ms - now_ms : 0;
 }

@@ -24,6 +24,10 @@ struct timer_wheel {
     int64_t origin_ms;                    /* clock reading at tick 0 */
     uint32_t tick_ms;
     uint64_t armed;
+    /* Every slot of the ticks after |tick| and before |empty_until| was
+     * empty when timer_wait_ms last looked, and nothing was armed there
+     * since: its next scan starts here instead of at tick + 1. */
+    uint64_t empty_until;
 };
 
 typedef void (*timer_fire_fn)(void *ctx, struct timer_node *node);
@@ -50,7 +54,9 @@ void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void
 
 /* timer_wait_ms returns how long the loop may sleep before the next tick
  * whose slot holds a timer (which may belong to a later turn of the wheel),
- * or -1 when no timer is armed. */
-int64_t timer_wait_ms(const struct timer_wheel *w, int64_t now_ms);
+ * or -1 when no timer is armed. It remembers how far the slots were empty,
+ * so that a loop calling it once per turn does not scan the same empty
+ * slots again. */
+int64_t timer_wait_ms(struct timer_wheel *w, int64_t now_ms);
 
 #endif

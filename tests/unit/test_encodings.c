@@ -87,8 +87,13 @@ static void test_sse_record_layout(void **state)
 static void test_sse_multiline_json(void **state)
 {
     (void)state;
-    const char *payloads[] = {"{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}", "{\r\n\"a\":\r1}", "[\n]",
-                              "\n\n1\n\n"};
+    const char *payloads[] = {"{\n  \"a\": 1,\n  \"b\": [1,\n 2]\n}",
+                              "{\r\n\"a\":\r1}",
+                              "[\n]",
+                              "\n\n1\n\n",
+                              "{\"a\":1}\r",
+                              "{\r\r\n\"a\":1\n\r}",
+                              "\r\n2\r\n"};
     for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
         struct msg_input in = input("t", "e", true, payloads[i]);
         struct msg *m = msg_new(&in, &whole, 1, 0, 1);

@@ -81,6 +81,31 @@ static void test_refuses_what_is_not_json(void **state)
     assert_false(jsonv_valid((const uint8_t *)"\"a\0b\"", 5));
 }
 
+/* Every byte value at every place of a string body, across the 8-byte
+ * words the scanner skips at once and the tail after them: only printable
+ * ASCII other than '"' and '\\' keeps "aaa..." a valid string. */
+static void test_string_bytes_everywhere(void **state)
+{
+    (void)state;
+    for (size_t len = 1; len <= 19; len++) {
+        for (size_t at = 0; at < len; at++) {
+            for (unsigned b = 0; b < 256; b++) {
+                uint8_t text[24];
+                text[0] = '"';
+                memset(text + 1, 'a', len);
+                text[1 + at] = (uint8_t)b;
+                text[1 + len] = '"';
+                bool plain = b >= 0x20 && b < 0x80 && b != '"' && b != '\\';
+                if (jsonv_valid(text, len + 2) != plain)
+                    fail_msg("byte 0x%02x at %zu of %zu", b, at, len);
+            }
+        }
+    }
+    /* Multi-byte UTF-8 inside a long string stays string text. */
+    const char *utf8 = "\"caf\xc3\xa9 \xe2\x82\xac and \xf0\x9f\x98\x80, twice: caf\xc3\xa9\"";
+    assert_true(jsonv_valid((const uint8_t *)utf8, strlen(utf8)));
+}
+
 static void test_depth_limit(void **state)
 {
     (void)state;
@@ -162,6 +187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts_the_grammar),
         cmocka_unit_test(test_refuses_what_is_not_json),
+        cmocka_unit_test(test_string_bytes_everywhere),
         cmocka_unit_test(test_depth_limit),
         cmocka_unit_test(test_members_as_written),
         cmocka_unit_test(test_unescape),

@@ -341,6 +341,62 @@ static void test_wait_ms(void **state)
     assert_true(w >= 300 && w <= 300 + TICK);
 }
 
+/* timer_wait_ms remembers the empty slots it scanned; a timer armed before
+ * them, or in a slot it passed, is still the one it waits for. */
+static void test_wait_remembers_empty_slots(void **state)
+{
+    struct world wd;
+    world_init(&wd, TICK);
+    struct tmr far = {0}, near = {0}, nearer = {0};
+    arm(&wd, &far, ORIGIN + 5000);
+    int64_t w = timer_wait_ms(&wd.w, ORIGIN);
+    assert_true(w >= 5000 && w <= 5000 + TICK);
+    arm(&wd, &near, ORIGIN + 300);
+    w = timer_wait_ms(&wd.w, ORIGIN);
+    assert_true(w >= 300 && w <= 300 + TICK);
+    arm(&wd, &nearer, ORIGIN + 40);
+    w = timer_wait_ms(&wd.w, ORIGIN);
+    assert_true(w >= 40 && w <= 40 + TICK);
+    /* Cancelled, the scan goes on past the slots it remembered. */
+    timer_cancel(&wd.w, &nearer.node);
+    timer_cancel(&wd.w, &near.node);
+    w = timer_wait_ms(&wd.w, ORIGIN);
+    assert_true(w >= 5000 && w <= 5000 + TICK);
+}
+
+/* Random arms, cancels, advances and waits: the wait never passes the
+ * earliest armed deadline's tick (checked against every timer). */
+static void test_wait_never_oversleeps(void **state)
+{
+    enum { N = 64 };
+    struct world wd;
+    world_init(&wd, TICK);
+    struct tmr t[N];
+    memset(t, 0, sizeof(t));
+    unsigned seed = 4242;
+    for (int step = 0; step < 20000; step++) {
+        struct tmr *x = &t[rand_r(&seed) % N];
+        int op = rand_r(&seed) % 4;
+        if (op == 0)
+            arm(&wd, x, wd.now + 1 + rand_r(&seed) % 30000);
+        else if (op == 1)
+            timer_cancel(&wd.w, &x->node);
+        else if (op == 2)
+            advance(&wd, wd.now + rand_r(&seed) % 50);
+        int64_t w = timer_wait_ms(&wd.w, wd.now);
+        uint64_t earliest = UINT64_MAX;
+        for (int i = 0; i < N; i++)
+            if (timer_is_armed(&t[i].node) && t[i].node.expires_tick < earliest)
+                earliest = t[i].node.expires_tick;
+        if (earliest == UINT64_MAX) {
+            assert_int_equal(w, -1);
+            continue;
+        }
+        int64_t due = ORIGIN + (int64_t)earliest * TICK - wd.now;
+        assert_true(w >= 0 && w <= (due > 0 ? due : 0));
+    }
+}
+
 /* An event loop that sleeps exactly timer_wait_ms each time wakes up in
  * time for every timer, near or turns away. */
 static void test_wait_driven_loop(void **state)
@@ -446,6 +502,8 @@ int main(void)
         cmocka_unit_test(test_callback_rearms_other_same_tick),
         cmocka_unit_test(test_callback_arms_new_due_now),
         cmocka_unit_test(test_wait_ms),
+        cmocka_unit_test(test_wait_remembers_empty_slots),
+        cmocka_unit_test(test_wait_never_oversleeps),
         cmocka_unit_test(test_wait_driven_loop),
         cmocka_unit_test(test_many_timers),
         cmocka_unit_test(test_advance_before_origin),
