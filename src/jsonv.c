@@ -59,6 +59,8 @@ static bool scan_string(struct scanner *s)
     while (s->p < s->end) {
         while (s->end - s->p >= 8 && plain_word(s->p))
             s->p += 8;
+        if (s->p == s->end)
+            break; /* plain text up to the end: no closing quote */
         uint8_t c = *s->p++;
         if (c == '"')
             return true;

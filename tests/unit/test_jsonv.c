@@ -101,6 +101,16 @@ static void test_string_bytes_everywhere(void **state)
             }
         }
     }
+    /* Unterminated: plain text up to the very end, whole words or not
+     * (read in a buffer of exactly that size, so ASan sees any overread). */
+    for (size_t len = 0; len <= 24; len++) {
+        uint8_t *open = malloc(len + 1);
+        assert_non_null(open);
+        open[0] = '"';
+        memset(open + 1, 'a', len);
+        assert_false(jsonv_valid(open, len + 1));
+        free(open);
+    }
     /* Multi-byte UTF-8 inside a long string stays string text. */
     const char *utf8 = "\"caf\xc3\xa9 \xe2\x82\xac and \xf0\x9f\x98\x80, twice: caf\xc3\xa9\"";
     assert_true(jsonv_valid((const uint8_t *)utf8, strlen(utf8)));
