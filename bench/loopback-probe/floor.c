@@ -24,13 +24,6 @@ static void echo(int fd)
             break;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* measure runs the round trips over |fd| into |rtt_ns|; false on failure. */
 static bool measure(int fd, const struct probe_options *o, uint64_t *rtt_ns)
 {
@@ -39,11 +32,11 @@ static bool measure(int fd, const struct probe_options *o, uint64_t *rtt_ns)
     for (unsigned i = 0; i < o->count; i++) {
         if (o->gap_us > 0)
             nanosleep(&gap, NULL);
-        uint64_t start = now_ns();
+        uint64_t start = probe_now_ns();
         if (send(fd, buf, MESSAGE_LEN, 0) != MESSAGE_LEN ||
             recv(fd, buf, MESSAGE_LEN, MSG_WAITALL) != MESSAGE_LEN)
             return false;
-        rtt_ns[i] = now_ns() - start;
+        rtt_ns[i] = probe_now_ns() - start;
     }
     return true;
 }

@@ -40,31 +40,28 @@ static void usage(FILE *f)
                "  -h, --help    this text\n");
 }
 
+/* number stores a number from |min| to |max|; 0, or the usage status
+ * after |complaint|. */
+static int number(const char *arg, unsigned min, unsigned max, unsigned *out, const char *complaint)
+{
+    return cli_parse_uint(arg, min, max, out) == 0 ? 0 : cli_usage_error(PROG, "%s", complaint);
+}
+
 /* set_option stores one option; 0 or the usage status. */
 static int set_option(int opt, const char *arg, struct probe_options *o)
 {
     unsigned cpu;
     switch (opt) {
     case 'n':
-        return cli_parse_uint(arg, 1, 100000000, &o->count) == 0
-                   ? 0
-                   : cli_usage_error(PROG, "--count wants 1 to 100000000");
+        return number(arg, 1, 100000000, &o->count, "--count wants 1 to 100000000");
     case 'g':
-        return cli_parse_uint(arg, 0, 10000000, &o->gap_us) == 0
-                   ? 0
-                   : cli_usage_error(PROG, "--gap wants microseconds (0 to 10000000)");
+        return number(arg, 0, 10000000, &o->gap_us, "--gap wants microseconds (0 to 10000000)");
     case 's':
-        return cli_parse_uint(arg, 1, 1u << 20, &o->size) == 0
-                   ? 0
-                   : cli_usage_error(PROG, "--size wants 1 to 1048576 bytes");
+        return number(arg, 1, 1u << 20, &o->size, "--size wants 1 to 1048576 bytes");
     case 'd':
-        return cli_parse_uint(arg, 1, 1024, &o->depth) == 0
-                   ? 0
-                   : cli_usage_error(PROG, "--depth wants 1 to 1024");
+        return number(arg, 1, 1024, &o->depth, "--depth wants 1 to 1024");
     case 't':
-        return cli_parse_uint(arg, 1, 3600, &o->seconds) == 0
-                   ? 0
-                   : cli_usage_error(PROG, "--seconds wants 1 to 3600");
+        return number(arg, 1, 3600, &o->seconds, "--seconds wants 1 to 3600");
     default: /* the CPUs */
         if (cli_parse_uint(arg, 0, CPU_SETSIZE - 1, &cpu) != 0)
             return cli_usage_error(PROG, "--%s-cpu wants a CPU number",

@@ -8,6 +8,7 @@
 #define PROBE_H
 
 #include <stdint.h>
+#include <time.h>
 
 #define PROG "loopback-probe"
 
@@ -31,6 +32,14 @@ int peer_start(int peer_cpu, peer_serve_fn serve, int *out_pid);
 
 /* peer_stop closes |fd| and waits for the peer. */
 void peer_stop(int fd, int pid);
+
+/* probe_now_ns reads CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t probe_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* probe_pin pins the calling process to |cpu|. Returns 0 or -1. */
 int probe_pin(int cpu);

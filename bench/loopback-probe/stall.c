@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -27,13 +26,6 @@ struct stall_counts {
     uint64_t max_ns;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void count_gap(struct stall_counts *c, uint64_t gap_ns)
 {
     for (int i = 0; i < THRESHOLDS; i++) {
@@ -47,10 +39,10 @@ static void count_gap(struct stall_counts *c, uint64_t gap_ns)
 
 static void spin(unsigned seconds, struct stall_counts *c)
 {
-    uint64_t prev = now_ns();
+    uint64_t prev = probe_now_ns();
     uint64_t end = prev + (uint64_t)seconds * 1000000000u;
     for (uint64_t t = prev; t < end; prev = t) {
-        t = now_ns();
+        t = probe_now_ns();
         if (t - prev > c->max_ns)
             c->max_ns = t - prev;
         if (t - prev > threshold_us[0] * 1000)
