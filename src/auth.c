@@ -227,3 +227,13 @@ const char *auth_subprotocol(const struct http_request *req, const struct auth_t
     *out_len = t->subprotocol_len;
     return t->subprotocol;
 }
+
+enum jwt_status auth_check_text(const struct auth *a, const char *token, size_t len,
+                                struct claims **out, char *message, size_t cap)
+{
+    const char *reason = NULL;
+    enum jwt_status status = auth_check(a, token, len, out, &reason);
+    if (status != JWT_OK)
+        snprintf(message, cap, "%s: %s", jwt_status_text(status), reason);
+    return status;
+}

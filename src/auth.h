@@ -73,6 +73,11 @@ bool auth_may_publish(const struct claims *claims, const char *topic, size_t len
  * |now_ms| (0: no expiry). */
 int64_t auth_expires_ms(const struct claims *claims, int64_t now_ms);
 
+/* auth_check_text does auth_check and, when the token is refused, writes
+ * what to tell the client ("<status>: <reason>") to |message|. */
+enum jwt_status auth_check_text(const struct auth *a, const char *token, size_t len,
+                                struct claims **out, char *message, size_t cap);
+
 /* auth_subprotocol chooses the Sec-WebSocket-Protocol to answer: "ringcast"
  * when offered, else the bearer entry the token came in, else none (NULL). */
 const char *auth_subprotocol(const struct http_request *req, const struct auth_token *t,

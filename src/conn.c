@@ -21,28 +21,14 @@
 #include "alloc.h"
 #include "auth.h"
 #include "claims.h"
-#include "httpconn.h"
 #include "log.h"
-#include "pubconn.h"
 #include "shard.h"
 #include "sockop.h"
-#include "sseconn.h"
-#include "wsconn.h"
-
-/* Connection kinds and the protocols counted in stats line up. */
-_Static_assert((int)CONN_HTTP == (int)STATS_HTTP && (int)CONN_WS == (int)STATS_WEBSOCKET &&
-                   (int)CONN_SSE == (int)STATS_SSE && (int)CONN_PUB == (int)STATS_PUBLISHER,
-               "conn_kind and stats_protocol must match");
 
 struct sendop {
     struct msghdr mh;
     struct iovec iov[];
 };
-
-/* One sendmsg per connection may be in flight; its iovec array lives here
- * until the completion. Indexed by slot so struct conn stays small. */
-static _Thread_local struct sendop **sendops;
-static _Thread_local uint32_t sendops_cap;
 
 static int ensure_slot_capacity(struct shard *sh)
 {
@@ -67,7 +53,13 @@ static int ensure_slot_capacity(struct shard *sh)
     return 0;
 }
 
-struct conn *conn_new(struct shard *sh, int fd, enum conn_kind kind)
+static void on_timer(void *ctx, struct timer_node *node)
+{
+    struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
+    conn_on_timer(ctx, c);
+}
+
+struct conn *conn_new(struct shard *sh, int fd, const struct conn_ops *ops)
 {
     if (sh->num_conns >= sh->max_conns || ensure_slot_capacity(sh) != 0)
         return NULL;
@@ -75,22 +67,26 @@ struct conn *conn_new(struct shard *sh, int fd, enum conn_kind kind)
     if (!c)
         return NULL;
     c->fd = fd;
-    c->kind = (uint8_t)kind;
+    c->ops = ops;
     c->state = CONN_OPEN;
+    timer_node_init(&c->timer, on_timer);
     c->slot = sh->free_slots[--sh->num_free];
     sh->next_gen = (sh->next_gen + 1) & 0xffffff;
     c->gen = sh->next_gen;
     sh->conns[c->slot] = c;
     sh->num_conns++;
-    counter_add(&sh->stats.connections[kind], 1);
+    counter_add(&sh->stats.connections[ops->stats_kind], 1);
     return c;
 }
 
-void conn_set_kind(struct shard *sh, struct conn *c, enum conn_kind kind)
+void conn_set_ops(struct shard *sh, struct conn *c, const struct conn_ops *ops)
 {
-    counter_sub(&sh->stats.connections[c->kind], 1);
-    counter_add(&sh->stats.connections[kind], 1);
-    c->kind = (uint8_t)kind;
+    if (c->ops->release)
+        c->ops->release(c);
+    counter_sub(&sh->stats.connections[c->ops->stats_kind], 1);
+    counter_add(&sh->stats.connections[ops->stats_kind], 1);
+    c->ops = ops;
+    memset(c->kind_state, 0, sizeof(c->kind_state));
 }
 
 struct conn *conn_lookup(struct shard *sh, uint32_t slot, uint32_t gen)
@@ -106,7 +102,7 @@ void conn_mark_dirty(struct shard *sh, struct conn *c)
     if (c->flags & CONN_DIRTY)
         return;
     c->flags |= CONN_DIRTY;
-    struct conn **list = c->kind == CONN_PUB ? &sh->dirty_pub : &sh->dirty_other;
+    struct conn **list = c->ops->flush_first ? &sh->dirty_first : &sh->dirty_other;
     c->next_dirty = *list;
     *list = c;
 }
@@ -169,7 +165,7 @@ void conn_finish(struct shard *sh, struct conn *c)
 static void shut_down(struct shard *sh, struct conn *c, int how)
 {
     sockop_shutdown(&sh->ring, c->fd, how, uring_pack(OP_SOCKOP, c->gen, c->slot));
-    c->ops++;
+    c->pending++;
 }
 
 /* cancel cancels the connection's request |op| (a receive or a send). */
@@ -177,12 +173,12 @@ static void cancel(struct shard *sh, struct conn *c, enum uring_op op)
 {
     sockop_cancel(&sh->ring, uring_pack(op, c->gen, c->slot),
                   uring_pack(OP_SOCKOP, c->gen, c->slot));
-    c->ops++;
+    c->pending++;
 }
 
 void conn_on_sockop(struct shard *sh, struct conn *c)
 {
-    c->ops--;
+    c->pending--;
     conn_reap(sh, c);
 }
 
@@ -214,24 +210,22 @@ static void release(struct shard *sh, struct conn *c)
     sendq_clear(&c->sq);
     inbuf_clear(&c->in);
     claims_free(c->claims);
-    if (c->kind == CONN_WS)
-        ws_reader_cleanup(&c->u.ws.reader);
-    else if (c->kind == CONN_SSE)
-        rc_free(c->u.sse.positions);
-    if (c->slot < sendops_cap && sendops[c->slot]) {
-        rc_free(sendops[c->slot]);
-        sendops[c->slot] = NULL;
+    if (c->ops->release)
+        c->ops->release(c);
+    if (c->slot < sh->sendops_cap && sh->sendops[c->slot]) {
+        rc_free(sh->sendops[c->slot]);
+        sh->sendops[c->slot] = NULL;
     }
     sh->conns[c->slot] = NULL;
     sh->free_slots[sh->num_free++] = c->slot;
     sh->num_conns--;
-    counter_sub(&sh->stats.connections[c->kind], 1);
+    counter_sub(&sh->stats.connections[c->ops->stats_kind], 1);
     rc_free(c);
 }
 
 bool conn_reap(struct shard *sh, struct conn *c)
 {
-    if (c->state != CONN_DEAD || c->ops > 0 ||
+    if (c->state != CONN_DEAD || c->pending > 0 ||
         (c->flags & (CONN_ON_WORK | CONN_DIRTY | CONN_BLOCKED)))
         return false;
     release(sh, c);
@@ -246,7 +240,7 @@ void conn_arm_recv(struct shard *sh, struct conn *c)
     /* Subscribers read for their whole life with one multishot receive;
      * connections that must be able to stop reading (publishers, HTTP
      * requests waiting for their answer) re-arm one receive at a time. */
-    if (sh->feat.recv_multishot && (c->kind == CONN_WS || c->kind == CONN_SSE))
+    if (sh->feat.recv_multishot && c->ops->reads_for_life)
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     else
         io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);
@@ -255,25 +249,26 @@ void conn_arm_recv(struct shard *sh, struct conn *c)
     sqe->buf_group = sh->bufs.group;
     io_uring_sqe_set_data64(sqe, uring_pack(OP_RECV, c->gen, c->slot));
     c->flags |= CONN_RECV_ARMED;
-    c->ops++;
+    c->pending++;
 }
 
-static struct sendop *sendop_for(struct conn *c, int num_iov)
+static struct sendop *sendop_for(struct shard *sh, struct conn *c, int num_iov)
 {
-    if (c->slot >= sendops_cap) {
-        uint32_t cap = sendops_cap ? sendops_cap : 1024;
+    if (c->slot >= sh->sendops_cap) {
+        uint32_t cap = sh->sendops_cap ? sh->sendops_cap : 1024;
         while (cap <= c->slot)
             cap *= 2;
-        struct sendop **grown = rc_realloc(sendops, cap * sizeof(*grown));
+        struct sendop **grown = rc_realloc(sh->sendops, cap * sizeof(*grown));
         if (!grown)
             return NULL;
-        memset(grown + sendops_cap, 0, (cap - sendops_cap) * sizeof(*grown));
-        sendops = grown;
-        sendops_cap = cap;
+        memset(grown + sh->sendops_cap, 0, (cap - sh->sendops_cap) * sizeof(*grown));
+        sh->sendops = grown;
+        sh->sendops_cap = cap;
     }
-    rc_free(sendops[c->slot]);
-    sendops[c->slot] = rc_malloc(sizeof(struct sendop) + (size_t)num_iov * sizeof(struct iovec));
-    return sendops[c->slot];
+    rc_free(sh->sendops[c->slot]);
+    sh->sendops[c->slot] =
+        rc_malloc(sizeof(struct sendop) + (size_t)num_iov * sizeof(struct iovec));
+    return sh->sendops[c->slot];
 }
 
 /* After the queue drained in CLOSING: shut our write side, then read until
@@ -295,7 +290,7 @@ void conn_flush(struct shard *sh, struct conn *c)
         /* Our final bytes are out. After a completed WebSocket close
          * handshake the server closes TCP at once (RFC 6455 section 7.1.1);
          * otherwise it waits for the peer to close. */
-        if (c->state == CONN_CLOSING && c->kind == CONN_WS && c->u.ws.close_received)
+        if (c->state == CONN_CLOSING && (c->flags & CONN_NO_LINGER))
             conn_kill(sh, c);
         else if (c->state == CONN_CLOSING)
             begin_linger(sh, c);
@@ -308,7 +303,7 @@ void conn_flush(struct shard *sh, struct conn *c)
         io_uring_prep_send(sqe, c->fd, one.iov_base, one.iov_len, MSG_NOSIGNAL);
     } else {
         int max = c->sq.count < IOV_MAX ? (int)c->sq.count : IOV_MAX;
-        struct sendop *op = sendop_for(c, max);
+        struct sendop *op = sendop_for(sh, c, max);
         if (!op) {
             io_uring_prep_nop(sqe);
             io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
@@ -323,12 +318,12 @@ void conn_flush(struct shard *sh, struct conn *c)
     sockop_target(sqe);
     io_uring_sqe_set_data64(sqe, uring_pack(OP_SEND, c->gen, c->slot));
     c->flags |= CONN_SEND_ACTIVE;
-    c->ops++;
+    c->pending++;
 }
 
 void conn_on_send(struct shard *sh, struct conn *c, int res)
 {
-    c->ops--;
+    c->pending--;
     c->flags &= ~CONN_SEND_ACTIVE;
     if (res < 0) {
         sendq_complete(&c->sq, 0);
@@ -344,24 +339,6 @@ void conn_on_send(struct shard *sh, struct conn *c, int res)
     conn_reap(sh, c);
 }
 
-static void dispatch_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
-{
-    switch (c->kind) {
-    case CONN_HTTP:
-        httpconn_on_data(sh, c, data, len);
-        break;
-    case CONN_WS:
-        c->last_rx_ms = sh->now_ms;
-        wsconn_on_data(sh, c, data, len);
-        break;
-    case CONN_SSE:
-        break; /* a stream's client has nothing to say; its EOF is seen below */
-    case CONN_PUB:
-        pubconn_on_data(sh, c, data, len);
-        break;
-    }
-}
-
 static void on_recv_error(struct shard *sh, struct conn *c, int res)
 {
     if (res == -ENOBUFS) {
@@ -370,7 +347,7 @@ static void on_recv_error(struct shard *sh, struct conn *c, int res)
         conn_add_work(sh, c);
         return;
     }
-    if (res == -EINVAL && sh->feat.recv_multishot && (c->kind == CONN_WS || c->kind == CONN_SSE)) {
+    if (res == -EINVAL && sh->feat.recv_multishot && c->ops->reads_for_life) {
         log_warn("multishot receive not supported by the kernel: using one-shot receives");
         sh->feat.recv_multishot = false;
         c->flags |= CONN_NEED_RECV;
@@ -387,14 +364,15 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     bool more = (cqe_flags & IORING_CQE_F_MORE) != 0;
     if (!more) {
         c->flags &= ~CONN_RECV_ARMED;
-        c->ops--;
+        c->pending--;
     }
     if (cqe_flags & IORING_CQE_F_BUFFER) {
         uint16_t id = (uint16_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
-        if (res > 0 && c->state == CONN_OPEN)
-            dispatch_data(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
-        else if (res > 0 && c->kind == CONN_WS && c->state != CONN_DEAD)
-            wsconn_on_closing_data(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
+        if (res > 0 && c->state == CONN_OPEN && c->ops->on_data)
+            c->ops->on_data(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
+        else if (res > 0 && c->state != CONN_DEAD && c->state != CONN_OPEN &&
+                 c->ops->on_closing_data)
+            c->ops->on_closing_data(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
         bufring_recycle(&sh->bufs, id);
     }
     if (res == 0) {
@@ -405,7 +383,7 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     } else if (res < 0) {
         on_recv_error(sh, c, res);
     } else if (!more && c->state != CONN_DEAD && !(c->flags & CONN_READ_PAUSED) &&
-               !(c->flags & CONN_BLOCKED) && !(c->kind == CONN_HTTP && c->u.http.awaiting)) {
+               !(c->flags & (CONN_BLOCKED | CONN_AWAITING))) {
         conn_arm_recv(sh, c);
     }
     conn_reap(sh, c);
@@ -415,14 +393,8 @@ void conn_on_timer(struct shard *sh, struct conn *c)
 {
     switch (c->state) {
     case CONN_OPEN:
-        if (c->kind == CONN_HTTP)
-            httpconn_on_timeout(sh, c);
-        else if (c->kind == CONN_PUB)
-            pubconn_on_timeout(sh, c);
-        else if (c->kind == CONN_WS)
-            wsconn_on_timer(sh, c);
-        else
-            sseconn_on_timer(sh, c);
+        if (c->ops->on_timer)
+            c->ops->on_timer(sh, c);
         break;
     case CONN_CLOSING:
     case CONN_LINGER:
@@ -442,49 +414,9 @@ void conn_free_all(struct shard *sh)
             release(sh, c);
         }
     }
-    for (uint32_t i = 0; i < sendops_cap; i++)
-        rc_free(sendops[i]);
-    rc_free(sendops);
-    sendops = NULL;
-    sendops_cap = 0;
-}
-
-int inbuf_append(struct inbuf *in, const uint8_t *data, size_t len, size_t limit)
-{
-    if (len > limit || in->len > limit - len)
-        return -1;
-    size_t need = in->len + len;
-    if (need > in->cap) {
-        size_t cap = in->cap ? in->cap : 1024;
-        while (cap < need)
-            cap *= 2;
-        if (cap > limit)
-            cap = limit;
-        uint8_t *grown = rc_realloc(in->data, cap);
-        if (!grown)
-            return -1;
-        in->data = grown;
-        in->cap = (uint32_t)cap;
-    }
-    memcpy(in->data + in->len, data, len);
-    in->len += (uint32_t)len;
-    return 0;
-}
-
-void inbuf_consume(struct inbuf *in, size_t n)
-{
-    if (n >= in->len) {
-        inbuf_clear(in);
-        return;
-    }
-    memmove(in->data, in->data + n, in->len - n);
-    in->len -= (uint32_t)n;
-}
-
-void inbuf_clear(struct inbuf *in)
-{
-    rc_free(in->data);
-    in->data = NULL;
-    in->len = 0;
-    in->cap = 0;
+    for (uint32_t i = 0; i < sh->sendops_cap; i++)
+        rc_free(sh->sendops[i]);
+    rc_free(sh->sendops);
+    sh->sendops = NULL;
+    sh->sendops_cap = 0;
 }

@@ -15,21 +15,19 @@
 #define RC_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "inbuf.h"
 #include "index.h"
 #include "sendq.h"
 #include "timer.h"
-#include "wsread.h"
 
+struct conn;
+struct lref;
+struct msg;
+struct pubreq;
 struct shard;
-
-enum conn_kind {
-    CONN_HTTP, /* client port: requests (HTTP publish, fetch, metrics), before an upgrade */
-    CONN_WS,   /* native WebSocket protocol */
-    CONN_SSE,  /* Server-Sent Events stream */
-    CONN_PUB,  /* binary publish protocol */
-};
 
 enum conn_state {
     CONN_OPEN,
@@ -39,59 +37,87 @@ enum conn_state {
 };
 
 /* Flags. */
-#define CONN_RECV_ARMED 0x01  /* a receive request is in flight */
-#define CONN_SEND_ACTIVE 0x02 /* a send request is in flight */
-#define CONN_DIRTY 0x04       /* on the shard's dirty list: flush at the end of the iteration */
-#define CONN_ON_WORK 0x08     /* on the shard's work list */
-#define CONN_OVERFLOW 0x10    /* queued bytes exceeded --max-queued-bytes */
-#define CONN_NEED_RECV 0x20   /* re-arm the receive at the end of the iteration */
-#define CONN_READ_PAUSED 0x40 /* publisher: stop reading (backpressure) */
-#define CONN_BLOCKED 0x80     /* publisher: waiting for room in a ring */
+#define CONN_RECV_ARMED 0x001  /* a receive request is in flight */
+#define CONN_SEND_ACTIVE 0x002 /* a send request is in flight */
+#define CONN_DIRTY 0x004       /* on the shard's dirty list: flush at the end of the iteration */
+#define CONN_ON_WORK 0x008     /* on the shard's work list */
+#define CONN_OVERFLOW 0x010    /* queued bytes exceeded --max-queued-bytes */
+#define CONN_NEED_RECV 0x020   /* re-arm the receive at the end of the iteration */
+#define CONN_READ_PAUSED 0x040 /* stop reading (backpressure) */
+#define CONN_BLOCKED 0x080     /* waiting for room in a ring */
+#define CONN_AWAITING 0x100    /* a request is at its home shard: read no further */
+#define CONN_NO_LINGER 0x200   /* close TCP as soon as the final bytes are out */
 
-/* Bytes received but not handled yet: an incomplete HTTP head or publish
- * frame. Owns memory only while something is incomplete. */
-struct inbuf {
-    uint8_t *data;
-    uint32_t len;
-    uint32_t cap;
+/* What fan-out queues to a connection: the shared bytes of one encoding of
+ * the message (msg.h), or nothing (not a subscriber). */
+enum conn_encoding {
+    CONN_ENC_NONE,
+    CONN_ENC_WS_FRAME,   /* the message's WebSocket frame */
+    CONN_ENC_SSE_RECORD, /* the message's SSE record */
 };
 
-struct ws_conn {
-    struct ws_reader reader;
-    bool echo;           /* /v1/echo: messages come back as they are */
-    bool close_received; /* the peer's close frame came: close TCP once ours is out */
-    bool reader_failed;  /* a protocol error: the rest of the input means nothing */
+/* conn_ops: what a kind of connection does. The base (conn.c), the shard
+ * loop and the routing between shards call a connection only through its
+ * table, so they know no kind; a kind's state lives in the connection's
+ * |kind_state| and belongs to the kind's own file. An upgrade (HTTP to
+ * WebSocket or SSE) swaps the table (conn_set_ops). The shape of h2o's
+ * h2o_conn_callbacks_t and nginx's per-connection handlers.
+ *
+ * Every function may be NULL where said. */
+struct conn_ops {
+    const char *name;
+    uint8_t stats_kind;  /* enum stats_protocol: the label it is counted under */
+    uint8_t encoding;    /* enum conn_encoding */
+    bool reads_for_life; /* one multishot receive for its whole life (subscribers) */
+    bool flush_first;    /* flushed before the others (acknowledgements before fan-out) */
+    /* start sets up a connection accepted on a listener of this kind. */
+    void (*start)(struct shard *sh, struct conn *c);
+    /* on_data handles bytes received while OPEN. */
+    void (*on_data)(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+    /* on_closing_data handles bytes received while CLOSING or LINGER (NULL:
+     * they are dropped). */
+    void (*on_closing_data)(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+    /* on_timer handles the expiry of the connection's timer while OPEN. */
+    void (*on_timer)(struct shard *sh, struct conn *c);
+    /* on_result takes the answer to a request the connection sent to a
+     * home shard (NULL: dropped). The caller frees |req|; a fetched
+     * message taken over is set to NULL. */
+    void (*on_result)(struct shard *sh, struct conn *c, struct pubreq *req);
+    /* resume goes on reading after a pause or a full ring (NULL: clears
+     * CONN_READ_PAUSED and CONN_BLOCKED). */
+    void (*resume)(struct shard *sh, struct conn *c);
+    /* drain starts a graceful close at shutdown (NULL: killed). */
+    void (*drain)(struct shard *sh, struct conn *c);
+    /* close_slow closes a subscriber whose queue passed --max-queued-bytes. */
+    void (*close_slow)(struct shard *sh, struct conn *c);
+    /* queue_event queues message |m|, through |ref|, in the connection's
+     * own way (NULL: the shared bytes of |encoding| as they are). Returns
+     * 0 or -1 (memory). */
+    int (*queue_event)(struct conn *c, struct lref *ref, const struct msg *m);
+    /* release frees the kind's state (NULL: it owns nothing). */
+    void (*release)(struct conn *c);
+    /* write_refusal writes what a connection over --max-connections
+     * accepted on a listener of this kind is told (NULL: nothing), and
+     * returns its length. */
+    size_t (*write_refusal)(char *out, size_t cap);
 };
 
-struct sse_conn {
-    /* Per subscription (in the order of the request), the position of the
-     * last event delivered through it: seq for an exact topic, publish time
-     * in microseconds for a pattern. NULL for a stream of one exact topic,
-     * whose events carry their own seq as id. */
-    uint64_t *positions;
-};
-
-struct http_conn {
-    bool awaiting;      /* a publish or fetch is at its home shard: read no further */
-    bool keep_alive;    /* of the request being answered */
-    bool continue_sent; /* "100 Continue" went out for the request being read */
-};
-
-struct pub_conn {
-    uint32_t inflight;     /* publishes sent to a home shard, not yet answered */
-    uint16_t blocked_home; /* the home shard whose ring is full */
-    bool hello_done;
-    bool goaway_sent;
-};
+/* Room for a kind's own state in every connection; each kind checks that
+ * its state fits (CONN_KIND_STATE_FITS). */
+#define CONN_KIND_STATE_BYTES 136
+#define CONN_KIND_STATE_FITS(type)                                                                 \
+    _Static_assert(sizeof(type) <= CONN_KIND_STATE_BYTES &&                                        \
+                       _Alignof(type) <= _Alignof(max_align_t),                                    \
+                   #type " must fit in struct conn's kind_state")
 
 struct conn {
     int fd;        /* direct descriptor: a slot in the shard ring's file table (sockop.h) */
     uint32_t slot; /* index in the shard's connection table */
     uint32_t gen;  /* tells a reused slot from its previous occupant */
-    uint8_t kind;
     uint8_t state;
-    uint8_t flags;
-    uint8_t ops; /* io_uring requests in flight for this connection */
+    uint8_t pending; /* io_uring requests in flight for this connection */
+    uint16_t flags;
+    const struct conn_ops *ops;
     struct sendq sq;
     struct timer_node timer;
     struct conn *next_dirty;
@@ -102,21 +128,18 @@ struct conn {
     int64_t expires_ms;    /* the token's exp on the monotonic clock; 0: none */
     int64_t last_rx_ms;    /* WebSocket: when bytes last came in (idle timeout) */
     int64_t next_beat_ms;  /* next ping (WebSocket) or heartbeat comment (SSE) */
-    union {
-        struct ws_conn ws;
-        struct sse_conn sse;
-        struct http_conn http;
-        struct pub_conn pub;
-    } u;
+    _Alignas(max_align_t) unsigned char kind_state[CONN_KIND_STATE_BYTES];
 };
 
-/* conn_new takes a free slot of |sh| for socket |fd|. Returns NULL when the
- * shard is at its connection limit or out of memory. */
-struct conn *conn_new(struct shard *sh, int fd, enum conn_kind kind);
+/* conn_new takes a free slot of |sh| for socket |fd|, speaking |ops|.
+ * Returns NULL when the shard is at its connection limit or out of
+ * memory. */
+struct conn *conn_new(struct shard *sh, int fd, const struct conn_ops *ops);
 
-/* conn_set_kind changes what |c| speaks (an upgrade), keeping the
- * per-protocol connection counts right. */
-void conn_set_kind(struct shard *sh, struct conn *c, enum conn_kind kind);
+/* conn_set_ops changes what |c| speaks (an upgrade), keeping the
+ * per-protocol connection counts right. The new kind's state starts
+ * zeroed. */
+void conn_set_ops(struct shard *sh, struct conn *c, const struct conn_ops *ops);
 
 /* conn_lookup returns the live connection in |slot| with generation |gen|,
  * or NULL. */
@@ -173,15 +196,5 @@ void conn_on_timer(struct shard *sh, struct conn *c);
 
 /* conn_free_all releases every connection (shard exit). */
 void conn_free_all(struct shard *sh);
-
-/* inbuf_append appends to |in|, growing it up to |limit| bytes. Returns 0
- * or -1 (limit or memory). */
-int inbuf_append(struct inbuf *in, const uint8_t *data, size_t len, size_t limit);
-
-/* inbuf_consume drops the first |n| bytes (freeing the buffer when empty). */
-void inbuf_consume(struct inbuf *in, size_t n);
-
-/* inbuf_clear frees the buffer. */
-void inbuf_clear(struct inbuf *in);
 
 #endif

@@ -636,10 +636,8 @@ static int hex_value(unsigned char b)
     return -1;
 }
 
-/* form_decode decodes one application/x-www-form-urlencoded component into
- * |dst| with its NUL. A decoded NUL is refused: the result is used as a C
- * string, and a NUL would cut a topic name or token short unseen. */
-static int form_decode(const char *src, size_t src_len, char *dst, size_t dst_cap)
+int http_percent_decode(const char *src, size_t src_len, bool plus_is_space, char *dst,
+                        size_t dst_cap, size_t *out_len)
 {
     if (dst_cap == 0)
         return -1;
@@ -658,7 +656,7 @@ static int form_decode(const char *src, size_t src_len, char *dst, size_t dst_ca
             b = (unsigned char)(hi << 4 | lo);
             i += 3;
         } else {
-            if (b == '+')
+            if (b == '+' && plus_is_space)
                 b = ' ';
             i++;
         }
@@ -667,6 +665,8 @@ static int form_decode(const char *src, size_t src_len, char *dst, size_t dst_ca
         dst[n++] = (char)b;
     }
     dst[n] = '\0';
+    if (out_len)
+        *out_len = n;
     return 0;
 }
 
@@ -689,9 +689,9 @@ int http_query_next(const char *query, size_t query_len, size_t *pos, char *out_
     size_t key_len = eq != NULL ? (size_t)(eq - pair) : pair_len;
     const char *value = eq != NULL ? eq + 1 : pair + pair_len;
     size_t value_len = eq != NULL ? pair_len - key_len - 1 : 0;
-    if (form_decode(pair, key_len, out_key, key_cap) != 0)
+    if (http_percent_decode(pair, key_len, true, out_key, key_cap, NULL) != 0)
         return -1;
-    if (form_decode(value, value_len, out_value, value_cap) != 0)
+    if (http_percent_decode(value, value_len, true, out_value, value_cap, NULL) != 0)
         return -1;
     return 1;
 }

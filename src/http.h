@@ -84,6 +84,14 @@ const struct http_header *http_find_header(const struct http_request *req, const
  * |token| (case-insensitive, surrounding whitespace ignored). */
 bool http_has_token(const char *value, size_t value_len, const char *token);
 
+/* http_percent_decode decodes %-escapes of |src| into |dst| (with a NUL
+ * after the |*out_len| bytes, when |out_len| is given); with
+ * |plus_is_space| ('+' in a query) '+' becomes a space. Returns -1 for a
+ * bad escape, a decoded NUL (the result is used as a C string: a NUL would
+ * cut a topic name or token short unseen) or a result that does not fit. */
+int http_percent_decode(const char *src, size_t src_len, bool plus_is_space, char *dst,
+                        size_t dst_cap, size_t *out_len);
+
 /* http_query_next iterates the parameters of a query string. |*pos| starts
  * at 0. On each call it finds the next "key=value" pair (a pair without '='
  * has an empty value), percent-decodes key and value ('+' becomes a space)

@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
 #include "audience.h"
 #include "auth.h"
 #include "conn.h"
-#include "hash.h"
 #include "http.h"
-#include "httpconn.h"
+#include "httpauth.h"
 #include "httppub.h"
 #include "httpreply.h"
+#include "httpstate.h"
 #include "msg.h"
 #include "pubcheck.h"
+#include "publish.h"
 #include "pubreq.h"
 #include "ringcast/protocol.h"
 #include "shard.h"
@@ -85,26 +85,32 @@ static int status_of(int error)
     }
 }
 
+/* answer_publish answers a publish's result; a refusal for the token's
+ * claims names the topic and closes, like every 403. */
 static void answer_publish(struct shard *sh, struct conn *c, const char *topic, size_t topic_len,
-                           int error, uint64_t seq, uint8_t ack_flags)
+                           const struct publish_result *r)
 {
-    bool keep_alive = c->u.http.keep_alive;
-    if (error) {
+    bool keep_alive = http_state_of(c)->keep_alive;
+    if (r->error) {
         counter_add(&sh->stats.publish_errors, 1);
-        httpreply_error(sh, c, status_of(error), rc_error_name((uint16_t)error),
-                        pubreq_error_text(error), "", keep_alive);
+        const char *message = r->message ? r->message : pubreq_error_text(r->error);
+        if (r->error == RC_ERR_FORBIDDEN)
+            httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len, message);
+        else
+            httpreply_error(sh, c, status_of(r->error), rc_error_name((uint16_t)r->error), message,
+                            "", keep_alive);
         return;
     }
     char body[80 + 65536];
     int len = snprintf(body, sizeof(body), "{\"topic\":\"%.*s\",\"seq\":%llu%s}\n", (int)topic_len,
-                       topic, (unsigned long long)seq,
-                       (ack_flags & RC_ACK_DUPLICATE) ? ",\"duplicate\":true" : "");
+                       topic, (unsigned long long)r->seq,
+                       (r->ack_flags & RC_ACK_DUPLICATE) ? ",\"duplicate\":true" : "");
     httpreply_send(sh, c, 200, "", "application/json", body, (size_t)len, keep_alive, false);
 }
 
 static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)
 {
-    bool keep_alive = c->u.http.keep_alive;
+    bool keep_alive = http_state_of(c)->keep_alive;
     if (!m) {
         httpreply_error(sh, c, 404, "not_found",
                         "not kept: only events over --max-payload are, up to --retain-bytes", "",
@@ -144,28 +150,16 @@ void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req)
         answer_fetch(sh, c, req->fetched);
         req->fetched = NULL; /* taken */
     } else {
-        answer_publish(sh, c, req->in.topic, req->in.topic_len, req->error, req->seq,
-                       req->ack_flags);
+        const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags};
+        answer_publish(sh, c, req->in.topic, req->in.topic_len, &r);
     }
 }
 
 /* wait_for_home makes the connection wait for its request's home shard. */
 static void wait_for_home(struct shard *sh, struct conn *c)
 {
-    c->u.http.awaiting = true;
+    c->flags |= CONN_AWAITING;
     timer_cancel(&sh->timers, &c->timer); /* waiting for us is not the client's delay */
-}
-
-/* room_for checks that a request for |home| can go now; otherwise the
- * connection waits on the blocked list (woken when the ring has room). */
-static bool room_for(struct shard *sh, struct conn *c, unsigned home)
-{
-    if (home == sh->id ? shard_can_sequence(sh) : shard_has_ring_room(sh, home))
-        return true;
-    c->flags |= CONN_BLOCKED;
-    c->next_work = sh->blocked;
-    sh->blocked = c;
-    return false;
 }
 
 /* body_state decides whether the request's body can be handled now;
@@ -191,10 +185,10 @@ static int body_state(struct shard *sh, struct conn *c, const struct http_reques
      * large bodies) hears that the body is welcome, once per request. */
     const struct http_header *expect = http_find_header(req, "Expect");
     if (expect && http_has_token(expect->value, expect->value_len, "100-continue") &&
-        !c->u.http.continue_sent) {
+        !http_state_of(c)->continue_sent) {
         static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
         conn_send_copy(sh, c, go_on, sizeof(go_on) - 1);
-        c->u.http.continue_sent = true;
+        http_state_of(c)->continue_sent = true;
     }
     return HTTPAPI_NEED_BODY;
 }
@@ -212,12 +206,11 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
     if (state >= 0)
         return (enum httpapi_result)state;
     size_t body_len = req->content_length > 0 ? (size_t)req->content_length : 0;
-    c->u.http.keep_alive = req->keep_alive;
+    http_state_of(c)->keep_alive = req->keep_alive;
 
     struct auth_token token;
-    auth_find_token(&token, req);
     struct claims *claims = NULL;
-    if (!httpconn_authenticate(sh, c, &token, &claims))
+    if (!httpauth_request(sh, c, req, &token, &claims))
         return HTTPAPI_STOPPED;
     conn_set_claims(sh, c, claims); /* this request's; the next one brings its own */
     struct httppub_request p;
@@ -227,19 +220,6 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
         httppub_free(&p);
         httpreply_error(sh, c, perr.status, perr.code, perr.message, "", req->keep_alive);
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
-    }
-    if (!auth_may_publish(c->claims, p.topic, p.topic_len)) {
-        counter_add(&sh->stats.publish_errors, 1);
-        httpreply_topic_error(sh, c, 403, "forbidden", p.topic, p.topic_len,
-                              "the token's publish claim does not cover this topic");
-        httppub_free(&p);
-        return HTTPAPI_STOPPED;
-    }
-    uint64_t hash = rc_hash(p.topic, p.topic_len);
-    unsigned home = shard_home_of(sh, hash);
-    if (!room_for(sh, c, home)) {
-        httppub_free(&p);
-        return HTTPAPI_NEED_BODY; /* handled again once the ring has room */
     }
     const struct publish_fields fields = {
         .topic = p.topic,
@@ -255,71 +235,24 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
         .audience = p.audience,
         .audience_len = p.audience_len,
     };
-    struct pubcheck_refs refs;
-    struct audience *audience = NULL;
-    const char *message = NULL;
-    int error = pubcheck(sh->cfg, &fields, &refs, &audience, &message);
+    struct publish_result r;
     enum httpapi_result result = HTTPAPI_SERVED;
-    if (error) {
-        counter_add(&sh->stats.publish_errors, 1);
-        httpreply_error(sh, c, status_of(error), rc_error_name((uint16_t)error), message, "",
-                        req->keep_alive);
-    } else {
-        struct pubreq preq;
-        pubreq_init(&preq, c, 0, sh->id, &fields, hash, &refs);
-        preq.audience = audience;
-        uint8_t flags = 0;
-        switch (shard_submit_publish(sh, home, &preq, &error, &preq.seq, &flags)) {
-        case 1:
-            answer_publish(sh, c, p.topic, p.topic_len, error, preq.seq, flags);
-            break;
-        case 0:
-            wait_for_home(sh, c);
-            result = HTTPAPI_WAITING;
-            break;
-        default:
-            httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
-            result = HTTPAPI_STOPPED;
-        }
+    switch (publish_submit(sh, c, 0, &fields, &r)) {
+    case PUBLISH_ANSWERED:
+        answer_publish(sh, c, p.topic, p.topic_len, &r);
+        break;
+    case PUBLISH_SENT:
+        wait_for_home(sh, c);
+        result = HTTPAPI_WAITING;
+        break;
+    case PUBLISH_BLOCKED:
+        result = HTTPAPI_NEED_BODY; /* handled again once the ring has room */
+        break;
     }
     httppub_free(&p);
     if (result == HTTPAPI_SERVED && c->state != CONN_OPEN)
         result = HTTPAPI_STOPPED;
     return result;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* decode_path_topic percent-decodes the topic part of a fetch path
- * (clients may escape ':' and other characters). */
-static int decode_path_topic(const char *in, size_t len, char *out, size_t cap, size_t *out_len)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (n == cap)
-            return -1;
-        if (in[i] != '%') {
-            out[n++] = in[i];
-            continue;
-        }
-        int high = i + 2 < len ? hex_value(in[i + 1]) : -1;
-        int low = i + 2 < len ? hex_value(in[i + 2]) : -1;
-        if (high < 0 || low < 0)
-            return -1;
-        out[n++] = (char)(high << 4 | low);
-        i += 2;
-    }
-    *out_len = n;
-    return 0;
 }
 
 enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct http_request *req)
@@ -329,11 +262,10 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
                         "Allow: GET\r\n", false);
         return HTTPAPI_STOPPED;
     }
-    c->u.http.keep_alive = req->keep_alive;
+    http_state_of(c)->keep_alive = req->keep_alive;
     struct auth_token token;
-    auth_find_token(&token, req);
     struct claims *claims = NULL;
-    if (!httpconn_authenticate(sh, c, &token, &claims))
+    if (!httpauth_request(sh, c, req, &token, &claims))
         return HTTPAPI_STOPPED;
     conn_set_claims(sh, c, claims);
     const char *rest = req->path + strlen("/v1/messages/");
@@ -345,12 +277,13 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
             break;
         }
     }
-    char topic[65536];
+    char topic[65536 + 1];
     size_t topic_len = 0;
     char *end = NULL;
     unsigned long long seq = slash ? strtoull(slash + 1, &end, 10) : 0;
     if (!slash || !end || end != rest + rest_len || slash[1] < '0' || slash[1] > '9' ||
-        decode_path_topic(rest, (size_t)(slash - rest), topic, sizeof(topic), &topic_len) != 0 ||
+        http_percent_decode(rest, (size_t)(slash - rest), false, topic, sizeof(topic),
+                            &topic_len) != 0 ||
         topic_validate(topic, topic_len, sh->cfg->max_topic_length, sh->cfg->max_segments) !=
             TOPIC_OK) {
         httpreply_error(sh, c, 400, "bad_request", "expected /v1/messages/<topic>/<seq>", "",
@@ -362,28 +295,21 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
                               "the token's subscribe claim does not contain this topic");
         return HTTPAPI_STOPPED;
     }
-    uint64_t hash = rc_hash(topic, topic_len);
-    unsigned home = shard_home_of(sh, hash);
-    if (home == sh->id) {
-        answer_fetch(sh, c, shard_fetch_local(sh, topic, topic_len, hash, seq));
+    struct msg *m = NULL;
+    bool failed = false;
+    switch (publish_fetch(sh, c, topic, topic_len, seq, &m, &failed)) {
+    case PUBLISH_ANSWERED:
+        if (failed) {
+            httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
+            return HTTPAPI_STOPPED;
+        }
+        answer_fetch(sh, c, m);
         return c->state == CONN_OPEN ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
+    case PUBLISH_SENT:
+        wait_for_home(sh, c);
+        return HTTPAPI_WAITING;
+    case PUBLISH_BLOCKED:
+    default:
+        return HTTPAPI_NEED_BODY; /* handled again once the ring has room */
     }
-    if (!room_for(sh, c, home))
-        return HTTPAPI_NEED_BODY;
-    struct pubreq *preq = rc_calloc(1, sizeof(*preq) + topic_len);
-    if (!preq) {
-        httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
-        return HTTPAPI_STOPPED;
-    }
-    preq->conn_slot = c->slot;
-    preq->conn_gen = c->gen;
-    preq->origin = (uint16_t)sh->id;
-    preq->op = PUBREQ_FETCH;
-    preq->seq = seq;
-    preq->in.topic = memcpy(preq->storage, topic, topic_len);
-    preq->in.topic_len = topic_len;
-    preq->in.topic_hash = hash;
-    shard_send_request(sh, home, preq);
-    wait_for_home(sh, c);
-    return HTTPAPI_WAITING;
 }

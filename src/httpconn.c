@@ -11,12 +11,14 @@
 #include "conn.h"
 #include "http.h"
 #include "httpapi.h"
+#include "httpauth.h"
 #include "httpreply.h"
+#include "httpstate.h"
 #include "log.h"
 #include "metrics.h"
-#include "server.h"
 #include "shard.h"
 #include "sseconn.h"
+#include "stats.h"
 #include "ws.h"
 #include "wsconn.h"
 
@@ -27,13 +29,12 @@ static void fail(struct shard *sh, struct conn *c, int status, const char *extra
     httpreply_error(sh, c, status, httpapi_error_code(status), message, extra_headers, false);
 }
 
-void httpconn_start(struct shard *sh, struct conn *c)
+static void start(struct shard *sh, struct conn *c)
 {
-    memset(&c->u.http, 0, sizeof(c->u.http));
     timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
 }
 
-void httpconn_on_timeout(struct shard *sh, struct conn *c)
+static void on_timeout(struct shard *sh, struct conn *c)
 {
     fail(sh, c, 408, "", "no complete request within the handshake timeout");
 }
@@ -88,9 +89,8 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
         return false;
     }
     struct auth_token token;
-    auth_find_token(&token, req);
     struct claims *claims = NULL;
-    if (!httpconn_authenticate(sh, c, &token, &claims))
+    if (!httpauth_request(sh, c, req, &token, &claims))
         return false;
     size_t protocol_len = 0;
     const char *protocol = auth_subprotocol(req, &token, &protocol_len);
@@ -106,27 +106,10 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     return true;
 }
 
-bool httpconn_authenticate(struct shard *sh, struct conn *c, const struct auth_token *token,
-                           struct claims **out)
-{
-    *out = NULL;
-    if (!sh->srv->auth.enabled)
-        return true;
-    const char *reason = NULL;
-    enum jwt_status status = auth_check(&sh->srv->auth, token->token, token->len, out, &reason);
-    if (status == JWT_OK)
-        return true;
-    char message[512];
-    snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
-    httpreply_error(sh, c, 401, "unauthorized", message,
-                    "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", false);
-    return false;
-}
-
 static void serve_metrics(struct shard *sh, struct conn *c, const struct http_request *req)
 {
     size_t len = 0;
-    char *text = metrics_render(sh->srv, &len);
+    char *text = metrics_render(sh->set, &len);
     if (!text) {
         fail(sh, c, 503, "", "out of memory");
         return;
@@ -219,7 +202,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         .max_headers = HTTP_MAX_HEADERS,
     };
     size_t done = 0;
-    while (done < len && c->state == CONN_OPEN && !c->u.http.awaiting) {
+    while (done < len && c->state == CONN_OPEN && !(c->flags & CONN_AWAITING)) {
         struct http_request req;
         int head_len = http_parse_request(&req, (const char *)buf + done, len - done, &limits);
         if (head_len == -2)
@@ -232,7 +215,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         enum served s = route(sh, c, &req, buf + after, len - after);
         if (s == NEED_BODY || s == STOPPED)
             return s == NEED_BODY && c->state == CONN_OPEN ? (long)done : -1;
-        c->u.http.continue_sent = false;
+        http_state_of(c)->continue_sent = false;
         done = after + (req.content_length > 0 ? (size_t)req.content_length : 0);
         /* The next request on this connection gets its own full timeout. */
         if (s == SERVED)
@@ -257,17 +240,19 @@ static void process_buffered(struct shard *sh, struct conn *c)
         inbuf_consume(&c->in, (size_t)used);
 }
 
-void httpconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
     while (len > 0 && c->state == CONN_OPEN) {
-        if (c->kind != CONN_HTTP) {
-            if (c->kind == CONN_WS) /* upgraded by an earlier part of this input */
-                wsconn_on_data(sh, c, data, len);
+        if (c->ops != &http_conn_ops) {
+            /* upgraded by an earlier part of this input */
+            if (c->ops->on_data)
+                c->ops->on_data(sh, c, data, len);
             return;
         }
-        if (c->in.len == 0 && !c->u.http.awaiting) {
+        if (c->in.len == 0 && !(c->flags & CONN_AWAITING)) {
             long used = handle_requests(sh, c, data, len);
-            if (used >= 0 && (size_t)used < len && c->state == CONN_OPEN && c->kind == CONN_HTTP &&
+            if (used >= 0 && (size_t)used < len && c->state == CONN_OPEN &&
+                c->ops == &http_conn_ops &&
                 inbuf_append(&c->in, data + used, len - (size_t)used, input_limit(sh)) != 0)
                 fail(sh, c, 413, "", "request too large");
             return;
@@ -284,28 +269,32 @@ void httpconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t le
         inbuf_append(&c->in, data, take, input_limit(sh));
         data += take;
         len -= take;
-        if (!c->u.http.awaiting)
+        if (!(c->flags & CONN_AWAITING))
             process_buffered(sh, c);
     }
 }
 
-void httpconn_resume(struct shard *sh, struct conn *c)
+static bool serving_requests(const struct conn *c)
+{
+    return c->state == CONN_OPEN && c->ops == &http_conn_ops && !(c->flags & CONN_AWAITING);
+}
+
+static void resume(struct shard *sh, struct conn *c)
 {
     c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
-    if (c->state != CONN_OPEN || c->kind != CONN_HTTP || c->u.http.awaiting)
+    if (!serving_requests(c))
         return;
     if (c->in.len > 0)
         process_buffered(sh, c);
-    if (c->state == CONN_OPEN && c->kind == CONN_HTTP && !c->u.http.awaiting &&
-        !(c->flags & CONN_BLOCKED))
+    if (serving_requests(c) && !(c->flags & CONN_BLOCKED))
         conn_arm_recv(sh, c);
 }
 
-void httpconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 {
-    if (!c->u.http.awaiting || c->state != CONN_OPEN)
+    if (!(c->flags & CONN_AWAITING) || c->state != CONN_OPEN)
         return;
-    c->u.http.awaiting = false;
+    c->flags &= ~CONN_AWAITING;
     httpapi_answer(sh, c, req);
     if (c->state == CONN_OPEN) {
         timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
@@ -313,3 +302,26 @@ void httpconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req)
         conn_add_work(sh, c);
     }
 }
+
+static size_t write_refusal(char *out, size_t cap)
+{
+    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\nConnection: "
+                     "close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+const struct conn_ops http_conn_ops = {
+    .name = "http",
+    .stats_kind = STATS_HTTP,
+    .encoding = CONN_ENC_NONE,
+    .start = start,
+    .on_data = on_data,
+    .on_timer = on_timeout,
+    .on_result = on_result,
+    .resume = resume,
+    .write_refusal = write_refusal,
+};

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server.h"
+#include "shardset.h"
 #include "shard.h"
 #include "stats.h"
 
@@ -93,11 +93,11 @@ static uint64_t stat_of(const struct shard *sh, size_t offset)
     return counter_read((const counter_t *)((const char *)&sh->stats + offset));
 }
 
-static uint64_t sum_of(const struct server *srv, size_t offset)
+static uint64_t sum_of(const struct shard_set *set, size_t offset)
 {
     uint64_t sum = 0;
-    for (unsigned i = 0; i < srv->num_shards; i++)
-        sum += stat_of(&srv->shards[i], offset);
+    for (unsigned i = 0; i < set->num_shards; i++)
+        sum += stat_of(&set->shards[i], offset);
     return sum;
 }
 
@@ -108,7 +108,7 @@ static void header(struct text *t, const char *name, const char *type, const cha
 
 /* by_protocol renders a per-protocol array of struct shard_stats, for the
  * protocols from |first| to |last|. */
-static void by_protocol(struct text *t, const struct server *srv, const char *name,
+static void by_protocol(struct text *t, const struct shard_set *set, const char *name,
                         const char *type, const char *help, size_t offset, int per_shard, int first,
                         int last)
 {
@@ -117,54 +117,54 @@ static void by_protocol(struct text *t, const struct server *srv, const char *na
         size_t field = offset + (size_t)p * sizeof(counter_t);
         if (!per_shard) {
             append(t, "%s{protocol=\"%s\"} %llu\n", name, protocol_names[p],
-                   (unsigned long long)sum_of(srv, field));
+                   (unsigned long long)sum_of(set, field));
             continue;
         }
-        for (unsigned i = 0; i < srv->num_shards; i++)
+        for (unsigned i = 0; i < set->num_shards; i++)
             append(t, "%s{shard=\"%u\",protocol=\"%s\"} %llu\n", name, i, protocol_names[p],
-                   (unsigned long long)stat_of(&srv->shards[i], field));
+                   (unsigned long long)stat_of(&set->shards[i], field));
     }
 }
 
-static void per_shard(struct text *t, const struct server *srv, const char *name, const char *type,
-                      const char *help, size_t offset)
+static void per_shard(struct text *t, const struct shard_set *set, const char *name,
+                      const char *type, const char *help, size_t offset)
 {
     header(t, name, type, help);
-    for (unsigned i = 0; i < srv->num_shards; i++)
+    for (unsigned i = 0; i < set->num_shards; i++)
         append(t, "%s{shard=\"%u\"} %llu\n", name, i,
-               (unsigned long long)stat_of(&srv->shards[i], offset));
+               (unsigned long long)stat_of(&set->shards[i], offset));
 }
 
-char *metrics_render(const struct server *srv, size_t *out_len)
+char *metrics_render(const struct shard_set *set, size_t *out_len)
 {
     struct text t = {malloc(8192), 0, 8192, 0};
     if (!t.data)
         return NULL;
     header(&t, "ringcast_shards", "gauge", "Shards (worker threads).");
-    append(&t, "ringcast_shards %u\n", srv->num_shards);
-    by_protocol(&t, srv, "ringcast_connections", "gauge", "Open connections by protocol.",
+    append(&t, "ringcast_shards %u\n", set->num_shards);
+    by_protocol(&t, set, "ringcast_connections", "gauge", "Open connections by protocol.",
                 STAT(connections), 0, STATS_HTTP, STATS_PUBLISHER);
     /* Only subscribers receive deliveries. */
-    by_protocol(&t, srv, "ringcast_deliveries_total", "counter",
+    by_protocol(&t, set, "ringcast_deliveries_total", "counter",
                 "Events queued to subscribers by protocol.", STAT(deliveries), 0, STATS_WEBSOCKET,
                 STATS_SSE);
     for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
         header(&t, totals[i].name, totals[i].type, totals[i].help);
-        append(&t, "%s %llu\n", totals[i].name, (unsigned long long)sum_of(srv, totals[i].offset));
+        append(&t, "%s %llu\n", totals[i].name, (unsigned long long)sum_of(set, totals[i].offset));
     }
-    by_protocol(&t, srv, "ringcast_shard_connections", "gauge",
+    by_protocol(&t, set, "ringcast_shard_connections", "gauge",
                 "Open connections by shard and protocol.", STAT(connections), 1, STATS_HTTP,
                 STATS_PUBLISHER);
-    by_protocol(&t, srv, "ringcast_shard_deliveries_total", "counter",
+    by_protocol(&t, set, "ringcast_shard_deliveries_total", "counter",
                 "Events queued to subscribers by shard and protocol.", STAT(deliveries), 1,
                 STATS_WEBSOCKET, STATS_SSE);
-    per_shard(&t, srv, "ringcast_shard_publishes_total", "counter",
+    per_shard(&t, set, "ringcast_shard_publishes_total", "counter",
               "Events sequenced by each home shard.", STAT(publishes));
-    per_shard(&t, srv, "ringcast_shard_ring_full_total", "counter",
+    per_shard(&t, set, "ringcast_shard_ring_full_total", "counter",
               "Publishes that waited for room in a ring, by shard.", STAT(ring_full));
-    per_shard(&t, srv, "ringcast_shard_ring_messages_total", "counter",
+    per_shard(&t, set, "ringcast_shard_ring_messages_total", "counter",
               "Events a home shard passed to this shard through a ring.", STAT(ring_messages));
-    per_shard(&t, srv, "ringcast_shard_wakeups_total", "counter",
+    per_shard(&t, set, "ringcast_shard_wakeups_total", "counter",
               "Event-loop iterations after waiting for completions, by shard.", STAT(wakeups));
     if (t.failed) {
         free(t.data);

@@ -10,10 +10,10 @@
 
 #include <stddef.h>
 
-struct server;
+struct shard_set;
 
 /* metrics_render returns the metrics text (free() it) and its length, or
  * NULL when memory runs out. Safe from any shard. */
-char *metrics_render(const struct server *srv, size_t *out_len);
+char *metrics_render(const struct shard_set *set, size_t *out_len);
 
 #endif

@@ -6,13 +6,26 @@
 
 #include "auth.h"
 #include "conn.h"
-#include "hash.h"
 #include "log.h"
 #include "pubcheck.h"
+#include "publish.h"
 #include "pubreq.h"
 #include "ringcast/protocol.h"
-#include "server.h"
 #include "shard.h"
+#include "stats.h"
+
+/* A publisher's own state (its part of struct conn). */
+struct pub_state {
+    uint32_t inflight; /* publishes sent to a home shard, not yet answered */
+    bool hello_done;
+    bool goaway_sent;
+};
+CONN_KIND_STATE_FITS(struct pub_state);
+
+static struct pub_state *pub_of(struct conn *c)
+{
+    return (struct pub_state *)c->kind_state;
+}
 
 /* Room for everything in a PUBLISH frame besides its payload: the header,
  * the topic, three short fields, the payload length and the largest
@@ -49,15 +62,16 @@ static void send_ack(struct shard *sh, struct conn *c, uint32_t corr, uint64_t s
     conn_send_copy(sh, c, frame, len);
 }
 
-static void send_result(struct shard *sh, struct conn *c, uint32_t corr, int error, uint64_t seq,
-                        uint8_t flags)
+static void send_result(struct shard *sh, struct conn *c, uint32_t corr,
+                        const struct publish_result *r)
 {
-    if (error == 0) {
-        send_ack(sh, c, corr, seq, flags);
+    if (r->error == 0) {
+        send_ack(sh, c, corr, r->seq, r->ack_flags);
         return;
     }
     counter_add(&sh->stats.publish_errors, 1);
-    send_nack(sh, c, RC_NACK, corr, (uint16_t)error, pubreq_error_text(error));
+    send_nack(sh, c, RC_NACK, corr, (uint16_t)r->error,
+              r->message ? r->message : pubreq_error_text(r->error));
 }
 
 static enum frame_result fatal(struct shard *sh, struct conn *c, uint32_t corr, uint16_t code,
@@ -78,7 +92,7 @@ static enum frame_result nack(struct shard *sh, struct conn *c, uint32_t corr, u
 
 static enum frame_result handle_hello(struct shard *sh, struct conn *c, const struct rc_frame *f)
 {
-    if (c->u.pub.hello_done)
+    if (pub_of(c)->hello_done)
         return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "HELLO was already received");
     int version = rc_hello_version(f->body, f->body_len);
     if (version < 0)
@@ -89,16 +103,12 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     struct rc_hello hello;
     if (rc_decode_hello(&hello, f->body, f->body_len) != 0)
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "malformed HELLO");
-    if (sh->srv->auth.enabled) {
+    if (sh->auth->enabled) {
         struct claims *claims = NULL;
-        const char *reason = NULL;
-        enum jwt_status status = auth_check(&sh->srv->auth, hello.token_len ? hello.token : NULL,
-                                            hello.token_len, &claims, &reason);
-        if (status != JWT_OK) {
-            char message[300];
-            snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
+        char message[300];
+        if (auth_check_text(sh->auth, hello.token_len ? hello.token : NULL, hello.token_len,
+                            &claims, message, sizeof(message)) != JWT_OK)
             return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, message);
-        }
         conn_set_claims(sh, c, claims);
     }
     struct rc_welcome welcome = {
@@ -111,22 +121,11 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     uint8_t frame[64];
     size_t len = rc_encode_welcome(frame, sizeof(frame), f->corr, &welcome);
     conn_send_copy(sh, c, frame, len);
-    c->u.pub.hello_done = true;
+    pub_of(c)->hello_done = true;
     timer_cancel(&sh->timers, &c->timer);
     log_debug("publisher %u: HELLO from '%.*s'", c->slot, (int)hello.client_name_len,
               hello.client_name);
     return FRAME_DONE;
-}
-
-static void block(struct shard *sh, struct conn *c)
-{
-    c->flags |= CONN_BLOCKED;
-    /* Log at the 1st, 2nd, 4th, 8th, ... stall: visible, never a flood. */
-    if ((sh->stats.ring_full & (sh->stats.ring_full - 1)) == 0)
-        log_debug("publisher %u paused: a ring to another shard is full (%llu stalls so far)",
-                  c->slot, (unsigned long long)sh->stats.ring_full);
-    c->next_work = sh->blocked;
-    sh->blocked = c;
 }
 
 static enum frame_result handle_publish(struct shard *sh, struct conn *c, const struct rc_frame *f)
@@ -138,18 +137,6 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         return nack(sh, c, f->corr, RC_ERR_SHUTTING_DOWN, "the server is shutting down");
     if (c->expires_ms && sh->now_ms >= c->expires_ms)
         return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, "token expired: connect again");
-    if (!auth_may_publish(c->claims, p.topic, p.topic_len))
-        return nack(sh, c, f->corr, RC_ERR_FORBIDDEN,
-                    "the token's publish claim does not cover this topic");
-
-    /* Room first: a publish that must wait is not validated twice. */
-    uint64_t hash = rc_hash(p.topic, p.topic_len);
-    unsigned home = shard_home_of(sh, hash);
-    if (home == sh->id ? !shard_can_sequence(sh) : !shard_has_ring_room(sh, home)) {
-        block(sh, c);
-        return FRAME_STOP;
-    }
-
     const struct publish_fields fields = {
         .topic = p.topic,
         .topic_len = p.topic_len,
@@ -163,28 +150,17 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         .audience = p.audience,
         .audience_len = p.audience_len,
     };
-    struct pubcheck_refs refs;
-    struct audience *audience = NULL;
-    const char *message = NULL;
-    int error = pubcheck(sh->cfg, &fields, &refs, &audience, &message);
-    if (error) {
-        counter_add(&sh->stats.publish_errors, 1);
-        return nack(sh, c, f->corr, (uint16_t)error, message);
-    }
-    struct pubreq req;
-    pubreq_init(&req, c, f->corr, sh->id, &fields, hash, &refs);
-    req.audience = audience;
-    uint64_t seq = 0;
-    uint8_t flags = 0;
-    switch (shard_submit_publish(sh, home, &req, &error, &seq, &flags)) {
-    case 1:
-        send_result(sh, c, f->corr, error, seq, flags);
+    struct publish_result r;
+    switch (publish_submit(sh, c, f->corr, &fields, &r)) {
+    case PUBLISH_ANSWERED:
+        send_result(sh, c, f->corr, &r);
         return FRAME_DONE;
-    case 0:
-        c->u.pub.inflight++;
+    case PUBLISH_SENT:
+        pub_of(c)->inflight++;
         return FRAME_DONE;
+    case PUBLISH_BLOCKED:
     default:
-        return nack(sh, c, f->corr, RC_ERR_INTERNAL, "out of memory");
+        return FRAME_STOP; /* read again once the ring has room */
     }
 }
 
@@ -206,7 +182,7 @@ static enum frame_result handle_frame(struct shard *sh, struct conn *c, const st
         return fatal(sh, c, f->corr, RC_ERR_BAD_FRAME, "frame flags must be 0");
     if (f->type == RC_HELLO)
         return handle_hello(sh, c, f);
-    if (!c->u.pub.hello_done)
+    if (!pub_of(c)->hello_done)
         return fatal(sh, c, f->corr, RC_ERR_NOT_READY, "the first frame must be HELLO");
     switch (f->type) {
     case RC_PUBLISH:
@@ -227,7 +203,7 @@ static size_t process(struct shard *sh, struct conn *c, const uint8_t *buf, size
     size_t used = 0;
     uint32_t max_frame = pubconn_max_frame(sh);
     while (c->state == CONN_OPEN && !(c->flags & CONN_BLOCKED)) {
-        if (c->u.pub.inflight >= sh->cfg->max_inflight || c->u.pub.goaway_sent) {
+        if (pub_of(c)->inflight >= sh->cfg->max_inflight || pub_of(c)->goaway_sent) {
             c->flags |= CONN_READ_PAUSED;
             break;
         }
@@ -255,7 +231,7 @@ static void keep_input(struct shard *sh, struct conn *c, const uint8_t *data, si
         fatal(sh, c, 0, RC_ERR_INTERNAL, "cannot buffer input");
 }
 
-void pubconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
     if (c->in.len == 0) {
         size_t used = process(sh, c, data, len);
@@ -268,7 +244,7 @@ void pubconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len
         inbuf_consume(&c->in, process(sh, c, c->in.data, c->in.len));
 }
 
-void pubconn_resume(struct shard *sh, struct conn *c)
+static void resume(struct shard *sh, struct conn *c)
 {
     c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
     if (c->state != CONN_OPEN)
@@ -279,37 +255,62 @@ void pubconn_resume(struct shard *sh, struct conn *c)
         conn_arm_recv(sh, c);
 }
 
-void pubconn_on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 {
-    c->u.pub.inflight--;
+    struct pub_state *pub = pub_of(c);
+    pub->inflight--;
     if (c->state != CONN_OPEN)
         return;
-    send_result(sh, c, req->corr, req->error, req->seq, req->ack_flags);
-    if (c->u.pub.goaway_sent && c->u.pub.inflight == 0)
+    const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags};
+    send_result(sh, c, req->corr, &r);
+    if (pub->goaway_sent && pub->inflight == 0)
         conn_finish(sh, c);
-    else if ((c->flags & CONN_READ_PAUSED) && c->u.pub.inflight < sh->cfg->max_inflight)
+    else if ((c->flags & CONN_READ_PAUSED) && pub->inflight < sh->cfg->max_inflight)
         conn_add_work(sh, c);
 }
 
-void pubconn_start(struct shard *sh, struct conn *c)
+static void start(struct shard *sh, struct conn *c)
 {
-    memset(&c->u.pub, 0, sizeof(c->u.pub));
     timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
 }
 
-void pubconn_on_timeout(struct shard *sh, struct conn *c)
+/* on_timeout closes a connection that sent no HELLO in time. */
+static void on_timeout(struct shard *sh, struct conn *c)
 {
-    if (!c->u.pub.hello_done)
+    if (!pub_of(c)->hello_done)
         fatal(sh, c, 0, RC_ERR_NOT_READY, "no HELLO within the handshake timeout");
 }
 
-void pubconn_drain(struct shard *sh, struct conn *c)
+/* drain tells the publisher the server is going away (GOAWAY), stops
+ * reading, and closes once every outstanding publish is answered. */
+static void drain(struct shard *sh, struct conn *c)
 {
-    if (c->state != CONN_OPEN || c->u.pub.goaway_sent)
+    struct pub_state *pub = pub_of(c);
+    if (c->state != CONN_OPEN || pub->goaway_sent)
         return;
     send_nack(sh, c, RC_GOAWAY, 0, RC_ERR_SHUTTING_DOWN, "the server is shutting down");
-    c->u.pub.goaway_sent = true;
+    pub->goaway_sent = true;
     c->flags |= CONN_READ_PAUSED;
-    if (c->u.pub.inflight == 0)
+    if (pub->inflight == 0)
         conn_finish(sh, c);
 }
+
+static size_t write_refusal(char *out, size_t cap)
+{
+    struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
+    return rc_encode_error((uint8_t *)out, cap, RC_NACK, 0, &err);
+}
+
+const struct conn_ops pub_conn_ops = {
+    .name = "publisher",
+    .stats_kind = STATS_PUBLISHER,
+    .encoding = CONN_ENC_NONE,
+    .flush_first = true,
+    .start = start,
+    .on_data = on_data,
+    .on_timer = on_timeout,
+    .on_result = on_result,
+    .resume = resume,
+    .drain = drain,
+    .write_refusal = write_refusal,
+};

@@ -1,211 +1,107 @@
-/* publish.c: sequencing at a topic's home shard and routing between shards.
- *
- * A publish reaches its home either directly (the publisher's shard is the
- * home) or as a request through the request ring. The home assigns the
- * seq, builds the message once and sends the same pointer to every shard's
- * data ring (and delivers to its own subscribers itself); the result goes
- * back to the publisher's shard on the data ring. Oversized events are also
- * kept at the home for fetching, and fetch requests travel the same way.
- *
- * Room is checked before anything is sequenced: a full ring means waiting
- * (and being woken when the consumer makes room), never dropping. */
-#include "shard.h"
+/* publish.c: the publish and fetch entry point for every connection kind
+ * (see publish.h). */
+#include "publish.h"
 
-#include <time.h>
-
+#include "alloc.h"
 #include "audience.h"
+#include "auth.h"
 #include "conn.h"
-#include "fanout.h"
-#include "interest.h"
-#include "httpconn.h"
-#include "msg.h"
-#include "pubconn.h"
+#include "hash.h"
+#include "log.h"
+#include "pubcheck.h"
 #include "pubreq.h"
 #include "ringcast/protocol.h"
-#include "server.h"
+#include "route.h"
+#include "shard.h"
 
-/* One publish puts at most two items on a data ring: the message, and the
- * result when that shard is the publisher's. */
-#define ITEMS_PER_PUBLISH 2
-
-unsigned shard_home_of(const struct shard *sh, uint64_t topic_hash)
+/* wait_for_room puts |c| on the blocked list: it is resumed (its ops'
+ * resume) once the ring that was full has room. */
+static void wait_for_room(struct shard *sh, struct conn *c)
 {
-    return (unsigned)(topic_hash % sh->srv->num_shards);
+    c->flags |= CONN_BLOCKED;
+    /* Log at the 1st, 2nd, 4th, 8th, ... stall: visible, never a flood. */
+    uint64_t stalls = counter_read(&sh->stats.ring_full);
+    if ((stalls & (stalls - 1)) == 0)
+        log_debug("connection %u paused: a ring to another shard is full (%llu stalls so far)",
+                  c->slot, (unsigned long long)stalls);
+    c->next_work = sh->blocked;
+    sh->blocked = c;
 }
 
-static int64_t wall_clock_us(void)
+static enum publish_outcome refuse(struct publish_result *out, int error, const char *message)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    out->error = error;
+    out->message = message;
+    return PUBLISH_ANSWERED;
 }
 
-bool shard_can_sequence(struct shard *sh)
-{
-    for (unsigned j = 0; j < sh->srv->num_shards; j++) {
-        if (j == sh->id)
-            continue;
-        struct xring *r = server_data_ring(sh->srv, sh->id, j);
-        if (!xring_has_space(r, ITEMS_PER_PUBLISH) && !xring_wait_for_space(r, ITEMS_PER_PUBLISH)) {
-            counter_add(&sh->stats.ring_full, 1);
-            return false;
-        }
-    }
-    return true;
-}
-
-bool shard_has_ring_room(struct shard *sh, unsigned home)
-{
-    struct xring *r = server_request_ring(sh->srv, sh->id, home);
-    if (xring_has_space(r, 1) || xring_wait_for_space(r, 1))
-        return true;
-    counter_add(&sh->stats.ring_full, 1);
-    return false;
-}
-
-void shard_send_request(struct shard *sh, unsigned home, struct pubreq *req)
-{
-    xring_push(server_request_ring(sh->srv, sh->id, home), ring_item(req, ITEM_REQUEST));
-    sh->ring_pushed[home] = true;
-}
-
-static void on_queued(void *ctx, struct conn *c)
-{
-    struct shard *sh = ctx;
-    counter_add(&sh->stats.deliveries[c->kind], 1);
-    conn_mark_dirty(sh, c);
-}
-
-static void on_overflow(void *ctx, struct conn *c)
-{
-    conn_add_work(ctx, c);
-}
-
-static void deliver_here(struct shard *sh, struct msg *m)
-{
-    const struct fanout_sink sink = {on_queued, on_overflow, sh};
-    fanout_deliver(&sh->index, m, sh->cfg->max_queued_bytes, &sink);
-}
-
-int shard_publish_local(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
-                        uint8_t *out_ack_flags)
-{
-    *out_ack_flags = 0;
-    enum home_result r =
-        home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash, req->msg_id,
-                      req->msg_id_len, sh->now_ms, out_seq);
-    if (r == HOME_DUPLICATE) {
-        counter_add(&sh->stats.duplicates, 1);
-        *out_ack_flags = RC_ACK_DUPLICATE;
-        return 0;
-    }
-    if (r == HOME_TOO_MANY_TOPICS)
-        return RC_ERR_OVERLOADED;
-    if (r != HOME_SEQUENCED)
-        return RC_ERR_INTERNAL;
-    const struct msg_policy policy = {sh->cfg->max_payload,
-                                      (enum truncate_mode)sh->cfg->truncate_mode};
-    bool oversized = req->in.payload_len > policy.max_payload;
-    /* Only shards whose summary says they may want the topic get it: the
-     * others are not woken. */
-    unsigned num_shards = sh->srv->num_shards;
-    struct interest_query query;
-    if (num_shards > 1)
-        interest_query_init(&query, req->in.topic, req->in.topic_len, req->in.topic_hash);
-    bool *wants = sh->shard_wants;
-    uint32_t holders = 1 + oversized; /* this shard, and the retention store */
-    for (unsigned j = 0; j < num_shards; j++) {
-        wants[j] = j != sh->id && interest_may_want(&sh->srv->shards[j].interest, &query);
-        holders += wants[j];
-    }
-    struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), holders);
-    if (!m)
-        return RC_ERR_INTERNAL;
-    m->audience = req->audience; /* before anyone else sees the message */
-    req->audience = NULL;
-    counter_add(&sh->stats.publishes, 1);
-    if (oversized)
-        counter_add(m->ws_frame ? &sh->stats.truncated : &sh->stats.dropped, 1);
-    for (unsigned j = 0; j < num_shards; j++) {
-        if (!wants[j])
-            continue;
-        xring_push(server_data_ring(sh->srv, sh->id, j), ring_item(m, ITEM_DELIVER));
-        sh->ring_pushed[j] = true;
-    }
-    if (oversized)
-        retain_add(&sh->retain, m);
-    deliver_here(sh, m);
-    return 0;
-}
-
-int shard_submit_publish(struct shard *sh, unsigned home, struct pubreq *req, int *out_error,
-                         uint64_t *out_seq, uint8_t *out_flags)
+/* submit sends |req| (on the stack; its audience is taken over in every
+ * case) to the topic's |home|: sequenced at once when this shard is the
+ * home, else copied onto the home's request ring. */
+static enum publish_outcome submit(struct shard *sh, unsigned home, struct pubreq *req,
+                                   struct publish_result *out)
 {
     if (home == sh->id) {
-        *out_error = shard_publish_local(sh, req, out_seq, out_flags);
+        out->error = route_publish_at_home(sh, req, &out->seq, &out->ack_flags);
+        out->message = out->error ? pubreq_error_text(out->error) : NULL;
         audience_free(req->audience); /* still here when the publish failed */
-        req->audience = NULL;
-        return 1;
+        return PUBLISH_ANSWERED;
     }
     struct pubreq *copy = pubreq_copy(req); /* the copy owns the audience now */
     if (!copy) {
         audience_free(req->audience);
-        req->audience = NULL;
-        return -1;
+        return refuse(out, RC_ERR_INTERNAL, "out of memory");
     }
-    req->audience = NULL;
-    shard_send_request(sh, home, copy);
-    return 0;
+    route_send_request(sh, home, copy);
+    return PUBLISH_SENT;
 }
 
-struct msg *shard_fetch_local(struct shard *sh, const char *topic, size_t topic_len,
-                              uint64_t topic_hash, uint64_t seq)
+enum publish_outcome publish_submit(struct shard *sh, struct conn *c, uint32_t corr,
+                                    const struct publish_fields *fields, struct publish_result *out)
 {
-    struct msg *m = retain_find(&sh->retain, topic, topic_len, topic_hash, seq);
-    if (m)
-        msg_ref(m);
-    return m;
-}
-
-static bool handle_request(struct shard *sh, struct pubreq *req)
-{
-    if (!shard_can_sequence(sh))
-        return false;
-    if (req->op == PUBREQ_FETCH)
-        req->fetched =
-            shard_fetch_local(sh, req->in.topic, req->in.topic_len, req->in.topic_hash, req->seq);
-    else
-        req->error = (uint16_t)shard_publish_local(sh, req, &req->seq, &req->ack_flags);
-    xring_push(server_data_ring(sh->srv, sh->id, req->origin), ring_item(req, ITEM_RESULT));
-    sh->ring_pushed[req->origin] = true;
-    return true;
-}
-
-static void handle_result(struct shard *sh, struct pubreq *req)
-{
-    struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
-    if (c && c->kind == CONN_PUB)
-        pubconn_on_result(sh, c, req);
-    else if (c && c->kind == CONN_HTTP)
-        httpconn_on_result(sh, c, req);
-    if (req->fetched) /* not taken: the connection is gone */
-        msg_release(req->fetched);
-    pubreq_free(req);
-}
-
-bool shard_handle_item(struct shard *sh, void *item)
-{
-    void *ptr = ring_item_ptr(item);
-    switch (ring_item_kind(item)) {
-    case ITEM_DELIVER:
-        counter_add(&sh->stats.ring_messages, 1);
-        deliver_here(sh, ptr);
-        return true;
-    case ITEM_REQUEST:
-        return handle_request(sh, ptr);
-    case ITEM_RESULT:
-        handle_result(sh, ptr);
-        return true;
+    *out = (struct publish_result){0};
+    if (!auth_may_publish(c->claims, fields->topic, fields->topic_len))
+        return refuse(out, RC_ERR_FORBIDDEN, "the token's publish claim does not cover this topic");
+    /* Room first: a publish that must wait is not judged twice. */
+    uint64_t hash = rc_hash(fields->topic, fields->topic_len);
+    unsigned home = route_home_of(sh, hash);
+    if (!route_has_room(sh, home)) {
+        wait_for_room(sh, c);
+        return PUBLISH_BLOCKED;
     }
-    return true;
+    struct pubcheck_refs refs;
+    struct audience *audience = NULL;
+    const char *message = NULL;
+    int error = pubcheck(sh->cfg, fields, &refs, &audience, &message);
+    if (error)
+        return refuse(out, error, message);
+    struct pubreq req;
+    pubreq_init(&req, c, corr, sh->id, fields, hash, &refs);
+    req.audience = audience;
+    return submit(sh, home, &req, out);
+}
+
+enum publish_outcome publish_fetch(struct shard *sh, struct conn *c, const char *topic,
+                                   size_t topic_len, uint64_t seq, struct msg **out,
+                                   bool *out_failed)
+{
+    *out = NULL;
+    *out_failed = false;
+    uint64_t hash = rc_hash(topic, topic_len);
+    unsigned home = route_home_of(sh, hash);
+    if (home == sh->id) {
+        *out = route_fetch_at_home(sh, topic, topic_len, hash, seq);
+        return PUBLISH_ANSWERED;
+    }
+    if (!route_has_room(sh, home)) {
+        wait_for_room(sh, c);
+        return PUBLISH_BLOCKED;
+    }
+    struct pubreq *req = pubreq_new_fetch(c, sh->id, topic, topic_len, hash, seq);
+    if (!req) {
+        *out_failed = true;
+        return PUBLISH_ANSWERED;
+    }
+    route_send_request(sh, home, req);
+    return PUBLISH_SENT;
 }

@@ -66,6 +66,23 @@ void pubreq_init(struct pubreq *req, const struct conn *c, uint32_t corr, unsign
     req->msg_id_len = fields->msg_id_len;
 }
 
+struct pubreq *pubreq_new_fetch(const struct conn *c, unsigned origin, const char *topic,
+                                size_t topic_len, uint64_t topic_hash, uint64_t seq)
+{
+    struct pubreq *req = rc_calloc(1, sizeof(*req) + topic_len);
+    if (!req)
+        return NULL;
+    req->conn_slot = c->slot;
+    req->conn_gen = c->gen;
+    req->origin = (uint16_t)origin;
+    req->op = PUBREQ_FETCH;
+    req->seq = seq;
+    req->in.topic = memcpy(req->storage, topic, topic_len);
+    req->in.topic_len = topic_len;
+    req->in.topic_hash = topic_hash;
+    return req;
+}
+
 const char *pubreq_error_text(int error)
 {
     switch (error) {

@@ -10,6 +10,7 @@
 #ifndef RC_PUBREQ_H
 #define RC_PUBREQ_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "msg.h"
@@ -46,6 +47,11 @@ void pubreq_init(struct pubreq *req, const struct conn *c, uint32_t corr, unsign
                  const struct publish_fields *fields, uint64_t topic_hash,
                  const struct pubcheck_refs *refs);
 
+/* pubreq_new_fetch makes a heap request for the kept message |seq| of
+ * |topic| for connection |c| on shard |origin|, or NULL (memory). */
+struct pubreq *pubreq_new_fetch(const struct conn *c, unsigned origin, const char *topic,
+                                size_t topic_len, uint64_t topic_hash, uint64_t seq);
+
 /* pubreq_error_text explains an error a home shard can return. */
 const char *pubreq_error_text(int error);
 
@@ -55,27 +61,5 @@ struct pubreq *pubreq_copy(const struct pubreq *req);
 
 /* pubreq_free frees a copy. */
 void pubreq_free(struct pubreq *req);
-
-/* Items in the cross-shard rings are tagged pointers. */
-enum ring_item_kind {
-    ITEM_DELIVER = 0, /* struct msg: deliver to local subscribers */
-    ITEM_REQUEST = 1, /* struct pubreq: sequence it (to the home) */
-    ITEM_RESULT = 2,  /* struct pubreq: answer the publisher (to the origin) */
-};
-
-static inline void *ring_item(void *ptr, enum ring_item_kind kind)
-{
-    return (void *)((uintptr_t)ptr | (uintptr_t)kind);
-}
-
-static inline enum ring_item_kind ring_item_kind(void *item)
-{
-    return (enum ring_item_kind)((uintptr_t)item & 3);
-}
-
-static inline void *ring_item_ptr(void *item)
-{
-    return (void *)((uintptr_t)item & ~(uintptr_t)3);
-}
 
 #endif

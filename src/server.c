@@ -14,10 +14,10 @@
 
 #include "alloc.h"
 #include "hash.h"
+#include "httpconn.h"
 #include "log.h"
-#include "msg.h"
 #include "net.h"
-#include "pubreq.h"
+#include "pubconn.h"
 #include "shard.h"
 #include "sockop.h"
 
@@ -114,55 +114,11 @@ static int claim_port(struct rc_endpoint *ep)
     return fd;
 }
 
-static int create_rings(struct server *srv)
+static void set_phase(struct server *srv, enum shard_phase phase, unsigned started)
 {
-    size_t n = (size_t)srv->num_shards * srv->num_shards;
-    srv->data_rings = rc_calloc(n, sizeof(struct xring));
-    srv->request_rings = rc_calloc(n, sizeof(struct xring));
-    if (!srv->data_rings || !srv->request_rings)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (xring_init(&srv->data_rings[i], srv->cfg.ring_size) != 0 ||
-            xring_init(&srv->request_rings[i], srv->cfg.ring_size) != 0)
-            return -1;
-    return 0;
-}
-
-static void release_item(void *item)
-{
-    void *ptr = ring_item_ptr(item);
-    if (ring_item_kind(item) == ITEM_DELIVER)
-        msg_release(ptr);
-    else
-        pubreq_free(ptr);
-}
-
-/* destroy_rings frees what is still in the rings after every shard ended. */
-static void destroy_rings(struct server *srv)
-{
-    size_t n = (size_t)srv->num_shards * srv->num_shards;
-    struct xring *sets[2] = {srv->data_rings, srv->request_rings};
-    for (int s = 0; s < 2; s++) {
-        if (!sets[s])
-            continue;
-        for (size_t i = 0; i < n; i++) {
-            void *item;
-            if (sets[s][i].slots)
-                while ((item = xring_peek(&sets[s][i])) != NULL) {
-                    release_item(item);
-                    xring_pop(&sets[s][i]);
-                }
-            xring_cleanup(&sets[s][i]);
-        }
-        rc_free(sets[s]);
-    }
-}
-
-static void set_phase(struct server *srv, enum server_phase phase, unsigned started)
-{
-    atomic_store_explicit(&srv->phase, phase, memory_order_release);
+    atomic_store_explicit(&srv->set.phase, phase, memory_order_release);
     for (unsigned i = 0; i < started; i++)
-        shard_wake(&srv->shards[i]);
+        shard_wake(&srv->set.shards[i]);
 }
 
 static int64_t monotonic_ms(void)
@@ -177,7 +133,7 @@ static int64_t monotonic_ms(void)
 static void wait_for_drain(struct server *srv, const sigset_t *signals)
 {
     int64_t deadline = monotonic_ms() + srv->cfg.shutdown_timeout_ms;
-    while (atomic_load(&srv->shards_drained) < srv->num_shards) {
+    while (atomic_load(&srv->set.shards_drained) < srv->set.num_shards) {
         int64_t left = deadline - monotonic_ms();
         if (left <= 0) {
             log_warn("shutdown timeout: closing the remaining connections");
@@ -194,7 +150,7 @@ static void wait_for_drain(struct server *srv, const sigset_t *signals)
 static void log_startup(const struct server *srv)
 {
     log_info("ringcast listening: client=%s publish=%s shards=%u", srv->cfg.listen.text,
-             srv->cfg.publish_listen.text, srv->num_shards);
+             srv->cfg.publish_listen.text, srv->set.num_shards);
     if (srv->auth.enabled) {
         log_info("tokens required (HS256, %d secret%s)", srv->auth.keys.count,
                  srv->auth.keys.count > 1 ? "s: the previous one still accepted" : "");
@@ -224,12 +180,24 @@ static int check_open_mode(const struct server *srv)
     return 0;
 }
 
+/* set_listeners builds the listener table every shard opens: the client
+ * port speaks HTTP first (and upgrades), the publish port the binary
+ * protocol. */
+static void set_listeners(struct server *srv)
+{
+    struct shard_set *set = &srv->set;
+    set->listeners[set->num_listeners++] = (struct listener_spec){&srv->cfg.listen, &http_conn_ops};
+    set->listeners[set->num_listeners++] =
+        (struct listener_spec){&srv->cfg.publish_listen, &pub_conn_ops};
+}
+
 int server_run(const struct rc_config *cfg)
 {
     static struct server srv; /* the threads' shared, read-mostly state */
     memset(&srv, 0, sizeof(srv));
     srv.cfg = *cfg;
-    srv.num_shards = cfg->shards;
+    srv.set.cfg = &srv.cfg;
+    srv.set.auth = &srv.auth;
     rc_hash_init();
     json_object_seed(0);
     signal(SIGPIPE, SIG_IGN);
@@ -256,28 +224,28 @@ int server_run(const struct rc_config *cfg)
     for (int i = 0; i < 2; i++)
         if ((claims[i] = claim_port(eps[i])) == -1)
             goto out;
-    srv.shards = rc_calloc(srv.num_shards, sizeof(struct shard));
-    srv.ring_fds = rc_calloc(srv.num_shards, sizeof(int));
-    if (!srv.shards || !srv.ring_fds || create_rings(&srv) != 0) {
+    set_listeners(&srv);
+    if (shard_set_init(&srv.set, cfg->shards, srv.cfg.ring_size) != 0) {
         log_error("out of memory");
         goto out;
     }
-    pthread_barrier_init(&srv.setup_done, NULL, srv.num_shards + 1);
-    for (; started < srv.num_shards; started++) {
-        if (shard_start(&srv.shards[started], &srv, started) != 0) {
+    unsigned num_shards = srv.set.num_shards;
+    pthread_barrier_init(&srv.set.setup_done, NULL, num_shards + 1);
+    for (; started < num_shards; started++) {
+        if (shard_start(&srv.set, started) != 0) {
             log_error("cannot start shard %u", started);
-            atomic_store(&srv.setup_failed, 1);
+            atomic_store(&srv.set.setup_failed, 1);
             break;
         }
     }
-    if (started == srv.num_shards)
-        pthread_barrier_wait(&srv.setup_done);
+    if (started == num_shards)
+        pthread_barrier_wait(&srv.set.setup_done);
     for (int i = 0; i < 2; i++)
         if (claims[i] >= 0)
             close(claims[i]);
     claims[0] = claims[1] = -1;
-    if (atomic_load(&srv.setup_failed)) {
-        if (started < srv.num_shards) {
+    if (atomic_load(&srv.set.setup_failed)) {
+        if (started < num_shards) {
             log_error("giving up");
             _exit(1); /* started shards wait at a barrier that will never open */
         }
@@ -295,18 +263,16 @@ int server_run(const struct rc_config *cfg)
 join:
     set_phase(&srv, PHASE_EXIT, started);
     for (unsigned i = 0; i < started; i++)
-        pthread_join(srv.shards[i].thread, NULL);
-    if (started == srv.num_shards)
-        pthread_barrier_destroy(&srv.setup_done);
+        pthread_join(srv.set.shards[i].thread, NULL);
+    if (started == num_shards)
+        pthread_barrier_destroy(&srv.set.setup_done);
     if (status == 0)
         log_info("stopped");
 out:
     for (int i = 0; i < 2; i++)
         if (claims[i] >= 0)
             close(claims[i]);
-    destroy_rings(&srv);
-    rc_free(srv.shards);
-    rc_free(srv.ring_fds);
+    shard_set_cleanup(&srv.set);
     auth_cleanup(&srv.auth);
     return status;
 }

@@ -12,16 +12,10 @@
 
 #include "alloc.h"
 #include "conn.h"
-#include "httpconn.h"
 #include "log.h"
 #include "net.h"
-#include "pubconn.h"
-#include "pubreq.h"
-#include "ringcast/protocol.h"
-#include "server.h"
+#include "route.h"
 #include "sockop.h"
-#include "sseconn.h"
-#include "wsconn.h"
 
 #define TIMER_TICK_MS 50
 #define LISTEN_BACKLOG 4096
@@ -52,11 +46,11 @@ void shard_wake(struct shard *sh)
 void shard_wake_peer(struct shard *sh, unsigned target)
 {
     if (!sh->feat.msg_ring) {
-        ring_doorbell(sh->srv->shards[target].doorbell_fd);
+        ring_doorbell(sh->set->shards[target].doorbell_fd);
         return;
     }
     struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    io_uring_prep_msg_ring(sqe, sh->srv->ring_fds[target], 0, uring_pack(OP_WAKE, 0, 0), 0);
+    io_uring_prep_msg_ring(sqe, sh->set->ring_fds[target], 0, uring_pack(OP_WAKE, 0, 0), 0);
     io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 }
@@ -70,63 +64,56 @@ static void arm_doorbell(struct shard *sh)
 
 /* Accepting. */
 
-static void arm_accept(struct shard *sh, int which)
+static void arm_accept(struct shard *sh, unsigned which)
 {
-    if (sh->accept_armed[which] || sh->listen_fd[which] < 0)
+    struct shard_listener *l = &sh->listeners[which];
+    if (l->accept_armed || l->fd < 0)
         return;
     struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    sockop_prep_accept(sqe, sh->listen_fd[which], sh->feat.accept_multishot);
-    enum uring_op op = which == LISTENER_CLIENT ? OP_ACCEPT_CLIENT : OP_ACCEPT_PUBLISH;
-    io_uring_sqe_set_data64(sqe, uring_pack(op, 0, 0));
-    sh->accept_armed[which] = true;
+    sockop_prep_accept(sqe, l->fd, sh->feat.accept_multishot);
+    io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, 0, which));
+    l->accept_armed = true;
 }
 
-/* build_refusals writes what a connection over --max-connections is told,
- * once: the replies must outlive the send requests that carry them. */
-static void build_refusals(struct shard *sh)
+static void arm_accepts(struct shard *sh)
 {
-    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
-    int n = snprintf(sh->refusal[LISTENER_CLIENT], sizeof(sh->refusal[LISTENER_CLIENT]),
-                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\nConnection: "
-                     "close\r\n\r\n%s",
-                     sizeof(body) - 1, body);
-    sh->refusal_len[LISTENER_CLIENT] = n > 0 ? (size_t)n : 0;
-    struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
-    sh->refusal_len[LISTENER_PUBLISH] =
-        rc_encode_error((uint8_t *)sh->refusal[LISTENER_PUBLISH],
-                        sizeof(sh->refusal[LISTENER_PUBLISH]), RC_NACK, 0, &err);
+    for (unsigned i = 0; i < sh->set->num_listeners; i++)
+        arm_accept(sh, i);
 }
 
-/* refuse answers a connection over --max-connections and closes it. */
-static void refuse(struct shard *sh, int which, int fd)
+/* refuse answers a connection over --max-connections with what its
+ * listener's kind says (written once at set-up: the bytes must outlive the
+ * send requests that carry them) and closes it. */
+static void refuse(struct shard *sh, unsigned which, int fd)
 {
-    sockop_send_and_close(&sh->ring, fd, sh->refusal[which], sh->refusal_len[which]);
+    const struct shard_listener *l = &sh->listeners[which];
+    sockop_send_and_close(&sh->ring, fd, l->refusal, l->refusal_len);
     counter_add(&sh->stats.refused, 1);
     if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
                  sh->max_conns);
 }
 
-static void new_connection(struct shard *sh, int which, int fd)
+static void new_connection(struct shard *sh, unsigned which, int fd)
 {
-    struct conn *c = conn_new(sh, fd, which == LISTENER_CLIENT ? CONN_HTTP : CONN_PUB);
+    const struct conn_ops *ops = sh->set->listeners[which].ops;
+    struct conn *c = conn_new(sh, fd, ops);
     if (!c) {
         refuse(sh, which, fd);
         return;
     }
     counter_add(&sh->stats.accepted, 1);
-    if (which == LISTENER_CLIENT)
-        httpconn_start(sh, c);
-    else
-        pubconn_start(sh, c);
+    ops->start(sh, c);
     conn_arm_recv(sh, c);
 }
 
-static void on_accept(struct shard *sh, int which, int res, uint32_t flags)
+static void on_accept(struct shard *sh, unsigned which, int res, uint32_t flags)
 {
+    if (which >= sh->set->num_listeners)
+        return;
+    struct shard_listener *l = &sh->listeners[which];
     if (!(flags & IORING_CQE_F_MORE))
-        sh->accept_armed[which] = false;
+        l->accept_armed = false;
     if (res >= 0) {
         if (sh->draining)
             sockop_close(&sh->ring, res);
@@ -142,7 +129,7 @@ static void on_accept(struct shard *sh, int which, int res, uint32_t flags)
     } else if (res != -ECANCELED && res != -EBADF) {
         log_debug("accept failed: %s", strerror(-res));
     }
-    if (!sh->accept_armed[which] && !sh->accept_paused && !sh->draining)
+    if (!l->accept_armed && !sh->accept_paused && !sh->draining)
         arm_accept(sh, which);
 }
 
@@ -153,11 +140,8 @@ static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
     uint64_t ud = cqe->user_data;
     struct conn *c;
     switch (uring_op_of(ud)) {
-    case OP_ACCEPT_CLIENT:
-        on_accept(sh, LISTENER_CLIENT, cqe->res, cqe->flags);
-        break;
-    case OP_ACCEPT_PUBLISH:
-        on_accept(sh, LISTENER_PUBLISH, cqe->res, cqe->flags);
+    case OP_ACCEPT:
+        on_accept(sh, uring_slot_of(ud), cqe->res, cqe->flags);
         break;
     case OP_RECV:
         c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
@@ -209,7 +193,7 @@ static bool drain_ring(struct shard *sh, struct xring *r, unsigned producer)
     for (;;) {
         void *item;
         while (budget > 0 && (item = xring_peek(r)) != NULL) {
-            if (!shard_handle_item(sh, item)) {
+            if (!route_handle_item(sh, item)) {
                 blocked = true; /* woken when our outgoing rings have room */
                 break;
             }
@@ -230,25 +214,25 @@ static bool drain_ring(struct shard *sh, struct xring *r, unsigned producer)
 static void drain_rings(struct shard *sh)
 {
     bool pending = false;
-    for (unsigned j = 0; j < sh->srv->num_shards; j++) {
+    for (unsigned j = 0; j < sh->set->num_shards; j++) {
         if (j == sh->id)
             continue;
         /* Data first: results and messages never wait, and handling them
          * frees room that requests may need. */
-        pending |= drain_ring(sh, server_data_ring(sh->srv, j, sh->id), j);
-        pending |= drain_ring(sh, server_request_ring(sh->srv, j, sh->id), j);
+        pending |= drain_ring(sh, shard_set_data_ring(sh->set, j, sh->id), j);
+        pending |= drain_ring(sh, shard_set_request_ring(sh->set, j, sh->id), j);
     }
     sh->rings_pending = pending;
 }
 
 static void publish_rings(struct shard *sh)
 {
-    for (unsigned j = 0; j < sh->srv->num_shards; j++) {
+    for (unsigned j = 0; j < sh->set->num_shards; j++) {
         if (!sh->ring_pushed[j])
             continue;
         sh->ring_pushed[j] = false;
-        bool wake = xring_publish(server_data_ring(sh->srv, sh->id, j));
-        wake |= xring_publish(server_request_ring(sh->srv, sh->id, j));
+        bool wake = xring_publish(shard_set_data_ring(sh->set, sh->id, j));
+        wake |= xring_publish(shard_set_request_ring(sh->set, sh->id, j));
         if (wake)
             shard_wake_peer(sh, j);
     }
@@ -259,12 +243,21 @@ static void publish_rings(struct shard *sh)
 /* resume goes on reading from a connection that paused or waited for room. */
 static void resume(struct shard *sh, struct conn *c)
 {
-    if (c->kind == CONN_PUB)
-        pubconn_resume(sh, c);
-    else if (c->kind == CONN_HTTP)
-        httpconn_resume(sh, c);
+    if (c->ops->resume)
+        c->ops->resume(sh, c);
     else
         c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+}
+
+/* close_slow closes a connection whose queue passed --max-queued-bytes. */
+static void close_slow(struct shard *sh, struct conn *c)
+{
+    if (c->ops->close_slow) {
+        c->ops->close_slow(sh, c);
+        return;
+    }
+    conn_give_up_slow(sh, c, "closing");
+    conn_kill(sh, c);
 }
 
 static void run_work(struct shard *sh)
@@ -279,12 +272,8 @@ static void run_work(struct shard *sh)
             conn_reap(sh, c);
             continue;
         }
-        if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN) {
-            if (c->kind == CONN_SSE)
-                sseconn_close_slow(sh, c);
-            else
-                wsconn_close_slow(sh, c);
-        }
+        if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN)
+            close_slow(sh, c);
         if (c->flags & CONN_NEED_RECV) {
             c->flags &= ~CONN_NEED_RECV;
             conn_arm_recv(sh, c);
@@ -316,12 +305,6 @@ static void update_gauges(struct shard *sh)
                           memory_order_relaxed);
 }
 
-static void on_timer(void *ctx, struct timer_node *node)
-{
-    struct conn *c = (struct conn *)((char *)node - offsetof(struct conn, timer));
-    conn_on_timer(ctx, c);
-}
-
 static void flush_list(struct shard *sh, struct conn **list)
 {
     while (*list) {
@@ -339,17 +322,17 @@ static void flush_list(struct shard *sh, struct conn **list)
 
 static void close_listeners(struct shard *sh)
 {
-    for (int i = 0; i < NUM_LISTENERS; i++) {
-        if (sh->listen_fd[i] < 0)
+    for (unsigned i = 0; i < sh->set->num_listeners; i++) {
+        struct shard_listener *l = &sh->listeners[i];
+        if (l->fd < 0)
             continue;
-        if (sh->accept_armed[i]) {
+        if (l->accept_armed) {
             struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-            enum uring_op op = i == LISTENER_CLIENT ? OP_ACCEPT_CLIENT : OP_ACCEPT_PUBLISH;
-            io_uring_prep_cancel64(sqe, uring_pack(op, 0, 0), 0);
+            io_uring_prep_cancel64(sqe, uring_pack(OP_ACCEPT, 0, i), 0);
             io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
         }
-        close(sh->listen_fd[i]);
-        sh->listen_fd[i] = -1;
+        close(l->fd);
+        l->fd = -1;
     }
 }
 
@@ -362,12 +345,8 @@ static void start_drain(struct shard *sh)
         struct conn *c = sh->conns[i];
         if (!c || c->state != CONN_OPEN)
             continue;
-        if (c->kind == CONN_WS)
-            wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
-        else if (c->kind == CONN_SSE)
-            sseconn_close(sh, c);
-        else if (c->kind == CONN_PUB)
-            pubconn_drain(sh, c);
+        if (c->ops->drain)
+            c->ops->drain(sh, c);
         else
             conn_kill(sh, c);
     }
@@ -377,12 +356,12 @@ static void start_drain(struct shard *sh)
  * the loop must end. */
 static bool check_phase(struct shard *sh, bool *reported_drained)
 {
-    int phase = atomic_load_explicit(&sh->srv->phase, memory_order_acquire);
+    int phase = shard_set_phase(sh->set);
     if (phase >= PHASE_DRAIN && !sh->drain_started)
         start_drain(sh);
     if (sh->drain_started && sh->num_conns == 0 && !*reported_drained) {
         *reported_drained = true;
-        atomic_fetch_add_explicit(&sh->srv->shards_drained, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&sh->set->shards_drained, 1, memory_order_acq_rel);
     }
     return phase == PHASE_EXIT;
 }
@@ -420,13 +399,12 @@ static void iterate(struct shard *sh)
     handle_completions(sh);
     drain_rings(sh);
     run_work(sh);
-    timer_advance(&sh->timers, sh->now_ms, on_timer, sh);
+    timer_advance(&sh->timers, sh->now_ms, sh);
     if (sh->accept_paused && sh->now_ms >= sh->accept_resume_ms && !sh->draining) {
         sh->accept_paused = false;
-        arm_accept(sh, LISTENER_CLIENT);
-        arm_accept(sh, LISTENER_PUBLISH);
+        arm_accepts(sh);
     }
-    flush_list(sh, &sh->dirty_pub);
+    flush_list(sh, &sh->dirty_first);
     flush_list(sh, &sh->dirty_other);
     publish_rings(sh);
     update_gauges(sh);
@@ -436,8 +414,7 @@ static void run(struct shard *sh)
 {
     bool reported_drained = false;
     arm_doorbell(sh);
-    arm_accept(sh, LISTENER_CLIENT);
-    arm_accept(sh, LISTENER_PUBLISH);
+    arm_accepts(sh);
     while (!check_phase(sh, &reported_drained))
         iterate(sh);
 
@@ -464,10 +441,30 @@ static void pin_to_cpu(struct shard *sh)
         log_warn("cannot pin to CPU %ld", (long)(sh->id % (unsigned)(cpus > 0 ? cpus : 1)));
 }
 
+/* open_listeners opens the listener table's sockets (SO_REUSEPORT) and
+ * writes each one's refusal. */
+static int open_listeners(struct shard *sh)
+{
+    for (unsigned i = 0; i < sh->set->num_listeners; i++) {
+        const struct listener_spec *spec = &sh->set->listeners[i];
+        struct shard_listener *l = &sh->listeners[i];
+        l->fd = net_listen(spec->endpoint, LISTEN_BACKLOG);
+        if (l->fd < 0) {
+            log_error("cannot listen on %s: %s", spec->endpoint->text, strerror(-l->fd));
+            return -1;
+        }
+        l->refusal_len =
+            spec->ops->write_refusal ? spec->ops->write_refusal(l->refusal, sizeof(l->refusal)) : 0;
+    }
+    return 0;
+}
+
 static int setup(struct shard *sh)
 {
     const struct rc_config *cfg = sh->cfg;
-    sh->listen_fd[0] = sh->listen_fd[1] = -1;
+    unsigned num_shards = sh->set->num_shards;
+    for (unsigned i = 0; i < SHARD_MAX_LISTENERS; i++)
+        sh->listeners[i].fd = -1;
     sh->doorbell_fd = -1;
     if (cfg->pin_shards)
         pin_to_cpu(sh);
@@ -477,7 +474,7 @@ static int setup(struct shard *sh)
         return -1;
     }
     sh->ring_ready = true;
-    sh->max_conns = (cfg->max_connections + sh->srv->num_shards - 1) / sh->srv->num_shards;
+    sh->max_conns = (cfg->max_connections + num_shards - 1) / num_shards;
     ret = sockop_register_table(&sh->ring, sh->max_conns + SOCKOP_TABLE_SLACK);
     if (ret != 0) {
         log_error("cannot register a table of %u direct descriptors (needs Linux 5.19 or later, "
@@ -485,7 +482,6 @@ static int setup(struct shard *sh)
                   sh->max_conns + SOCKOP_TABLE_SLACK, strerror(-ret));
         return -1;
     }
-    build_refusals(sh);
     ret = bufring_setup(&sh->bufs, &sh->ring, 0, cfg->recv_buffers, cfg->recv_buffer_size);
     if (ret != 0) {
         log_error("cannot register the receive buffer ring (needs Linux 5.19 or later): %s",
@@ -497,16 +493,10 @@ static int setup(struct shard *sh)
         log_error("eventfd: %s", strerror(errno));
         return -1;
     }
-    const struct rc_endpoint *eps[NUM_LISTENERS] = {&cfg->listen, &cfg->publish_listen};
-    for (int i = 0; i < NUM_LISTENERS; i++) {
-        sh->listen_fd[i] = net_listen(eps[i], LISTEN_BACKLOG);
-        if (sh->listen_fd[i] < 0) {
-            log_error("cannot listen on %s: %s", eps[i]->text, strerror(-sh->listen_fd[i]));
-            return -1;
-        }
-    }
-    sh->ring_pushed = rc_calloc(sh->srv->num_shards, sizeof(bool));
-    sh->shard_wants = rc_calloc(sh->srv->num_shards, sizeof(bool));
+    if (open_listeners(sh) != 0)
+        return -1;
+    sh->ring_pushed = rc_calloc(num_shards, sizeof(bool));
+    sh->shard_wants = rc_calloc(num_shards, sizeof(bool));
     if (!sh->ring_pushed || !sh->shard_wants)
         return -1;
     sh->now_ms = monotonic_ms();
@@ -515,7 +505,7 @@ static int setup(struct shard *sh)
     home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
     retain_init(&sh->retain, cfg->retain_bytes);
     timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
-    sh->srv->ring_fds[sh->id] = sh->ring.ring_fd;
+    sh->set->ring_fds[sh->id] = sh->ring.ring_fd;
     if (sh->id == 0) {
         char features[256];
         uring_describe(&sh->feat, features, sizeof(features));
@@ -531,9 +521,9 @@ static void teardown(struct shard *sh)
     sh->ring_ready = false;
     conn_free_all(sh);
     bufring_unmap(&sh->bufs);
-    for (int i = 0; i < NUM_LISTENERS; i++)
-        if (sh->listen_fd[i] >= 0)
-            close(sh->listen_fd[i]);
+    for (unsigned i = 0; i < SHARD_MAX_LISTENERS; i++)
+        if (sh->listeners[i].fd >= 0)
+            close(sh->listeners[i].fd);
     if (sh->doorbell_fd >= 0)
         close(sh->doorbell_fd);
     index_cleanup(&sh->index);
@@ -555,18 +545,20 @@ static void *shard_main(void *arg)
 
     bool ok = setup(sh) == 0;
     if (!ok)
-        atomic_store(&sh->srv->setup_failed, 1);
-    pthread_barrier_wait(&sh->srv->setup_done);
-    if (ok && !atomic_load(&sh->srv->setup_failed))
+        atomic_store(&sh->set->setup_failed, 1);
+    pthread_barrier_wait(&sh->set->setup_done);
+    if (ok && !atomic_load(&sh->set->setup_failed))
         run(sh);
     teardown(sh);
     return NULL;
 }
 
-int shard_start(struct shard *sh, struct server *srv, unsigned id)
+int shard_start(struct shard_set *set, unsigned id)
 {
-    sh->srv = srv;
-    sh->cfg = &srv->cfg;
+    struct shard *sh = &set->shards[id];
+    sh->set = set;
+    sh->cfg = set->cfg;
+    sh->auth = set->auth;
     sh->id = id;
     return pthread_create(&sh->thread, NULL, shard_main, sh);
 }

@@ -20,33 +20,36 @@
 #include "bufring.h"
 #include "config.h"
 #include "home.h"
-#include "retain.h"
-#include "stats.h"
 #include "index.h"
 #include "interest.h"
+#include "retain.h"
+#include "shardset.h"
+#include "stats.h"
 #include "timer.h"
 #include "uring.h"
 
 struct conn;
-struct msg;
-struct pubreq;
-struct server;
+struct sendop;
 
-enum { LISTENER_CLIENT = 0, LISTENER_PUBLISH = 1, NUM_LISTENERS = 2 };
+/* One of the shard's listening sockets (shardset.h's listener table). */
+struct shard_listener {
+    int fd;
+    bool accept_armed;
+    char refusal[256]; /* the answer over --max-connections; outlives its sends */
+    size_t refusal_len;
+};
 
 struct shard {
     unsigned id;
-    struct server *srv;
+    struct shard_set *set; /* peers, rings, listener table, phase */
     const struct rc_config *cfg;
+    const struct auth *auth;
     pthread_t thread;
 
     struct io_uring ring;
     struct uring_features feat;
     struct bufring bufs;
-    int listen_fd[NUM_LISTENERS];
-    bool accept_armed[NUM_LISTENERS];
-    char refusal[NUM_LISTENERS][256]; /* the answer over --max-connections, per listener */
-    size_t refusal_len[NUM_LISTENERS];
+    struct shard_listener listeners[SHARD_MAX_LISTENERS];
     int doorbell_fd; /* eventfd: wake-ups from main, and from shards without MSG_RING */
     uint64_t doorbell_value;
 
@@ -57,6 +60,8 @@ struct shard {
     uint32_t num_conns;
     uint32_t max_conns;
     uint32_t next_gen;
+    struct sendop **sendops; /* per slot: the sendmsg in flight and its iovecs */
+    uint32_t sendops_cap;
 
     struct index index;
     struct interest interest; /* read by the homes: may this shard want a topic? */
@@ -65,7 +70,7 @@ struct shard {
     struct timer_wheel timers;
     int64_t now_ms; /* monotonic clock, read once per iteration */
 
-    struct conn *dirty_pub;   /* publishers to flush first */
+    struct conn *dirty_first; /* publishers: flushed first (conn_ops.flush_first) */
     struct conn *dirty_other; /* subscribers and HTTP */
     struct conn *work;
     struct conn *blocked; /* publishers waiting for room in a ring */
@@ -84,53 +89,13 @@ struct shard {
     struct shard_stats stats;
 };
 
-/* shard_start creates shard |id|'s thread; the shard sets itself up there
- * (SINGLE_ISSUER rings must be created by the thread that uses them). */
-int shard_start(struct shard *sh, struct server *srv, unsigned id);
+/* shard_start creates shard |id| of |set| and its thread; the shard sets
+ * itself up there (SINGLE_ISSUER rings must be created by the thread that
+ * uses them). */
+int shard_start(struct shard_set *set, unsigned id);
 
 /* shard_wake makes |sh| run an iteration soon (from any thread). */
 void shard_wake(struct shard *sh);
-
-/* shard_home_of returns the home shard of a topic hash. */
-unsigned shard_home_of(const struct shard *sh, uint64_t topic_hash);
-
-/* shard_publish_local sequences a publish on this shard, the topic's home,
- * giving the request's audience to the message. Returns 0 and the seq (and
- * RC_ACK flags), or an RC_ERR_* code. */
-int shard_publish_local(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
-                        uint8_t *out_ack_flags);
-
-/* shard_submit_publish sends a publish |req| (built on the stack; its
- * audience is taken over in every case) to the topic's |home|: sequenced at
- * once when this shard is the home (returns 1, with the result in
- * |*out_error|, |*out_seq|, |*out_flags|), or copied onto the home's request
- * ring (returns 0: the result comes back on the data ring), or -1 when
- * memory runs out. The caller checked the ring has room. */
-int shard_submit_publish(struct shard *sh, unsigned home, struct pubreq *req, int *out_error,
-                         uint64_t *out_seq, uint8_t *out_flags);
-
-/* shard_fetch_local returns a retained message of a topic this shard is
- * home of, with a reference for the caller, or NULL. */
-struct msg *shard_fetch_local(struct shard *sh, const char *topic, size_t topic_len,
-                              uint64_t topic_hash, uint64_t seq);
-
-/* shard_can_sequence reports whether every outgoing ring has room for the
- * messages and acknowledgement one publish may produce. When not, it
- * registers for a wake-up from the consumer. */
-bool shard_can_sequence(struct shard *sh);
-
-/* shard_has_ring_room reports whether the ring to |home| can take a publish
- * request. When not, it registers for a wake-up from that shard. */
-bool shard_has_ring_room(struct shard *sh, unsigned home);
-
-/* shard_send_request pushes a publish request to its home shard's ring
- * (the caller checked shard_has_ring_room). */
-void shard_send_request(struct shard *sh, unsigned home, struct pubreq *req);
-
-/* shard_handle_item handles one item from another shard's ring. Returns
- * false, leaving the item in place, when it is a publish request this
- * shard cannot sequence yet. */
-bool shard_handle_item(struct shard *sh, void *item);
 
 /* shard_wake_peer wakes shard |target| from this shard's thread. */
 void shard_wake_peer(struct shard *sh, unsigned target);

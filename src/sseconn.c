@@ -7,14 +7,31 @@
 #include "alloc.h"
 #include "auth.h"
 #include "conn.h"
-#include "hash.h"
 #include "http.h"
-#include "httpconn.h"
+#include "httpauth.h"
 #include "httpreply.h"
+#include "msg.h"
 #include "shard.h"
+#include "stats.h"
+#include "subscribe.h"
 #include "topic.h"
 
 #define SSE_MAX_VALUE 65536 /* a decoded query value: one topic or a comma list */
+
+/* A stream's own state (its part of struct conn). */
+struct sse_state {
+    /* Per subscription (in the order of the request), the position of the
+     * last event delivered through it: seq for an exact topic, publish time
+     * in microseconds for a pattern. NULL for a stream of one exact topic,
+     * whose events carry their own seq as id. */
+    uint64_t *positions;
+};
+CONN_KIND_STATE_FITS(struct sse_state);
+
+static struct sse_state *sse_of(struct conn *c)
+{
+    return (struct sse_state *)c->kind_state;
+}
 
 static const uint8_t heartbeat[] = ": heartbeat\n\n"; /* every stream's */
 
@@ -25,37 +42,31 @@ static void reply_error(struct shard *sh, struct conn *c, int status, const char
     httpreply_error(sh, c, status, code, message, "", false);
 }
 
-/* subscribe_one validates and subscribes one topic or pattern; returns 0,
- * or -1 after answering the error. */
+/* subscribe_one subscribes one topic or pattern; returns 0, or -1 after
+ * answering the error. */
 static int subscribe_one(struct shard *sh, struct conn *c, const char *topic, size_t len)
 {
-    enum topic_status status =
-        topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
-    if (status != TOPIC_OK) {
-        httpreply_topic_error(sh, c, 400, "bad_topic", topic, len, topic_status_text(status));
+    const char *message = NULL;
+    switch (subscribe_topic(sh, c, topic, len, &message)) {
+    case SUBSCRIBE_OK:
+        return 0;
+    case SUBSCRIBE_BAD_TOPIC:
+        httpreply_topic_error(sh, c, 400, "bad_topic", topic, len, message);
+        return -1;
+    case SUBSCRIBE_FORBIDDEN:
+        httpreply_topic_error(sh, c, 403, "forbidden", topic, len, message);
+        return -1;
+    case SUBSCRIBE_TOO_MANY_TOPICS:
+        reply_error(sh, c, 400, "too_many_topics", message);
+        return -1;
+    case SUBSCRIBE_TOO_MANY_PATTERNS:
+        reply_error(sh, c, 400, "too_many_patterns", message);
+        return -1;
+    case SUBSCRIBE_NO_MEMORY:
+    default:
+        reply_error(sh, c, 503, "unavailable", message);
         return -1;
     }
-    if (!auth_may_subscribe(c->claims, topic, len)) {
-        httpreply_topic_error(sh, c, 403, "forbidden", topic, len,
-                              "the token's subscribe claim does not contain this topic");
-        return -1;
-    }
-    enum index_result r =
-        index_subscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len),
-                        sh->cfg->max_topics_per_conn, sh->cfg->max_patterns_per_conn);
-    if (r == INDEX_LIMIT) {
-        reply_error(sh, c, 400, "too_many_topics", "more topics than --max-topics-per-conn");
-        return -1;
-    }
-    if (r == INDEX_PATTERN_LIMIT) {
-        reply_error(sh, c, 400, "too_many_patterns", "more patterns than --max-patterns-per-conn");
-        return -1;
-    }
-    if (r == INDEX_NO_MEMORY) {
-        reply_error(sh, c, 503, "unavailable", "out of memory");
-        return -1;
-    }
-    return 0;
 }
 
 /* subscribe_query subscribes every topic of the query (topic=a&topic=b,c). */
@@ -93,6 +104,16 @@ static void arm_heartbeat(struct shard *sh, struct conn *c)
     timer_arm(&sh->timers, &c->timer, expires_first ? c->expires_ms : c->next_beat_ms);
 }
 
+int sseconn_track_positions(struct conn *c)
+{
+    /* A stream of one exact topic uses the events' own ids; any other keeps
+     * one position per subscription for its own id lines. */
+    if (c->subs.n <= 1 && !(c->subs.n == 1 && c->subs.v[0].node->is_pattern))
+        return 0;
+    sse_of(c)->positions = rc_calloc(c->subs.n, sizeof(uint64_t));
+    return sse_of(c)->positions ? 0 : -1;
+}
+
 bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *req)
 {
     if (req->method != HTTP_GET) {
@@ -100,23 +121,16 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
         return false;
     }
     struct auth_token token;
-    auth_find_token(&token, req);
     struct claims *claims = NULL;
-    if (!httpconn_authenticate(sh, c, &token, &claims))
+    if (!httpauth_request(sh, c, req, &token, &claims))
         return false;
-    conn_set_kind(sh, c, CONN_SSE);
-    memset(&c->u.sse, 0, sizeof(c->u.sse));
+    conn_set_ops(sh, c, &sse_conn_ops);
     conn_set_claims(sh, c, claims);
     if (subscribe_query(sh, c, req) != 0)
         return false;
-    /* A stream of one exact topic uses the events' own ids; any other keeps
-     * one position per subscription for its own id lines. */
-    if (c->subs.n > 1 || c->subs.v[0].node->is_pattern) {
-        c->u.sse.positions = rc_calloc(c->subs.n, sizeof(uint64_t));
-        if (!c->u.sse.positions) {
-            reply_error(sh, c, 503, "unavailable", "out of memory");
-            return false;
-        }
+    if (sseconn_track_positions(c) != 0) {
+        reply_error(sh, c, 503, "unavailable", "out of memory");
+        return false;
     }
     char head[512];
     int len = snprintf(head, sizeof(head),
@@ -129,7 +143,9 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     return true;
 }
 
-void sseconn_on_timer(struct shard *sh, struct conn *c)
+/* on_timer sends the heartbeat comment, or ends a stream whose token
+ * expired. */
+static void on_timer(struct shard *sh, struct conn *c)
 {
     if (c->expires_ms && sh->now_ms >= c->expires_ms) {
         /* EventSource cannot be told why: the stream ends. */
@@ -144,10 +160,77 @@ void sseconn_on_timer(struct shard *sh, struct conn *c)
     arm_heartbeat(sh, c);
 }
 
-void sseconn_close(struct shard *sh, struct conn *c)
+/* subscription_matches reports whether subscription |node| matches the
+ * message's topic (the index found the connection through at least one). */
+static bool subscription_matches(const struct topic_node *node, const struct msg *m)
 {
-    conn_finish(sh, c);
+    if (node->is_pattern)
+        return topic_matches(node->name, node->len, m->topic, m->topic_len);
+    return node->len == m->topic_len && memcmp(node->name, m->topic, m->topic_len) == 0;
 }
+
+/* sse_id_line advances the stream's positions and writes its id line:
+ * "id: " then, per subscription, the seq (exact topic) or "t" and the
+ * publish time in microseconds (pattern) of the last event delivered
+ * through it, comma-separated (docs/protocol/sse.md). Returns the length,
+ * or 0 when it does not fit |cap|. */
+static size_t sse_id_line(struct conn *c, const struct msg *m, char *out, size_t cap)
+{
+    size_t len = (size_t)snprintf(out, cap, "id: ");
+    for (uint32_t i = 0; i < c->subs.n; i++) {
+        const struct topic_node *node = c->subs.v[i].node;
+        if (subscription_matches(node, m))
+            sse_of(c)->positions[i] = node->is_pattern ? (uint64_t)m->time_us : m->seq;
+        int n = snprintf(out + len, cap - len, "%s%s%llu", i ? "," : "",
+                         node->is_pattern ? "t" : "", (unsigned long long)sse_of(c)->positions[i]);
+        if (n < 0 || (size_t)n >= cap - len)
+            return 0;
+        len += (size_t)n;
+    }
+    if (len + 1 >= cap)
+        return 0;
+    out[len++] = '\n';
+    return len;
+}
+
+/* queue_event queues the event to a stream: the shared record with its own
+ * id for a stream of one exact topic, else the stream's id line and the
+ * shared record after its id line. */
+static int queue_event(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    if (!sse_of(c)->positions)
+        return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
+    char stack[512];
+    size_t cap = sizeof("id: \n") + (size_t)c->subs.n * 22; /* ",t" and 20 digits each */
+    char *line = cap <= sizeof(stack) ? stack : rc_malloc(cap);
+    if (!line)
+        return -1;
+    size_t len = sse_id_line(c, m, line, cap);
+    int ret = len > 0 ? sendq_push_copy(&c->sq, line, len) : -1;
+    if (line != stack)
+        rc_free(line);
+    if (ret != 0)
+        return -1;
+    return sendq_push_shared(&c->sq, ref, m->sse_record + m->sse_id_len,
+                             m->sse_record_len - m->sse_id_len);
+}
+
+static void release(struct conn *c)
+{
+    rc_free(sse_of(c)->positions);
+}
+
+const struct conn_ops sse_conn_ops = {
+    .name = "sse",
+    .stats_kind = STATS_SSE,
+    .encoding = CONN_ENC_SSE_RECORD,
+    .reads_for_life = true, /* a stream's client has nothing to say: only its EOF is read */
+    .on_timer = on_timer,
+    .drain = conn_finish,
+    .close_slow = sseconn_close_slow,
+    .queue_event = queue_event,
+    .release = release,
+};
 
 void sseconn_close_slow(struct shard *sh, struct conn *c)
 {

@@ -10,8 +10,12 @@
 
 #include <stdbool.h>
 
-struct shard;
 struct conn;
+struct conn_ops;
+struct shard;
+
+/* sse_conn_ops: a Server-Sent Events stream. */
+extern const struct conn_ops sse_conn_ops;
 struct http_request;
 
 /* sseconn_start subscribes |c| to the request's topics and starts the
@@ -19,15 +23,14 @@ struct http_request;
  * stream started. */
 bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *req);
 
-/* sseconn_on_timer sends the heartbeat comment. */
-void sseconn_on_timer(struct shard *sh, struct conn *c);
+/* sseconn_track_positions makes a stream of |c|'s subscriptions keep its
+ * own id positions when it needs them (more than one subscription, or a
+ * pattern). Returns 0 or -1 (memory). */
+int sseconn_track_positions(struct conn *c);
 
 /* sseconn_close_slow ends a stream whose queue exceeded --max-queued-bytes:
  * events not yet on the wire are dropped, the stream ends after the record
  * being sent. */
 void sseconn_close_slow(struct shard *sh, struct conn *c);
-
-/* sseconn_close ends a stream gracefully (queued events first). */
-void sseconn_close(struct shard *sh, struct conn *c);
 
 #endif

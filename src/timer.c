@@ -54,7 +54,7 @@ void timer_cancel(struct timer_wheel *w, struct timer_node *node)
     w->armed--;
 }
 
-static void fire_slot(struct timer_wheel *w, uint64_t tick, timer_fire_fn fn, void *ctx)
+static void fire_slot(struct timer_wheel *w, uint64_t tick, void *ctx)
 {
     /* Move the expired nodes to a private list first: a callback may cancel
      * or re-arm any timer, including ones in this slot. */
@@ -72,11 +72,11 @@ static void fire_slot(struct timer_wheel *w, uint64_t tick, timer_fire_fn fn, vo
         struct timer_node *n = expired.next;
         list_del(n);
         w->armed--;
-        fn(ctx, n);
+        n->fire(ctx, n);
     }
 }
 
-void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void *ctx)
+void timer_advance(struct timer_wheel *w, int64_t now_ms, void *ctx)
 {
     if (now_ms < w->origin_ms)
         return;
@@ -87,7 +87,7 @@ void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void
     }
     while (w->tick < target) {
         w->tick++;
-        fire_slot(w, w->tick, fn, ctx);
+        fire_slot(w, w->tick, ctx);
         if (w->armed == 0) {
             w->tick = target;
             break;

@@ -13,9 +13,16 @@
 
 #define TIMER_SLOTS 1024
 
+struct timer_node;
+
+/* timer_fire_fn is called when |node| expires, with the context given to
+ * timer_advance (the shard). */
+typedef void (*timer_fire_fn)(void *ctx, struct timer_node *node);
+
 struct timer_node {
     struct timer_node *next, *prev; /* NULL when not armed */
     uint64_t expires_tick;
+    timer_fire_fn fire; /* the node's own callback (timer_node_init) */
 };
 
 struct timer_wheel {
@@ -30,7 +37,12 @@ struct timer_wheel {
     uint64_t empty_until;
 };
 
-typedef void (*timer_fire_fn)(void *ctx, struct timer_node *node);
+/* timer_node_init gives |node| its callback; it is not armed. */
+static inline void timer_node_init(struct timer_node *node, timer_fire_fn fire)
+{
+    node->next = node->prev = NULL;
+    node->fire = fire;
+}
 
 /* timer_wheel_init starts the wheel at |now_ms| with a tick of |tick_ms|. */
 void timer_wheel_init(struct timer_wheel *w, int64_t now_ms, uint32_t tick_ms);
@@ -47,10 +59,10 @@ static inline bool timer_is_armed(const struct timer_node *node)
     return node->next != NULL;
 }
 
-/* timer_advance processes every tick up to |now_ms| and calls |fn| for each
- * node that expired (disarmed before the call; |fn| may re-arm it or change
- * other timers). */
-void timer_advance(struct timer_wheel *w, int64_t now_ms, timer_fire_fn fn, void *ctx);
+/* timer_advance processes every tick up to |now_ms| and calls each expired
+ * node's callback with |ctx| (disarmed before the call; the callback may
+ * re-arm it or change other timers). */
+void timer_advance(struct timer_wheel *w, int64_t now_ms, void *ctx);
 
 /* timer_wait_ms returns how long the loop may sleep before the next tick
  * whose slot holds a timer (which may belong to a later turn of the wheel),

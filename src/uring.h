@@ -39,8 +39,7 @@ struct io_uring_sqe *uring_get_sqe(struct io_uring *ring);
  *   bits 56..63 operation, 32..55 connection generation, 0..31 slot. */
 enum uring_op {
     OP_NONE = 0,
-    OP_ACCEPT_CLIENT,
-    OP_ACCEPT_PUBLISH,
+    OP_ACCEPT, /* slot: the listener's index */
     OP_RECV,
     OP_SEND,
     OP_WAKE,     /* MSG_RING from another shard */

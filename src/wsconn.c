@@ -12,10 +12,26 @@
 #include "hash.h"
 #include "jwt.h"
 #include "log.h"
-#include "server.h"
 #include "shard.h"
+#include "stats.h"
+#include "subscribe.h"
 #include "topic.h"
 #include "ws.h"
+#include "wsread.h"
+
+/* A WebSocket connection's own state (its part of struct conn). */
+struct ws_state {
+    struct ws_reader reader;
+    bool echo;           /* /v1/echo: messages come back as they are */
+    bool close_received; /* the peer's close frame came: close TCP once ours is out */
+    bool reader_failed;  /* a protocol error: the rest of the input means nothing */
+};
+CONN_KIND_STATE_FITS(struct ws_state);
+
+static struct ws_state *ws_of(struct conn *c)
+{
+    return (struct ws_state *)c->kind_state;
+}
 
 static void arm_timer(struct shard *sh, struct conn *c);
 
@@ -68,43 +84,36 @@ void wsconn_close_slow(struct shard *sh, struct conn *c)
     wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
 }
 
+/* Error codes of the protocol, by the reason a subscription was refused. */
+static const char *const refusal_codes[] = {
+    [SUBSCRIBE_BAD_TOPIC] = CONTROL_ERR_BAD_TOPIC,
+    [SUBSCRIBE_FORBIDDEN] = CONTROL_ERR_FORBIDDEN,
+    [SUBSCRIBE_TOO_MANY_TOPICS] = CONTROL_ERR_TOO_MANY_TOPICS,
+    [SUBSCRIBE_TOO_MANY_PATTERNS] = CONTROL_ERR_TOO_MANY_PATTERNS,
+    [SUBSCRIBE_NO_MEMORY] = CONTROL_ERR_INTERNAL,
+};
+
 /* apply_one subscribes or unsubscribes one topic; returns true when it is
  * in the reply's list, false after sending an error for it. */
 static bool apply_one(struct shard *sh, struct conn *c, const char *topic, size_t len,
                       bool subscribe)
 {
-    enum topic_status status =
-        topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
-    if (status != TOPIC_OK) {
-        send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
-        return false;
-    }
-    uint64_t hash = rc_hash(topic, len);
     if (!subscribe) {
-        index_unsubscribe(&sh->index, &c->subs, topic, len, hash); /* held or not: listed */
+        enum topic_status status =
+            topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
+        if (status != TOPIC_OK) {
+            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
+            return false;
+        }
+        index_unsubscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len));
+        return true; /* held or not: listed */
+    }
+    const char *message = NULL;
+    enum subscribe_status status = subscribe_topic(sh, c, topic, len, &message);
+    if (status == SUBSCRIBE_OK)
         return true;
-    }
-    if (!auth_may_subscribe(c->claims, topic, len)) {
-        send_error(sh, c, CONTROL_ERR_FORBIDDEN, topic, len,
-                   "the token's subscribe claim does not contain this topic");
-        return false;
-    }
-    switch (index_subscribe(&sh->index, &c->subs, topic, len, hash, sh->cfg->max_topics_per_conn,
-                            sh->cfg->max_patterns_per_conn)) {
-    case INDEX_LIMIT:
-        send_error(sh, c, CONTROL_ERR_TOO_MANY_TOPICS, topic, len,
-                   "this connection holds --max-topics-per-conn subscriptions");
-        return false;
-    case INDEX_PATTERN_LIMIT:
-        send_error(sh, c, CONTROL_ERR_TOO_MANY_PATTERNS, topic, len,
-                   "this connection holds --max-patterns-per-conn patterns");
-        return false;
-    case INDEX_NO_MEMORY:
-        send_error(sh, c, CONTROL_ERR_INTERNAL, topic, len, "out of memory");
-        return false;
-    default:
-        return true;
-    }
+    send_error(sh, c, refusal_codes[status], topic, len, message);
+    return false;
 }
 
 /* change_subscriptions applies a subscribe or unsubscribe message: every
@@ -174,17 +183,15 @@ static long drop_disallowed(struct shard *sh, struct conn *c, char ***out)
  * the new one no longer allows, and says so. */
 static void refresh(struct shard *sh, struct conn *c, const struct control_msg *m)
 {
-    if (!sh->srv->auth.enabled) {
+    if (!sh->auth->enabled) {
         send_error(sh, c, CONTROL_ERR_BAD_REQUEST, NULL, 0,
                    "this server takes no tokens (open mode)");
         return;
     }
     struct claims *claims = NULL;
-    const char *reason = NULL;
-    enum jwt_status status = auth_check(&sh->srv->auth, m->token, m->token_len, &claims, &reason);
-    if (status != JWT_OK) {
-        char message[256];
-        snprintf(message, sizeof(message), "%s: %s", jwt_status_text(status), reason);
+    char message[256];
+    if (auth_check_text(sh->auth, m->token, m->token_len, &claims, message, sizeof(message)) !=
+        JWT_OK) {
         send_error(sh, c, CONTROL_ERR_UNAUTHORIZED, NULL, 0, message);
         return;
     }
@@ -245,7 +252,7 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     struct conn *c = e->c;
     switch (ev->type) {
     case WS_EV_MESSAGE:
-        if (c->u.ws.echo) {
+        if (ws_of(c)->echo) {
             send_frame(sh, c, ev->opcode, ev->data, ev->len);
             break;
         }
@@ -263,20 +270,22 @@ static int handle_event(void *ctx, const struct ws_event *ev)
         break;
     case WS_EV_CLOSE:
         /* Echo the peer's code; a close without a code gets one without. */
-        c->u.ws.close_received = true;
+        ws_of(c)->close_received = true;
+        c->flags |= CONN_NO_LINGER;
         wsconn_close(sh, c, ev->close_code == WS_CLOSE_NO_STATUS ? 0 : ev->close_code, "");
         return 1;
     }
     return c->state == CONN_OPEN ? 0 : 1;
 }
 
-void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
+    c->last_rx_ms = sh->now_ms;
     const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
     struct event_ctx ctx = {sh, c};
-    int r = ws_reader_feed(&c->u.ws.reader, data, len, &limits, handle_event, &ctx);
+    int r = ws_reader_feed(&ws_of(c)->reader, data, len, &limits, handle_event, &ctx);
     if (r < 0) {
-        c->u.ws.reader_failed = true;
+        ws_of(c)->reader_failed = true;
         uint16_t code = (uint16_t)-r;
         const char *reason = code == WS_CLOSE_TOO_BIG           ? "message too big"
                              : code == WS_CLOSE_INVALID_PAYLOAD ? "invalid UTF-8"
@@ -292,20 +301,24 @@ static int closing_event(void *ctx, const struct ws_event *ev)
     struct event_ctx *e = ctx;
     if (ev->type != WS_EV_CLOSE)
         return 0;
-    e->c->u.ws.close_received = true;
+    ws_of(e->c)->close_received = true;
+    e->c->flags |= CONN_NO_LINGER;
     if (e->c->state == CONN_LINGER)
         conn_kill(e->sh, e->c); /* our close is out already: the handshake is complete */
     return 1;
 }
 
-void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+/* on_closing_data reads what a client sends after our close frame was
+ * queued, looking for its close frame only. */
+static void on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
-    if (c->u.ws.reader_failed || c->u.ws.close_received)
+    struct ws_state *ws = ws_of(c);
+    if (ws->reader_failed || ws->close_received)
         return;
     const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
     struct event_ctx ctx = {sh, c};
-    if (ws_reader_feed(&c->u.ws.reader, data, len, &limits, closing_event, &ctx) < 0)
-        c->u.ws.reader_failed = true;
+    if (ws_reader_feed(&ws->reader, data, len, &limits, closing_event, &ctx) < 0)
+        ws->reader_failed = true;
 }
 
 /* arm_timer sets the connection's timer to its next ping, idle or token
@@ -320,7 +333,9 @@ static void arm_timer(struct shard *sh, struct conn *c)
     timer_arm(&sh->timers, &c->timer, deadline);
 }
 
-void wsconn_on_timer(struct shard *sh, struct conn *c)
+/* on_timer sends a ping when one is due and closes the connection (4002)
+ * when the client sent nothing for --idle-timeout. */
+static void on_timer(struct shard *sh, struct conn *c)
 {
     static const uint8_t ping_frame[2] = {0x80 | WS_OP_PING, 0}; /* every connection's */
     if (c->expires_ms && sh->now_ms >= c->expires_ms) {
@@ -346,15 +361,37 @@ void wsconn_on_timer(struct shard *sh, struct conn *c)
     arm_timer(sh, c);
 }
 
+static void drain(struct shard *sh, struct conn *c)
+{
+    wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+static void release(struct conn *c)
+{
+    ws_reader_cleanup(&ws_of(c)->reader);
+}
+
+const struct conn_ops ws_conn_ops = {
+    .name = "websocket",
+    .stats_kind = STATS_WEBSOCKET,
+    .encoding = CONN_ENC_WS_FRAME,
+    .reads_for_life = true,
+    .on_data = on_data,
+    .on_closing_data = on_closing_data,
+    .on_timer = on_timer,
+    .drain = drain,
+    .close_slow = wsconn_close_slow,
+    .release = release,
+};
+
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {
-    conn_set_kind(sh, c, CONN_WS);
-    memset(&c->u.ws, 0, sizeof(c->u.ws));
-    ws_reader_init(&c->u.ws.reader);
-    c->u.ws.echo = echo;
+    conn_set_ops(sh, c, &ws_conn_ops);
+    ws_reader_init(&ws_of(c)->reader);
+    ws_of(c)->echo = echo;
     c->last_rx_ms = sh->now_ms;
     c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
     arm_timer(sh, c);
     if (len > 0)
-        wsconn_on_data(sh, c, early, len);
+        on_data(sh, c, early, len);
 }

@@ -11,8 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct shard;
 struct conn;
+struct conn_ops;
+struct shard;
+
+/* ws_conn_ops: a native-protocol WebSocket connection. */
+extern const struct conn_ops ws_conn_ops;
 
 /* wsconn_start turns an upgraded HTTP connection into a WebSocket one and
  * handles |len| bytes the client sent right after its handshake. An |echo|
@@ -21,20 +25,9 @@ struct conn;
  * expect an echo server, can test the framing. */
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len);
 
-/* wsconn_on_data handles received bytes. */
-void wsconn_on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
-
-/* wsconn_on_closing_data reads what a client sends after our close frame
- * was queued, looking for its close frame only. */
-void wsconn_on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
-
 /* wsconn_close queues a close frame with |code| and |reason| and closes
  * after it (graceful: queued events go first). */
 void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *reason);
-
-/* wsconn_on_timer sends a ping when one is due and closes the connection
- * (4002) when the client sent nothing for --idle-timeout. */
-void wsconn_on_timer(struct shard *sh, struct conn *c);
 
 /* wsconn_close_slow closes a subscriber whose queue exceeded
  * --max-queued-bytes: the events not yet on the wire are dropped, a close

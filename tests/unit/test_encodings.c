@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "sseconn.h"
+#include "wsconn.h"
 #include "fanout.h"
 #include "hash.h"
 #include "index.h"
@@ -208,14 +210,13 @@ static void count_overflow(void *ctx, struct conn *c)
 static struct conn *stream(struct index *idx, const char *const *topics, size_t n)
 {
     struct conn *c = calloc(1, sizeof(*c));
-    c->kind = CONN_SSE;
+    c->ops = &sse_conn_ops;
     c->state = CONN_OPEN;
     for (size_t i = 0; i < n; i++)
         assert_int_equal(index_subscribe(idx, &c->subs, topics[i], strlen(topics[i]),
                                          rc_hash(topics[i], strlen(topics[i])), 16, UINT32_MAX),
                          INDEX_ADDED);
-    if (n > 1 || strchr(topics[0], '*') || strchr(topics[0], '>'))
-        c->u.sse.positions = calloc(n, sizeof(uint64_t));
+    assert_int_equal(sseconn_track_positions(c), 0);
     return c;
 }
 
@@ -223,7 +224,7 @@ static void free_stream(struct index *idx, struct conn *c)
 {
     index_remove_all(idx, &c->subs);
     sendq_clear(&c->sq);
-    free(c->u.sse.positions);
+    sse_conn_ops.release(c);
     free(c);
 }
 
@@ -271,7 +272,7 @@ static void test_oversized_goes_as_stub_or_nowhere(void **state)
     struct index idx;
     index_init(&idx);
     struct conn *ws = calloc(1, sizeof(*ws));
-    ws->kind = CONN_WS;
+    ws->ops = &ws_conn_ops;
     ws->state = CONN_OPEN;
     assert_int_equal(index_subscribe(&idx, &ws->subs, "t", 1, rc_hash("t", 1), 4, UINT32_MAX),
                      INDEX_ADDED);

@@ -15,6 +15,7 @@
 #include "audience.h"
 #include "claims.h"
 #include "conn.h"
+#include "wsconn.h"
 #include "fanout.h"
 #include "hash.h"
 #include "index.h"
@@ -46,7 +47,7 @@ static struct conn *new_subscriber(struct index *idx, const char *topic)
 {
     struct conn *c = calloc(1, sizeof(*c));
     assert_non_null(c);
-    c->kind = CONN_WS;
+    c->ops = &ws_conn_ops;
     c->state = CONN_OPEN;
     assert_int_equal(index_subscribe(idx, &c->subs, topic, strlen(topic),
                                      rc_hash(topic, strlen(topic)), 16, UINT32_MAX),

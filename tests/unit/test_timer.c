@@ -49,6 +49,7 @@ static void on_fire(void *ctx, struct timer_node *node)
             timer_cancel(&wd->w, &t->victim->node);
         } else if (t->victim_action == 2) {
             t->victim->deadline = t->victim_deadline;
+            t->victim->node.fire = on_fire;
             timer_arm(&wd->w, &t->victim->node, t->victim_deadline);
         }
         t->victim = NULL; /* once */
@@ -58,12 +59,13 @@ static void on_fire(void *ctx, struct timer_node *node)
 static void advance(struct world *wd, int64_t now)
 {
     wd->now = now;
-    timer_advance(&wd->w, now, on_fire, wd);
+    timer_advance(&wd->w, now, wd);
 }
 
 static void arm(struct world *wd, struct tmr *t, int64_t deadline)
 {
     t->deadline = deadline;
+    t->node.fire = on_fire;
     timer_arm(&wd->w, &t->node, deadline);
 }
 

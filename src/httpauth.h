@@ -1,0 +1,20 @@
+/* httpauth.h: authenticating an HTTP request (a WebSocket handshake, an SSE
+ * stream, a publish or fetch), the one place that answers 401. */
+#ifndef RC_HTTPAUTH_H
+#define RC_HTTPAUTH_H
+
+#include <stdbool.h>
+
+struct auth_token;
+struct claims;
+struct conn;
+struct http_request;
+struct shard;
+
+/* httpauth_request finds the request's token (into |*token|) and, when
+ * tokens are required, checks it: returns true with the claims in |*out|
+ * (NULL in open mode), or false after answering 401 and closing. */
+bool httpauth_request(struct shard *sh, struct conn *c, const struct http_request *req,
+                      struct auth_token *token, struct claims **out);
+
+#endif
