@@ -16,7 +16,7 @@ Modes: release (default; writes ./build.ninja, which is committed), debug, asan
   ./configure.py                 regenerate build.ninja
   ./configure.py --check         exit 1 if build.ninja differs from what would be written
   ./configure.py --install-deps  install the Debian packages (and npm test clients) needed
-  ./configure.py --install-deps --bench-deps   also nginx+nchan, gnuplot, perf
+  ./configure.py --install-deps --bench-deps   also gnuplot and perf
 """
 
 import argparse
@@ -50,10 +50,18 @@ DEBIAN_PACKAGES = [
     "curl",
     "chromium",
     "valgrind",  # the smoke test of bench/callgrind
+    # The peer server of bench/compare, whose adapter (ringcast-bench --target
+    # nchan) tests/integration/test_bench_smoke.py checks. "nginx" is the
+    # server itself (it provides the module ABI); never started as a service.
+    "nginx",
+    "libnginx-mod-nchan",
 ]
 NODE_PACKAGES = ["nodejs", "npm"]
-# Only for the benchmarks (bench/README.md): the peer server, plots, profilers.
-BENCH_PACKAGES = ["nginx", "libnginx-mod-nchan", "gnuplot-nox", "linux-perf"]
+# Only for the benchmarks (bench/README.md): plots, profilers.
+BENCH_PACKAGES = ["gnuplot-nox", "linux-perf"]
+# Packages with a service that must not start, now or at boot: the tests and
+# the benchmarks start nginx themselves, on loopback.
+NO_SERVICE = ["nginx"]
 POLICY_RC = "/usr/sbin/policy-rc.d"
 NODE_TEST_DIRS = ["tests/integration/node"]
 
@@ -228,25 +236,43 @@ def installed(pkg):
     return r.returncode == 0 and "install ok installed" in r.stdout
 
 
+def refuses_starts(policy):
+    """Whether the policy-rc.d at |policy| refuses to start services (101)."""
+    try:
+        return subprocess.run([policy, "nginx", "start"], capture_output=True).returncode == 101
+    except OSError:
+        return False
+
+
 def apt_install(packages):
     """apt-get update once, then install |packages| without recommends.
-    Services in them are not started: the benchmarks start nginx themselves,
-    on loopback; a policy-rc.d that refuses starts is put in place for the
-    install when the machine has none."""
+    Services in them are not started: the tests and the benchmarks start
+    nginx themselves, on loopback. For the install, a policy-rc.d that
+    refuses starts is put in place unless the machine's own already refuses
+    (one that allows them is set aside and put back afterwards); the
+    services of NO_SERVICE installed here are then disabled at boot."""
     sudo = [] if os.geteuid() == 0 else ["sudo"]
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     print("configure.py: installing %s" % " ".join(packages), flush=True)
     subprocess.run(sudo + ["apt-get", "update", "-q"], check=True, env=env)
-    own_policy = not os.path.exists(POLICY_RC)
+    saved = POLICY_RC + ".ringcast-saved"
+    own_policy = not refuses_starts(POLICY_RC)
     if own_policy:
-        subprocess.run(sudo + ["sh", "-c", "printf '#!/bin/sh\\nexit 101\\n' > %s && chmod 755 %s"
-                               % (POLICY_RC, POLICY_RC)], check=True)
+        put_aside = "mv %s %s && " % (POLICY_RC, saved) if os.path.lexists(POLICY_RC) else ""
+        subprocess.run(sudo + ["sh", "-c", "%sprintf '#!/bin/sh\\nexit 101\\n' > %s && chmod 755 %s"
+                               % (put_aside, POLICY_RC, POLICY_RC)], check=True)
     try:
         subprocess.run(sudo + ["apt-get", "install", "-y", "-q", "--no-install-recommends"]
                        + packages, check=True, env=env)
     finally:
         if own_policy:
-            subprocess.run(sudo + ["rm", "-f", POLICY_RC], check=True)
+            put_back = " && if [ -e %s ]; then mv %s %s; fi" % (saved, saved, POLICY_RC)
+            subprocess.run(sudo + ["sh", "-c", "rm -f %s%s" % (POLICY_RC, put_back)], check=True)
+    for service in (p for p in NO_SERVICE if p in packages):
+        if shutil.which("systemctl"):
+            subprocess.run(sudo + ["systemctl", "disable", "--quiet", service], check=True)
+        elif shutil.which("update-rc.d"):
+            subprocess.run(sudo + ["update-rc.d", service, "disable"], check=True)
 
 
 def install_deps(bench):
@@ -279,8 +305,8 @@ def main():
     ap.add_argument("--install-deps", action="store_true",
                     help="install the Debian packages and npm test clients, then write the file")
     ap.add_argument("--bench-deps", action="store_true",
-                    help="with --install-deps: also what the benchmarks need (nginx with nchan, "
-                    "gnuplot, perf; valgrind comes with the tests)")
+                    help="with --install-deps: also what only the benchmarks need (gnuplot, "
+                    "perf; nginx with nchan and valgrind come with the tests)")
     args = ap.parse_args()
 
     if args.bench_deps and not args.install_deps:

@@ -173,10 +173,10 @@ def test_unreachable_server_fails(start_server):
 @pytest.fixture
 def nchan(tmp_path):
     """nginx with nchan from bench/nchan/nchan.conf.in on a free loopback
-    port, one worker; yields (port, [master, worker PIDs]). Skipped where
-    nginx or the module is not installed (./configure.py --bench-deps)."""
-    if shutil.which("nginx") is None or not os.path.exists(NCHAN_MODULE):
-        pytest.skip("nginx with libnginx-mod-nchan is not installed")
+    port, one worker; yields (port, [master, worker PIDs]). Both come with
+    the test packages (./configure.py --install-deps): missing, it fails."""
+    assert shutil.which("nginx") and os.path.exists(NCHAN_MODULE), \
+        "nginx with libnginx-mod-nchan is not installed (./configure.py --install-deps)"
     port = free_port()
     with open(NCHAN_TEMPLATE) as f:
         text = f.read()

@@ -501,6 +501,19 @@ def published(server, topic):
     return publish(server, topic, {"topic": topic}, event_type=EVENT_TYPE)
 
 
+def until_sentinel(ws, sentinel, what):
+    """The topics of the events |ws| receives up to the one of |sentinel|
+    (published last), and in a quiet time after it."""
+    events = []
+    deadline = time.monotonic() + WAIT
+    while not events or events[-1]["topic"] != sentinel:
+        left = deadline - time.monotonic()
+        got = collect(ws, 1, left) if left > 0 else []
+        assert got, "%s: no sentinel within %ss; got %r" % (what, WAIT, events)
+        events += got
+    return [check_event(e) for e in events + drain(ws, 0.3)]
+
+
 def expect_only(server, ws, sentinel, topics, what):
     """Publishes to each of |topics| ((topic, must_receive) pairs), then to
     |sentinel| (held exactly by |ws|): the events ws receives up to the
@@ -509,16 +522,47 @@ def expect_only(server, ws, sentinel, topics, what):
     for topic, _ in topics:
         published(server, topic)
     published(server, sentinel)
-    events = []
-    deadline = time.monotonic() + WAIT
-    while not events or events[-1]["topic"] != sentinel:
-        left = deadline - time.monotonic()
-        got = collect(ws, 1, left) if left > 0 else []
-        assert got, "%s: no sentinel within %ss; got %r" % (what, WAIT, events)
-        events += got
-    events += drain(ws, 0.3)
     want = [t for t, must in topics if must] + [sentinel]
-    compare(what, [check_event(e) for e in events], want)
+    compare(what, until_sentinel(ws, sentinel, what), want)
+
+
+# `>` takes the trailing segments whatever separators they have among them,
+# but the separator in front of it is the topic's: (subscriptions, the
+# topics of SEPARATOR_TOPICS they receive, in publish order).
+SEPARATOR_TOPICS = ["a", "a:b", "a.b", "a:b.c", "a.b:c", "a:b:c", "a.b.c", "a:b.c:d", "a.b:c.d",
+                    "a:c.d", "ab:c", "ab.c", "b:a:c", "b.a.c", "x.a:b"]
+SEPARATOR_CASES = [
+    (["a:>"], ["a:b", "a:b.c", "a:b:c", "a:b.c:d", "a:c.d"]),
+    (["a.>"], ["a.b", "a.b:c", "a.b.c", "a.b:c.d"]),
+    (["a:>", "a.>"], ["a:b", "a.b", "a:b.c", "a.b:c", "a:b:c", "a.b.c", "a:b.c:d", "a.b:c.d",
+                      "a:c.d"]),
+    (["a:b.>"], ["a:b.c", "a:b.c:d"]),
+    (["a.b:>"], ["a.b:c", "a.b:c.d"]),
+    (["*.b:>"], ["a.b:c", "a.b:c.d"]),
+]
+
+
+@pytest.mark.parametrize("shards", [1, 2])
+def test_the_separator_before_a_tail_wildcard_must_be_the_topics(start_server, shards):
+    """Each case on its own connection (with the sentinel, an exact topic):
+    one event on each of SEPARATOR_TOPICS, then the sentinel; each
+    connection receives exactly its topics, once each, and nothing else
+    (with one shard, in publish order)."""
+    server = start_server(shards=shards)
+    sentinel = "end"
+    for subs, want in SEPARATOR_CASES:
+        assert matching(subs, SEPARATOR_TOPICS) == want, subs  # the documented rules
+    conns = [(subs, subscribe(server, sentinel, *subs)) for subs, _ in SEPARATOR_CASES]
+    try:
+        publish_table(server, SEPARATOR_TOPICS + [sentinel])
+        for (subs, ws), (_, want) in zip(conns, SEPARATOR_CASES):
+            got = until_sentinel(ws, sentinel, "connection of %r" % subs)
+            if shards == 1:
+                assert got == want + [sentinel], (subs, got)
+            compare("connection of %r" % subs, got, want + [sentinel])
+    finally:
+        for _, ws in conns:
+            ws.close()
 
 
 @pytest.mark.parametrize("shards", [1, 4])

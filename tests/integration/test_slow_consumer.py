@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import binary, publish_many
+from conftest import binary, publish, publish_many
 from test_fanout_node import NodeSubscribers
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -310,3 +310,46 @@ def test_slow_consumer_does_not_delay_others(start_server, small_asan_quarantine
     print("\nfast subscriber got %d x %d KiB %.1fs after publishing began, while the slow one "
           "was stuck (server RSS then %d KiB); the slow one then read them all in %.1fs" % (
               count, EVENT_SIZE // 1024, fast_done, rss, slow_done))
+
+
+def ws_frame_len(payload_len):
+    """Bytes of an unmasked server frame carrying |payload_len| bytes."""
+    return payload_len + (2 if payload_len < 126 else 4 if payload_len < 65536 else 10)
+
+
+def test_a_queue_may_reach_the_limit_but_not_pass_it(start_server):
+    """The limit is the most a queue may hold (docs/close-codes.md: "more
+    than --max-queued-bytes"). A subscriber that has read everything has an
+    empty queue, so an event's frame alone is what is queued for it: a frame
+    of exactly --max-queued-bytes is delivered and the connection stays; a
+    frame of one byte more closes it with 4001, unsent. (The kernel's socket
+    buffers cannot blur this: the check is made when the frame is queued,
+    before it is sent.)"""
+    limit = 1024  # the smallest --max-queued-bytes
+    server = start_server("--max-queued-bytes", str(limit), shards=1)
+    client = RawWsClient(server)
+    client.subscribe("q")
+    # The envelope around the data: the same for every event of "q" below
+    # (seqs 1 to 3 have one digit; the timestamp has a fixed width).
+    publish(server, "q", '""')
+    opcode, first = client.read_frame()
+    assert opcode == OP_TEXT and json.loads(first)["data"] == "", first
+    envelope = len(first) - len('""')
+
+    def padded(frame_len):
+        data = '"%s"' % ("x" * (frame_len - 4 - envelope - 2))  # 4: a 126..65535-byte frame's header
+        assert ws_frame_len(envelope + len(data)) == frame_len
+        return data
+
+    publish(server, "q", padded(limit))
+    opcode, payload = client.read_frame()
+    assert opcode == OP_TEXT and ws_frame_len(len(payload)) == limit, (opcode, len(payload))
+    assert json.loads(payload)["seq"] == 2
+    assert "slow consumer" not in server.log()
+
+    publish(server, "q", padded(limit + 1))
+    client.sock.settimeout(10)
+    events, code = client.drain()
+    client.close()
+    assert (events, code) == ([], CLOSE_SLOW_CONSUMER)
+    server.wait_for_log(r"connection \d+: slow consumer, %d bytes queued" % (limit + 1))

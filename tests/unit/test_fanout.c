@@ -153,6 +153,37 @@ static void test_overflow_stops_queueing(void **state)
     index_cleanup(&idx);
 }
 
+/* --max-queued-bytes is the most a queue may hold: a delivery that brings
+ * it to exactly the limit is fine, one byte more overflows (the docs: "more
+ * than --max-queued-bytes"). Over WebSocket (the frame) and SSE (a stream
+ * of one exact topic: the record). */
+static void test_queue_may_reach_the_limit_but_not_pass_it(void **state)
+{
+    (void)state;
+    static const enum conn_kind kinds[] = {CONN_WS, CONN_SSE};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        for (uint64_t past = 0; past <= 1; past++) {
+            struct index idx;
+            index_init(&idx);
+            struct conn *c = new_subscriber(&idx, "t");
+            c->kind = kinds[k];
+            struct sink_log log = {0, 0};
+            const struct fanout_sink sink = {on_queued, on_overflow, &log};
+            struct msg *first = new_message("t", "\"0123456789\"", 1);
+            uint64_t len = c->kind == CONN_WS ? first->ws_frame_len : first->sse_record_len;
+            uint64_t limit = 2 * len - past; /* two events are the limit, or one byte past it */
+            assert_int_equal(fanout_deliver(&idx, first, limit, &sink), 1);
+            assert_int_equal(
+                fanout_deliver(&idx, new_message("t", "\"0123456789\"", 1), limit, &sink), 1);
+            assert_int_equal(c->sq.bytes, limit + past);
+            assert_int_equal(log.overflowed, past);
+            assert_int_equal((c->flags & CONN_OVERFLOW) != 0, past);
+            free_subscriber(&idx, c);
+            index_cleanup(&idx);
+        }
+    }
+}
+
 static struct claims *claims_of(const char *json)
 {
     const char *reason = NULL;
@@ -212,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_same_frame_bytes_on_every_shard),
         cmocka_unit_test(test_message_without_subscribers_is_released),
         cmocka_unit_test(test_overflow_stops_queueing),
+        cmocka_unit_test(test_queue_may_reach_the_limit_but_not_pass_it),
         cmocka_unit_test(test_audience_filters_but_shares_the_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
