@@ -15,6 +15,7 @@
 #include "audience.h"
 #include "claims.h"
 #include "conn.h"
+#include "sseconn.h"
 #include "wsconn.h"
 #include "fanout.h"
 #include "hash.h"
@@ -160,17 +161,17 @@ static void test_overflow_stops_queueing(void **state)
 static void test_queue_may_reach_the_limit_but_not_pass_it(void **state)
 {
     (void)state;
-    static const enum conn_kind kinds[] = {CONN_WS, CONN_SSE};
+    const struct conn_ops *const kinds[] = {&ws_conn_ops, &sse_conn_ops};
     for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         for (uint64_t past = 0; past <= 1; past++) {
             struct index idx;
             index_init(&idx);
             struct conn *c = new_subscriber(&idx, "t");
-            c->kind = kinds[k];
+            c->ops = kinds[k];
             struct sink_log log = {0, 0};
             const struct fanout_sink sink = {on_queued, on_overflow, &log};
             struct msg *first = new_message("t", "\"0123456789\"", 1);
-            uint64_t len = c->kind == CONN_WS ? first->ws_frame_len : first->sse_record_len;
+            uint64_t len = c->ops == &ws_conn_ops ? first->ws_frame_len : first->sse_record_len;
             uint64_t limit = 2 * len - past; /* two events are the limit, or one byte past it */
             assert_int_equal(fanout_deliver(&idx, first, limit, &sink), 1);
             assert_int_equal(
