@@ -296,6 +296,8 @@ join:
     set_phase(&srv, PHASE_EXIT, started);
     for (unsigned i = 0; i < started; i++)
         pthread_join(srv.shards[i].thread, NULL);
+    for (unsigned i = 0; i < started; i++)
+        shard_cleanup(&srv.shards[i]);
     if (started == srv.num_shards)
         pthread_barrier_destroy(&srv.setup_done);
     if (status == 0)

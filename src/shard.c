@@ -534,8 +534,6 @@ static void teardown(struct shard *sh)
     for (int i = 0; i < NUM_LISTENERS; i++)
         if (sh->listen_fd[i] >= 0)
             close(sh->listen_fd[i]);
-    if (sh->doorbell_fd >= 0)
-        close(sh->doorbell_fd);
     index_cleanup(&sh->index);
     home_cleanup(&sh->home);
     retain_cleanup(&sh->retain);
@@ -569,4 +567,11 @@ int shard_start(struct shard *sh, struct server *srv, unsigned id)
     sh->cfg = &srv->cfg;
     sh->id = id;
     return pthread_create(&sh->thread, NULL, shard_main, sh);
+}
+
+void shard_cleanup(struct shard *sh)
+{
+    if (sh->doorbell_fd >= 0)
+        close(sh->doorbell_fd);
+    sh->doorbell_fd = -1;
 }
