@@ -264,6 +264,8 @@ join:
     set_phase(&srv, PHASE_EXIT, started);
     for (unsigned i = 0; i < started; i++)
         pthread_join(srv.set.shards[i].thread, NULL);
+    for (unsigned i = 0; i < started; i++)
+        shard_cleanup(&srv.set.shards[i]);
     if (started == num_shards)
         pthread_barrier_destroy(&srv.set.setup_done);
     if (status == 0)

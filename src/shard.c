@@ -524,8 +524,6 @@ static void teardown(struct shard *sh)
     for (unsigned i = 0; i < SHARD_MAX_LISTENERS; i++)
         if (sh->listeners[i].fd >= 0)
             close(sh->listeners[i].fd);
-    if (sh->doorbell_fd >= 0)
-        close(sh->doorbell_fd);
     index_cleanup(&sh->index);
     home_cleanup(&sh->home);
     retain_cleanup(&sh->retain);
@@ -561,4 +559,11 @@ int shard_start(struct shard_set *set, unsigned id)
     sh->auth = set->auth;
     sh->id = id;
     return pthread_create(&sh->thread, NULL, shard_main, sh);
+}
+
+void shard_cleanup(struct shard *sh)
+{
+    if (sh->doorbell_fd >= 0)
+        close(sh->doorbell_fd);
+    sh->doorbell_fd = -1;
 }

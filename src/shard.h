@@ -94,6 +94,11 @@ struct shard {
  * uses them). */
 int shard_start(struct shard_set *set, unsigned id);
 
+/* shard_cleanup closes |sh|'s doorbell once its thread was joined: the main
+ * thread and shards without MSG_RING write to it until then (closing it as
+ * the shard ends would race with those writes). */
+void shard_cleanup(struct shard *sh);
+
 /* shard_wake makes |sh| run an iteration soon (from any thread). */
 void shard_wake(struct shard *sh);
 

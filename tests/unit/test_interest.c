@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "hash.h"
 #include "interest.h"
 #include "topic.h"
+#include "two_threads.h"
 
 static struct interest *new_interest(void)
 {
@@ -200,6 +203,132 @@ static void test_no_false_negatives(void **state)
     free(in);
 }
 
+/* ---- The owner changes its summary while another shard reads it. ----
+ *
+ * The owner adds subscription i (an exact topic or a pattern), churns
+ * unrelated ones, then "answers" with a release store; the reader, after
+ * its acquire load of that answer, must find i wanted (the no-false-negative
+ * promise of interest.h), and must find the subscriptions that were there
+ * from the start wanted on every look in between. The owner removes i only
+ * after the reader looked. */
+
+#define HANDOFFS 3000
+#define NOISE 64
+
+struct handoff {
+    struct interest *in;
+    _Atomic int announced; /* the owner added subscription i */
+    _Atomic int checked;   /* the reader looked for subscription i */
+    _Atomic bool failed;
+    char failure[160]; /* written by the one thread that set |failed| first */
+};
+
+static void handoff_fail(struct handoff *h, const char *what, int i)
+{
+    if (!atomic_exchange(&h->failed, true))
+        snprintf(h->failure, sizeof(h->failure), "%s (handoff %d)", what, i);
+}
+
+/* handoff_wait spins until |*value| reaches |target|, giving way to the
+ * other thread (2 cores, sanitizers); false when the other side failed. */
+static bool handoff_wait(struct handoff *h, _Atomic int *value, int target)
+{
+    while (atomic_load_explicit(value, memory_order_acquire) < target) {
+        if (atomic_load(&h->failed))
+            return false;
+        sched_yield();
+    }
+    return true;
+}
+
+/* handoff_name: subscription i is the exact topic h.i or the pattern p.i.*;
+ * |topic| gets a topic it covers. */
+static bool handoff_name(int i, char *name, char *topic, size_t size)
+{
+    bool pattern = i % 2 == 1;
+    snprintf(name, size, pattern ? "p.%d.*" : "h.%d", i);
+    snprintf(topic, size, pattern ? "p.%d.x" : "h.%d", i);
+    return pattern;
+}
+
+/* toggle_noise adds or removes unrelated subscription |n| (odd: a pattern). */
+static void toggle_noise(struct interest *in, bool *noise, int n)
+{
+    char name[32];
+    snprintf(name, sizeof(name), n % 2 ? "noise.%d.>" : "noise.%d", n);
+    if (noise[n])
+        removes(in, name, n % 2);
+    else
+        add(in, name, n % 2);
+    noise[n] = !noise[n];
+}
+
+static void *handoff_owner(void *arg)
+{
+    struct handoff *h = arg;
+    bool noise[NOISE] = {false};
+    unsigned seed = 4242;
+    char name[32], topic[32];
+    for (int i = 1; i <= HANDOFFS; i++) {
+        bool pattern = handoff_name(i, name, topic, sizeof(name));
+        add(h->in, name, pattern);
+        for (int k = 0; k < 4; k++) /* unrelated changes in flight as the reader looks */
+            toggle_noise(h->in, noise, rand_r(&seed) % NOISE);
+        atomic_store_explicit(&h->announced, i, memory_order_release);
+        if (!handoff_wait(h, &h->checked, i))
+            return NULL;
+        removes(h->in, name, pattern);
+    }
+    for (int n = 0; n < NOISE; n++) /* leave only what was there at the start */
+        if (noise[n])
+            toggle_noise(h->in, noise, n);
+    return NULL;
+}
+
+static void *handoff_reader(void *arg)
+{
+    struct handoff *h = arg;
+    char name[32], topic[32];
+    for (int i = 1; i <= HANDOFFS; i++) {
+        while (atomic_load_explicit(&h->announced, memory_order_acquire) < i) {
+            if (atomic_load(&h->failed))
+                return NULL;
+            if (!wants(h->in, "always.here") || !wants(h->in, "always.a.b")) {
+                handoff_fail(h, "a subscription there from the start was not wanted", i);
+                return NULL;
+            }
+            sched_yield();
+        }
+        handoff_name(i, name, topic, sizeof(name));
+        if (!wants(h->in, topic)) {
+            handoff_fail(h, "an announced subscription was not wanted", i);
+            return NULL;
+        }
+        atomic_store_explicit(&h->checked, i, memory_order_release);
+    }
+    return NULL;
+}
+
+static void test_owner_changes_while_another_thread_reads(void **state)
+{
+    (void)state;
+    struct handoff h = {.in = new_interest()};
+    add(h.in, "always.here", false);
+    add(h.in, "always.>", true);
+    run_two_threads(handoff_reader, handoff_owner, &h);
+    if (atomic_load(&h.failed))
+        fail_msg("%s", h.failure);
+    assert_int_equal(atomic_load(&h.checked), HANDOFFS);
+    /* Every handed-off subscription went again; the first ones stayed. */
+    char name[32], topic[32];
+    for (int i = 1; i <= HANDOFFS; i += 97) {
+        handoff_name(i, name, topic, sizeof(name));
+        assert_false(wants(h.in, topic));
+    }
+    assert_true(wants(h.in, "always.here"));
+    free(h.in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_any_topic_patterns),
         cmocka_unit_test(test_long_topics_ask_every_shard),
         cmocka_unit_test(test_no_false_negatives),
+        cmocka_unit_test(test_owner_changes_while_another_thread_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

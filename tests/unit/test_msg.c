@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,76 @@ static void test_refcount(void **state)
     msg_release(m); /* freed here: LeakSanitizer reports it otherwise */
 }
 
+/* ---- Shards release one message at once. ----
+ *
+ * A message goes to several shards, each holding one reference; each
+ * reads it and releases it, in no set order, and the last one frees it.
+ * The acquire-release decrement orders every other shard's reads before
+ * that free (ThreadSanitizer checks it; LeakSanitizer that it happens). */
+
+#define SHARED_MSGS 400
+#define SHARED_SHARDS 4
+
+struct shared_msgs {
+    struct msg *msgs[SHARED_MSGS];
+    uint8_t *frames[SHARED_MSGS]; /* copies, to compare against */
+    pthread_barrier_t start;
+};
+
+struct shard_reader {
+    struct shared_msgs *shared;
+    int index;
+    bool intact; /* every frame read as built */
+};
+
+static void *read_and_release(void *arg)
+{
+    struct shard_reader *r = arg;
+    struct shared_msgs *sh = r->shared;
+    pthread_barrier_wait(&sh->start);
+    for (int k = 0; k < SHARED_MSGS; k++) {
+        /* Each shard goes through the messages from another point, so
+         * that which one releases last varies. */
+        int i = (k + r->index * SHARED_MSGS / SHARED_SHARDS) % SHARED_MSGS;
+        struct msg *m = sh->msgs[i];
+        msg_ref(m); /* a second holder on this shard, as a queue entry would be */
+        if (memcmp(m->ws_frame, sh->frames[i], m->ws_frame_len) != 0 || m->seq != (uint64_t)i + 1)
+            r->intact = false;
+        msg_release(m);
+        msg_release(m);
+    }
+    return NULL;
+}
+
+static void test_refcount_across_threads(void **state)
+{
+    static struct shared_msgs shared;
+    for (int i = 0; i < SHARED_MSGS; i++) {
+        char payload[64];
+        int len = snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
+        struct msg_input in = input("shared.topic", "e", true, payload, (size_t)len);
+        shared.msgs[i] = msg_new(&in, &deliver_whole, (uint64_t)i + 1, 0, SHARED_SHARDS);
+        assert_non_null(shared.msgs[i]);
+        shared.frames[i] = malloc(shared.msgs[i]->ws_frame_len);
+        assert_non_null(shared.frames[i]);
+        memcpy(shared.frames[i], shared.msgs[i]->ws_frame, shared.msgs[i]->ws_frame_len);
+    }
+    assert_int_equal(pthread_barrier_init(&shared.start, NULL, SHARED_SHARDS), 0);
+    pthread_t threads[SHARED_SHARDS];
+    struct shard_reader readers[SHARED_SHARDS];
+    for (int t = 0; t < SHARED_SHARDS; t++) {
+        readers[t] = (struct shard_reader){&shared, t, true};
+        assert_int_equal(pthread_create(&threads[t], NULL, read_and_release, &readers[t]), 0);
+    }
+    for (int t = 0; t < SHARED_SHARDS; t++)
+        pthread_join(threads[t], NULL);
+    for (int t = 0; t < SHARED_SHARDS; t++)
+        assert_true(readers[t].intact);
+    pthread_barrier_destroy(&shared.start);
+    for (int i = 0; i < SHARED_MSGS; i++)
+        free(shared.frames[i]);
+}
+
 static void test_lref(void **state)
 {
     struct msg_input in = input("t", "e", true, "1", 1);
@@ -561,6 +632,7 @@ int main(void)
         cmocka_unit_test(test_event_type_valid),
         cmocka_unit_test(test_content_type_is_json),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_refcount_across_threads),
         cmocka_unit_test(test_lref),
         cmocka_unit_test(test_jsonw_every_byte),
     };

@@ -7,13 +7,16 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "two_threads.h"
 #include "xring.h"
 
 #define ITEM(i) ((void *)(((uintptr_t)(i) << 2) | 1))
@@ -466,6 +469,101 @@ static void test_two_thread_stress(void **state)
     xring_cleanup(&st.ring);
 }
 
+/* ---- Ownership through two rings: a request out, its result back. ----
+ *
+ * As a publish travels to its home and its result back: the publisher
+ * fills a request with plain stores and pushes it; the home reads it,
+ * writes the result into it and pushes it back on the other ring; the
+ * publisher reads the result and frees it. The rings' release and acquire
+ * are all that orders those plain accesses (ThreadSanitizer checks it),
+ * and the results must come back complete and in order. */
+
+#define ROUND_TRIP_ITEMS 200000u
+#define ROUND_TRIP_RING 64u
+
+struct request {
+    uint64_t id;
+    char text[24];   /* "request <id>" */
+    uint64_t result; /* the home's: id * 3 + 1 */
+};
+
+struct round_trip {
+    struct xring out, back;
+    _Atomic bool failed;
+    uint64_t results; /* the publisher's count of correct results */
+};
+
+static void *round_trip_home(void *arg)
+{
+    struct round_trip *rt = arg;
+    uint64_t handled = 0;
+    while (handled < ROUND_TRIP_ITEMS && !atomic_load(&rt->failed)) {
+        struct request *req;
+        while (xring_has_space(&rt->back, 1) && (req = xring_peek(&rt->out)) != NULL) {
+            xring_pop(&rt->out);
+            char expect[sizeof(req->text)];
+            snprintf(expect, sizeof(expect), "request %llu", (unsigned long long)req->id);
+            if (req->id != handled + 1 || strcmp(req->text, expect) != 0)
+                atomic_store(&rt->failed, true);
+            req->result = req->id * 3 + 1;
+            xring_push(&rt->back, req);
+            handled++;
+        }
+        xring_publish(&rt->back);
+        bool ignored;
+        if (!xring_consumer_release(&rt->out, &ignored))
+            sched_yield(); /* nothing more came: give the publisher the core */
+    }
+    return NULL;
+}
+
+static void *round_trip_publisher(void *arg)
+{
+    struct round_trip *rt = arg;
+    uint64_t sent = 0;
+    while (rt->results < ROUND_TRIP_ITEMS && !atomic_load(&rt->failed)) {
+        while (sent < ROUND_TRIP_ITEMS && xring_has_space(&rt->out, 1)) {
+            struct request *req = malloc(sizeof(*req));
+            if (!req) {
+                atomic_store(&rt->failed, true);
+                return NULL;
+            }
+            req->id = ++sent;
+            snprintf(req->text, sizeof(req->text), "request %llu", (unsigned long long)req->id);
+            req->result = 0;
+            xring_push(&rt->out, req);
+        }
+        xring_publish(&rt->out);
+        struct request *req;
+        while ((req = xring_peek(&rt->back)) != NULL) {
+            xring_pop(&rt->back);
+            if (req->id != rt->results + 1 || req->result != req->id * 3 + 1)
+                atomic_store(&rt->failed, true);
+            rt->results++;
+            free(req);
+        }
+        bool ignored;
+        if (!xring_consumer_release(&rt->back, &ignored))
+            sched_yield();
+    }
+    return NULL;
+}
+
+static void test_two_thread_round_trip(void **state)
+{
+    static struct round_trip rt; /* large alignment: keep it off the stack */
+    memset(&rt, 0, sizeof(rt));
+    assert_int_equal(xring_init(&rt.out, ROUND_TRIP_RING), 0);
+    assert_int_equal(xring_init(&rt.back, ROUND_TRIP_RING), 0);
+    run_two_threads(round_trip_home, round_trip_publisher, &rt);
+    assert_false(atomic_load(&rt.failed));
+    assert_int_equal(rt.results, ROUND_TRIP_ITEMS);
+    assert_null(xring_peek(&rt.out));
+    assert_null(xring_peek(&rt.back));
+    xring_cleanup(&rt.out);
+    xring_cleanup(&rt.back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -481,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_wait_for_space),
         cmocka_unit_test(test_wait_for_space_stale_cache),
         cmocka_unit_test(test_two_thread_stress),
+        cmocka_unit_test(test_two_thread_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
