@@ -1,9 +1,16 @@
 """Shared fixtures for the integration tests: a real ringcast process on
 loopback, and the project's own tools.
 
-RINGCAST_BUILD names the build folder whose binaries are used (tests/run sets
-it to build/asan: the server runs under ASan+UBSan, and a sanitizer report in
-its log fails the test that owns the server).
+RINGCAST_BUILD names the build folder whose binaries are used (default
+build/asan, the ASan+UBSan build; tests/run --integration-build can name
+another).
+
+Every process a test starts, directly or not, runs with the sanitizer options
+of sanitizers.py: reports go to files in RINGCAST_SANITIZER_LOGS (default: a
+new temporary folder) and a process that reports exits sanitizers.EXIT_CODE
+(86). A report written while a test runs fails that test, whatever the
+process and its exit status; one written between tests (module fixtures,
+stragglers) fails the session.
 """
 
 import collections
@@ -11,20 +18,87 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
 import pytest
 
+import sanitizers
+
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("RINGCAST_BUILD", os.path.join(TOP, "build"))
+BUILD = os.environ.get("RINGCAST_BUILD") or os.path.join(TOP, "build", "asan")
 NODE_DIR = os.path.join(TOP, "tests", "integration", "node")
 LISTENING = re.compile(r"ringcast listening: client=(\S+):(\d+) publish=(\S+):(\d+)")
 SANITIZER = re.compile(r"ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
                        r"ThreadSanitizer|SUMMARY: UndefinedBehaviorSanitizer")
+
+SAN_LOGS = os.environ.get("RINGCAST_SANITIZER_LOGS") or tempfile.mkdtemp(prefix="ringcast-san-")
+SAN_LOGS_TEMPORARY = "RINGCAST_SANITIZER_LOGS" not in os.environ
+os.makedirs(os.path.join(SAN_LOGS, "seen"), exist_ok=True)
+os.environ.update(sanitizers.environ(os.environ, SAN_LOGS))
+OUTSIDE_TESTS = []  # (report file, text) written while no test ran
+
+
+def pytest_configure(config):
+    if not os.access(os.path.join(BUILD, "ringcast"), os.X_OK):
+        raise pytest.UsageError("%s/ringcast is not built: run tests/run --suite build, or set "
+                                "RINGCAST_BUILD to a build folder" % BUILD)
+
+
+def pytest_report_header():
+    return "ringcast binaries: %s; sanitizer reports: %s" % (BUILD, SAN_LOGS)
+
+
+def collect_sanitizer_reports(owner):
+    """Moves the new report files into SAN_LOGS/seen/ (named after |owner|,
+    a test id, or "outside-tests") and returns [(kept path, text)]."""
+    found = []
+    label = re.sub(r"[^A-Za-z0-9_.-]+", "_", owner or "outside-tests")[-120:]
+    for path in sanitizers.reports(SAN_LOGS):
+        kept = os.path.join(SAN_LOGS, "seen", "%s.%s" % (label, os.path.basename(path)))
+        os.replace(path, kept)
+        with open(kept, errors="replace") as f:
+            found.append((kept, f.read()))
+    return found
+
+
+def format_reports(found):
+    return "\n".join("---- %s\n%s" % (path, text[-8000:]) for path, text in found)
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(request):
+    """Fails the test if any process it started (a server, a tool, anything
+    sanitized, however started and whatever its exit status) wrote a
+    sanitizer report. Set up before and torn down after every other fixture
+    of the test, so the servers it started have been stopped."""
+    OUTSIDE_TESTS.extend(collect_sanitizer_reports(None))
+    yield
+    found = collect_sanitizer_reports(request.node.nodeid)
+    if found:
+        pytest.fail("sanitizer report from a process this test started:\n" +
+                    format_reports(found), pytrace=False)
+
+
+def pytest_sessionfinish(session):
+    OUTSIDE_TESTS.extend(collect_sanitizer_reports(None))
+    if OUTSIDE_TESTS:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif SAN_LOGS_TEMPORARY and not os.listdir(os.path.join(SAN_LOGS, "seen")):
+        shutil.rmtree(SAN_LOGS, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if OUTSIDE_TESTS:
+        terminalreporter.section("sanitizer reports written outside any test", red=True)
+        terminalreporter.write_line(format_reports(OUTSIDE_TESTS))
+    if os.path.isdir(SAN_LOGS) and os.listdir(os.path.join(SAN_LOGS, "seen")):
+        terminalreporter.write_line("sanitizer reports kept in %s/seen" % SAN_LOGS)
 
 
 def binary(name):
@@ -129,7 +203,8 @@ class Server:
         took = time.time() - start
         log = self.log()
         assert not SANITIZER.search(log), "sanitizer report:\n" + log[-8000:]
-        assert code == 0, "ringcast exited %d after SIGTERM:\n%s" % (code, log[-4000:])
+        assert code == 0, "ringcast exited %d%s after SIGTERM:\n%s" % (
+            code, " (the sanitizer status)" if code == sanitizers.EXIT_CODE else "", log[-4000:])
         return took
 
     def kill(self):

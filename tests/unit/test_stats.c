@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "metrics.h"
-#include "server.h"
+#include "shardset.h"
 #include "shard.h"
 #include "stats.h"
 #include "two_threads.h"
@@ -125,10 +125,10 @@ static uint64_t metric_value(const char *text, const char *name)
     return 0;
 }
 
-static char *render(const struct server *srv)
+static char *render(const struct shard_set *set)
 {
     size_t len;
-    char *text = metrics_render(srv, &len);
+    char *text = metrics_render(set, &len);
     assert_non_null(text);
     assert_int_equal(strlen(text), len);
     return text;
@@ -137,17 +137,17 @@ static char *render(const struct server *srv)
 static void test_metrics_sums_shards_while_they_count(void **state)
 {
     (void)state;
-    struct server *srv = calloc(1, sizeof(*srv));
-    assert_non_null(srv);
-    srv->num_shards = SHARDS;
-    srv->shards = calloc(SHARDS, sizeof(struct shard));
-    assert_non_null(srv->shards);
+    struct shard_set *set = calloc(1, sizeof(*set));
+    assert_non_null(set);
+    set->num_shards = SHARDS;
+    set->shards = calloc(SHARDS, sizeof(struct shard));
+    assert_non_null(set->shards);
     pthread_barrier_t start;
     assert_int_equal(pthread_barrier_init(&start, NULL, SHARDS + 1), 0);
     pthread_t threads[SHARDS];
     struct shard_writer writers[SHARDS];
     for (int i = 0; i < SHARDS; i++) {
-        writers[i] = (struct shard_writer){&srv->shards[i], &start};
+        writers[i] = (struct shard_writer){&set->shards[i], &start};
         assert_int_equal(pthread_create(&threads[i], NULL, shard_counts, &writers[i]), 0);
     }
     pthread_barrier_wait(&start);
@@ -155,7 +155,7 @@ static void test_metrics_sums_shards_while_they_count(void **state)
      * what the shards will have added. */
     uint64_t last = 0, scrapes = 0;
     while (last < SHARDS * (uint64_t)ADDS) {
-        char *text = render(srv);
+        char *text = render(set);
         uint64_t publishes = metric_value(text, "ringcast_publishes_total");
         free(text);
         assert_true(publishes >= last);
@@ -168,7 +168,7 @@ static void test_metrics_sums_shards_while_they_count(void **state)
         pthread_join(threads[i], NULL);
     print_message("metrics: %" PRIu64 " scrapes while %d shards counted\n", scrapes, SHARDS);
 
-    char *text = render(srv);
+    char *text = render(set);
     assert_int_equal(metric_value(text, "ringcast_publishes_total"), SHARDS * (uint64_t)ADDS);
     assert_int_equal(metric_value(text, "ringcast_deliveries_total{protocol=\"websocket\"}"),
                      2 * SHARDS * (uint64_t)ADDS);
@@ -176,8 +176,8 @@ static void test_metrics_sums_shards_while_they_count(void **state)
     assert_int_equal(metric_value(text, "ringcast_shard_publishes_total{shard=\"2\"}"), ADDS);
     free(text);
     pthread_barrier_destroy(&start);
-    free(srv->shards);
-    free(srv);
+    free(set->shards);
+    free(set);
 }
 
 int main(void)
