@@ -2,11 +2,13 @@
 """configure.py: writes the ninja build file for ringcast.
 
 Sources are found by layout, so adding a file needs only a re-run:
-  src/*.c              the server (src/main.c holds main())
+  src/LAYER/*.c        the server, by layer folder (docs/architecture.md, "The map";
+                       src/app/main.c holds main())
   src/client/*.c       the publish client library (libringcast-client.a)
   tools/NAME.c         one program build/NAME per file (or tools/NAME/*.c)
   bench/NAME.c         likewise, for benchmark programs (or bench/NAME/*.c)
-  tests/unit/test_*.c  one cmocka program build/tests/test_* per file
+  tests/unit/LAYER/test_*.c  one cmocka program build/tests/test_* per file (the
+                       folders mirror src/)
   tests/fuzz/fuzz_*.c  one libFuzzer program build/fuzz/fuzz_* per file ("ninja fuzz")
 
 Modes: release (default; writes ./build.ninja, which is committed), debug, asan
@@ -135,11 +137,12 @@ def generate(mode, builddir):
     if cfg["mimalloc"]:
         libs.append("-lmimalloc")
 
-    server_srcs = [s for s in rel_glob("src/*.c") if s != "src/main.c"]
+    server_srcs = [s for s in rel_glob("src/*/*.c")
+                   if s != "src/app/main.c" and not s.startswith("src/client/")]
     client_srcs = rel_glob("src/client/*.c")
     tools = programs("tools")
     bench = programs("bench")
-    unit_tests = rel_glob("tests/unit/test_*.c")
+    unit_tests = rel_glob("tests/unit/*/test_*.c")
     fuzzers = rel_glob("tests/fuzz/fuzz_*.c")
 
     b = builddir
@@ -189,7 +192,7 @@ def generate(mode, builddir):
 
     server_objs = compile_all(server_srcs)
     client_objs = compile_all(client_srcs)
-    main_obj = compile_all(["src/main.c"])[0]
+    main_obj = compile_all(["src/app/main.c"])[0]
     server_lib = os.path.join(b, "libringcast-server.a")
     client_lib = os.path.join(b, "libringcast-client.a")
     w("build %s: ar %s" % (server_lib, " ".join(server_objs)))

@@ -23,7 +23,7 @@ LAYERS = ["util", "io", "proto", "pubsub", "core", "conn", "app"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 RANK["ringcast"] = RANK["proto"]  # include/ringcast: the publish protocol codec
 CLIENT_MAY_USE = {"ringcast", "util"}
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([^"]+)"', re.M)
 
 
 def folder_of(path, root):
@@ -78,7 +78,7 @@ def main():
     for v in found:
         print(v)
     if found:
-        print("%d include(s) against the layer order" % len(found))
+        print("%d place(s) against the layer order" % len(found))
         return 1
     return 0
 

@@ -22,10 +22,10 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "util/cli.h"
 
-#include "httppub.h"
-#include "jsonv.h"
+#include "pubsub/httppub.h"
+#include "util/jsonv.h"
 #include "ringcast/client.h"
 
 #ifndef RINGCAST_VERSION

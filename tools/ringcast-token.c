@@ -20,10 +20,10 @@
 
 #include <jansson.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include <openssl/mem.h>
 
-#include "jwt.h"
+#include "pubsub/jwt.h"
 
 #ifndef RINGCAST_VERSION
 #define RINGCAST_VERSION "0.1.0"

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include "probe.h"
 
 #define MESSAGE_LEN 8

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include "probe.h"
 
 static void usage(FILE *f)

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include "probe.h"
 
 #define THRESHOLDS 5

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include "clock.h"
 #include "config.h"
 #include "payload.h"

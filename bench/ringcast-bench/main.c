@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "util/cli.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"

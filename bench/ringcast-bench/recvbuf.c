@@ -1,7 +1,7 @@
 /* recvbuf.c: the multishot receive probe (see recvbuf.h). */
 #include "recvbuf.h"
 
-#include "bufring.h"
+#include "io/bufring.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -32,7 +32,7 @@
 #include "control.h"
 #include "hist.h"
 #include "procstat.h"
-#include "bufring.h"
+#include "io/bufring.h"
 #include "stream.h"
 
 struct subconn;

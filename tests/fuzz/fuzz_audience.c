@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audience.h"
-#include "claims.h"
-#include "hash.h"
+#include "pubsub/audience.h"
+#include "pubsub/claims.h"
+#include "util/hash.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "topic.h"
+#include "pubsub/topic.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "proto/http.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

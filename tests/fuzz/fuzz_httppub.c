@@ -24,9 +24,9 @@
 
 #include <jansson.h>
 
-#include "httppub.h"
-#include "jsonv.h"
-#include "msg.h"
+#include "pubsub/httppub.h"
+#include "util/jsonv.h"
+#include "pubsub/msg.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

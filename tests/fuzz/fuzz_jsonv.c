@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonv.h"
+#include "util/jsonv.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "claims.h"
-#include "hash.h"
-#include "jwt.h"
+#include "pubsub/claims.h"
+#include "util/hash.h"
+#include "pubsub/jwt.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

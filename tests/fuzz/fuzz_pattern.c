@@ -20,10 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "index.h"
-#include "interest.h"
-#include "topic.h"
+#include "util/hash.h"
+#include "pubsub/index.h"
+#include "pubsub/interest.h"
+#include "pubsub/topic.h"
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

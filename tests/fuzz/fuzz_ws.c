@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
-#include "ws.h"
-#include "wsread.h"
+#include "util/utf8.h"
+#include "proto/ws.h"
+#include "proto/wsread.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

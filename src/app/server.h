@@ -1,0 +1,20 @@
+/* server.h: the process: configuration, the shards and what they share,
+ * signals. */
+#ifndef RC_SERVER_H
+#define RC_SERVER_H
+
+#include "pubsub/auth.h"
+#include "util/config.h"
+#include "core/shardset.h"
+
+struct server {
+    struct rc_config cfg;
+    struct auth auth; /* keys, read-only after start */
+    struct shard_set set;
+};
+
+/* server_run starts the shards, waits for SIGTERM or SIGINT, shuts down
+ * gracefully and returns the process exit status. */
+int server_run(const struct rc_config *cfg);
+
+#endif

@@ -1,0 +1,327 @@
+/* httpconn.c: HTTP requests on the client port: input, routing, the
+ * WebSocket upgrade and the simple routes. Publish and fetch, which go to a
+ * topic's home shard, are in httpapi.c. */
+#include "conn/httpconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pubsub/auth.h"
+#include "core/conn.h"
+#include "proto/http.h"
+#include "conn/httpapi.h"
+#include "conn/httpauth.h"
+#include "conn/httpreply.h"
+#include "conn/httpstate.h"
+#include "util/log.h"
+#include "core/metrics.h"
+#include "core/shard.h"
+#include "conn/sseconn.h"
+#include "util/stats.h"
+#include "proto/ws.h"
+#include "conn/wsconn.h"
+
+/* fail answers an error and closes the connection after it. */
+static void fail(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+                 const char *message)
+{
+    httpreply_error(sh, c, status, httpapi_error_code(status), message, extra_headers, false);
+}
+
+static void start(struct shard *sh, struct conn *c)
+{
+    timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+}
+
+static void on_timeout(struct shard *sh, struct conn *c)
+{
+    fail(sh, c, 408, "", "no complete request within the handshake timeout");
+}
+
+static bool path_is(const struct http_request *req, const char *path)
+{
+    size_t len = strlen(path);
+    return req->path_len == len && memcmp(req->path, path, len) == 0;
+}
+
+static bool path_starts(const struct http_request *req, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    return req->path_len > len && memcmp(req->path, prefix, len) == 0;
+}
+
+static bool header_is(const struct http_request *req, const char *name, const char *value)
+{
+    const struct http_header *h = http_find_header(req, name);
+    return h && h->value_len == strlen(value) && memcmp(h->value, value, h->value_len) == 0;
+}
+
+/* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
+ * answers 101, or an error. Returns true when the connection upgraded. */
+static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    if (req->method != HTTP_GET) {
+        fail(sh, c, 405, "Allow: GET\r\n", "the WebSocket endpoint takes GET only");
+        return false;
+    }
+    const struct http_header *upgrade_hdr = http_find_header(req, "Upgrade");
+    if (req->minor_version < 1 || !req->upgrade || !upgrade_hdr ||
+        !http_has_token(upgrade_hdr->value, upgrade_hdr->value_len, "websocket")) {
+        /* RFC 9110 section 7.8: Upgrade comes with the "upgrade" connection
+         * option (alongside "close": the connection ends after this). */
+        fail(sh, c, 426, "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+             "this endpoint needs an HTTP/1.1 WebSocket upgrade");
+        return false;
+    }
+    if (!header_is(req, "Sec-WebSocket-Version", "13")) {
+        fail(sh, c, 426, "Sec-WebSocket-Version: 13\r\n", "WebSocket version 13 is required");
+        return false;
+    }
+    const struct http_header *key = http_find_header(req, "Sec-WebSocket-Key");
+    char accept[WS_ACCEPT_LEN + 1];
+    if (!key || ws_accept_key(accept, key->value, key->value_len) != 0) {
+        fail(sh, c, 400, "", "Sec-WebSocket-Key must be the base64 form of 16 bytes");
+        return false;
+    }
+    if (req->content_length > 0 || req->chunked) {
+        fail(sh, c, 400, "", "a WebSocket handshake has no body");
+        return false;
+    }
+    struct auth_token token;
+    struct claims *claims = NULL;
+    if (!httpauth_request(sh, c, req, &token, &claims))
+        return false;
+    size_t protocol_len = 0;
+    const char *protocol = auth_subprotocol(req, &token, &protocol_len);
+    char response[JWT_MAX_TOKEN + 512];
+    int len = snprintf(response, sizeof(response),
+                       "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
+                       accept, protocol ? "Sec-WebSocket-Protocol: " : "", (int)protocol_len,
+                       protocol ? protocol : "", protocol ? "\r\n" : "");
+    conn_send_copy(sh, c, response, (size_t)len);
+    conn_set_claims(sh, c, claims);
+    return true;
+}
+
+static void serve_metrics(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    size_t len = 0;
+    char *text = metrics_render(sh->set, &len);
+    if (!text) {
+        fail(sh, c, 503, "", "out of memory");
+        return;
+    }
+    httpreply_send(sh, c, 200, "Cache-Control: no-store\r\n",
+                   "text/plain; version=0.0.4; charset=utf-8", text, len, req->keep_alive,
+                   req->method == HTTP_HEAD);
+    free(text);
+}
+
+/* A request's outcome, for the loop that reads them. */
+enum served {
+    SERVED,    /* answered: read the next request */
+    WAITING,   /* at its home shard: read no further until the answer */
+    NEED_BODY, /* the body is not all here yet */
+    STOPPED,   /* the connection is closing or changed protocol */
+};
+
+typedef void (*serve_fn)(struct shard *sh, struct conn *c, const struct http_request *req);
+
+/* serve_plain answers the routes that need nothing but the request head. */
+static enum served serve_plain(struct shard *sh, struct conn *c, const struct http_request *req,
+                               serve_fn serve)
+{
+    if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+        fail(sh, c, 405, "Allow: GET, HEAD\r\n", "this endpoint takes GET or HEAD");
+        return STOPPED;
+    }
+    if (req->content_length > 0 || req->chunked) {
+        fail(sh, c, 400, "", "this request takes no body");
+        return STOPPED;
+    }
+    serve(sh, c, req);
+    return req->keep_alive ? SERVED : STOPPED;
+}
+
+static void serve_health(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    static const char body[] = "{\"status\":\"ok\"}\n";
+    httpreply_send(sh, c, 200, "Cache-Control: no-store\r\n", "application/json", body,
+                   sizeof(body) - 1, req->keep_alive, req->method == HTTP_HEAD);
+}
+
+/* route answers one complete request head whose body, if any, starts at
+ * |body| with |avail| bytes there. */
+static enum served route(struct shard *sh, struct conn *c, const struct http_request *req,
+                         uint8_t *after_head, size_t avail)
+{
+    if (req->method == HTTP_OTHER) {
+        fail(sh, c, 501, "", "method not implemented");
+        return STOPPED;
+    }
+    bool echo = sh->cfg->echo_endpoint && path_is(req, "/v1/echo");
+    if (path_is(req, "/v1/ws") || echo) {
+        if (upgrade(sh, c, req)) {
+            timer_cancel(&sh->timers, &c->timer);
+            wsconn_start(sh, c, echo, after_head, avail);
+        }
+        return STOPPED;
+    }
+    if (path_is(req, "/v1/sse")) {
+        timer_cancel(&sh->timers, &c->timer);
+        sseconn_start(sh, c, req);
+        return STOPPED;
+    }
+    if (path_is(req, "/v1/publish"))
+        return (enum served)httpapi_publish(sh, c, req, after_head, avail);
+    if (path_starts(req, "/v1/messages/"))
+        return (enum served)httpapi_fetch(sh, c, req);
+    if (path_is(req, "/metrics"))
+        return serve_plain(sh, c, req, serve_metrics);
+    if (path_is(req, "/healthz"))
+        return serve_plain(sh, c, req, serve_health);
+    fail(sh, c, 404, "", "no such endpoint");
+    return STOPPED;
+}
+
+_Static_assert((int)SERVED == (int)HTTPAPI_SERVED && (int)WAITING == (int)HTTPAPI_WAITING &&
+                   (int)NEED_BODY == (int)HTTPAPI_NEED_BODY && (int)STOPPED == (int)HTTPAPI_STOPPED,
+               "httpapi results line up with served");
+
+/* handle_requests serves the complete requests at the start of |buf| and
+ * returns how many bytes they took; -1 once the connection stopped being
+ * an HTTP connection (closing, upgraded, streaming). */
+static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size_t len)
+{
+    const struct http_limits limits = {
+        .max_head_bytes = sh->cfg->max_header_bytes,
+        .max_target_bytes = sh->cfg->max_target_bytes,
+        .max_headers = HTTP_MAX_HEADERS,
+    };
+    size_t done = 0;
+    while (done < len && c->state == CONN_OPEN && !(c->flags & CONN_AWAITING)) {
+        struct http_request req;
+        int head_len = http_parse_request(&req, (const char *)buf + done, len - done, &limits);
+        if (head_len == -2)
+            return (long)done;
+        if (head_len < 0) {
+            fail(sh, c, req.error_status, "", req.error_reason);
+            return -1;
+        }
+        size_t after = done + (size_t)head_len;
+        enum served s = route(sh, c, &req, buf + after, len - after);
+        if (s == NEED_BODY || s == STOPPED)
+            return s == NEED_BODY && c->state == CONN_OPEN ? (long)done : -1;
+        http_state_of(c)->continue_sent = false;
+        done = after + (req.content_length > 0 ? (size_t)req.content_length : 0);
+        /* The next request on this connection gets its own full timeout. */
+        if (s == SERVED)
+            timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+    }
+    return c->state == CONN_OPEN ? (long)done : -1;
+}
+
+/* input_limit bounds what a connection may have buffered: one request head
+ * and the largest body a publish may have. */
+static size_t input_limit(const struct shard *sh)
+{
+    return (size_t)sh->cfg->max_header_bytes + httpapi_max_body(sh);
+}
+
+static void process_buffered(struct shard *sh, struct conn *c)
+{
+    long used = handle_requests(sh, c, c->in.data, c->in.len);
+    if (used < 0)
+        inbuf_clear(&c->in);
+    else
+        inbuf_consume(&c->in, (size_t)used);
+}
+
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    while (len > 0 && c->state == CONN_OPEN) {
+        if (c->ops != &http_conn_ops) {
+            /* upgraded by an earlier part of this input */
+            if (c->ops->on_data)
+                c->ops->on_data(sh, c, data, len);
+            return;
+        }
+        if (c->in.len == 0 && !(c->flags & CONN_AWAITING)) {
+            long used = handle_requests(sh, c, data, len);
+            if (used >= 0 && (size_t)used < len && c->state == CONN_OPEN &&
+                c->ops == &http_conn_ops &&
+                inbuf_append(&c->in, data + used, len - (size_t)used, input_limit(sh)) != 0)
+                fail(sh, c, 413, "", "request too large");
+            return;
+        }
+        /* Something is buffered: add what fits. The parser answers 431
+         * once a head reaches its limit; a body's size is checked from its
+         * Content-Length before it is buffered. */
+        size_t room = input_limit(sh) - c->in.len;
+        size_t take = len < room ? len : room;
+        if (take == 0) {
+            fail(sh, c, 413, "", "request too large");
+            return;
+        }
+        inbuf_append(&c->in, data, take, input_limit(sh));
+        data += take;
+        len -= take;
+        if (!(c->flags & CONN_AWAITING))
+            process_buffered(sh, c);
+    }
+}
+
+static bool serving_requests(const struct conn *c)
+{
+    return c->state == CONN_OPEN && c->ops == &http_conn_ops && !(c->flags & CONN_AWAITING);
+}
+
+static void resume(struct shard *sh, struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+    if (!serving_requests(c))
+        return;
+    if (c->in.len > 0)
+        process_buffered(sh, c);
+    if (serving_requests(c) && !(c->flags & CONN_BLOCKED))
+        conn_arm_recv(sh, c);
+}
+
+static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+{
+    if (!(c->flags & CONN_AWAITING) || c->state != CONN_OPEN)
+        return;
+    c->flags &= ~CONN_AWAITING;
+    httpapi_answer(sh, c, req);
+    if (c->state == CONN_OPEN) {
+        timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+        c->flags |= CONN_READ_PAUSED; /* resumed from the work list */
+        conn_add_work(sh, c);
+    }
+}
+
+static size_t write_refusal(char *out, size_t cap)
+{
+    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
+    int n = snprintf(out, cap,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %zu\r\nConnection: "
+                     "close\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+const struct conn_ops http_conn_ops = {
+    .name = "http",
+    .stats_kind = STATS_HTTP,
+    .encoding = CONN_ENC_NONE,
+    .start = start,
+    .on_data = on_data,
+    .on_timer = on_timeout,
+    .on_result = on_result,
+    .resume = resume,
+    .write_refusal = write_refusal,
+};

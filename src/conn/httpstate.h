@@ -1,0 +1,22 @@
+/* httpstate.h: an HTTP connection's own state between requests (its part
+ * of struct conn's kind_state), shared by the router (httpconn.c) and the
+ * requests that go to a home shard (httpapi.c). */
+#ifndef RC_HTTPSTATE_H
+#define RC_HTTPSTATE_H
+
+#include <stdbool.h>
+
+#include "core/conn.h"
+
+struct http_state {
+    bool keep_alive;    /* of the request being answered */
+    bool continue_sent; /* "100 Continue" went out for the request being read */
+};
+CONN_KIND_STATE_FITS(struct http_state);
+
+static inline struct http_state *http_state_of(struct conn *c)
+{
+    return (struct http_state *)c->kind_state;
+}
+
+#endif

@@ -1,0 +1,397 @@
+/* wsconn.c: the native protocol on /v1/ws. */
+#include "conn/wsconn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pubsub/auth.h"
+#include "pubsub/claims.h"
+#include "proto/control.h"
+#include "core/conn.h"
+#include "util/hash.h"
+#include "pubsub/jwt.h"
+#include "util/log.h"
+#include "core/shard.h"
+#include "util/stats.h"
+#include "core/subscribe.h"
+#include "pubsub/topic.h"
+#include "proto/ws.h"
+#include "proto/wsread.h"
+
+/* A WebSocket connection's own state (its part of struct conn). */
+struct ws_state {
+    struct ws_reader reader;
+    bool echo;           /* /v1/echo: messages come back as they are */
+    bool close_received; /* the peer's close frame came: close TCP once ours is out */
+    bool reader_failed;  /* a protocol error: the rest of the input means nothing */
+};
+CONN_KIND_STATE_FITS(struct ws_state);
+
+static struct ws_state *ws_of(struct conn *c)
+{
+    return (struct ws_state *)c->kind_state;
+}
+
+static void arm_timer(struct shard *sh, struct conn *c);
+
+/* send_frame queues one unfragmented server frame. */
+static void send_frame(struct shard *sh, struct conn *c, enum ws_opcode opcode, const void *payload,
+                       size_t len)
+{
+    uint8_t header[WS_MAX_HEADER];
+    size_t header_len = ws_build_header(header, opcode, true, len);
+    conn_send_copy(sh, c, header, header_len);
+    if (len > 0)
+        conn_send_copy(sh, c, payload, len);
+}
+
+/* send_json queues a text frame with |text| (malloc'd by jansson) and frees
+ * it. */
+static void send_json(struct shard *sh, struct conn *c, char *text, size_t len)
+{
+    if (!text) {
+        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    send_frame(sh, c, WS_OP_TEXT, text, len);
+    free(text);
+}
+
+static void send_error(struct shard *sh, struct conn *c, const char *code, const char *topic,
+                       size_t topic_len, const char *message)
+{
+    size_t len = 0;
+    char *text = control_reply_error(code, topic, topic_len, message, &len);
+    send_json(sh, c, text, len);
+}
+
+void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    uint8_t frame[2 + WS_MAX_CONTROL_PAYLOAD];
+    size_t len = ws_build_close(frame, code, reason);
+    conn_send_copy(sh, c, frame, len);
+    conn_finish(sh, c);
+}
+
+void wsconn_close_slow(struct shard *sh, struct conn *c)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    conn_give_up_slow(sh, c, "closing with 4001");
+    wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+}
+
+/* Error codes of the protocol, by the reason a subscription was refused. */
+static const char *const refusal_codes[] = {
+    [SUBSCRIBE_BAD_TOPIC] = CONTROL_ERR_BAD_TOPIC,
+    [SUBSCRIBE_FORBIDDEN] = CONTROL_ERR_FORBIDDEN,
+    [SUBSCRIBE_TOO_MANY_TOPICS] = CONTROL_ERR_TOO_MANY_TOPICS,
+    [SUBSCRIBE_TOO_MANY_PATTERNS] = CONTROL_ERR_TOO_MANY_PATTERNS,
+    [SUBSCRIBE_NO_MEMORY] = CONTROL_ERR_INTERNAL,
+};
+
+/* apply_one subscribes or unsubscribes one topic; returns true when it is
+ * in the reply's list, false after sending an error for it. */
+static bool apply_one(struct shard *sh, struct conn *c, const char *topic, size_t len,
+                      bool subscribe)
+{
+    if (!subscribe) {
+        enum topic_status status =
+            topic_validate_pattern(topic, len, sh->cfg->max_topic_length, sh->cfg->max_segments);
+        if (status != TOPIC_OK) {
+            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, topic, len, topic_status_text(status));
+            return false;
+        }
+        index_unsubscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len));
+        return true; /* held or not: listed */
+    }
+    const char *message = NULL;
+    enum subscribe_status status = subscribe_topic(sh, c, topic, len, &message);
+    if (status == SUBSCRIBE_OK)
+        return true;
+    send_error(sh, c, refusal_codes[status], topic, len, message);
+    return false;
+}
+
+/* change_subscriptions applies a subscribe or unsubscribe message: every
+ * topic is judged on its own; bad ones get an error each, the others are
+ * applied and listed in one reply. */
+static void change_subscriptions(struct shard *sh, struct conn *c, const struct control_msg *m)
+{
+    size_t n = control_num_topics(m);
+    const char **accepted = malloc((n ? n : 1) * sizeof(*accepted));
+    size_t *lens = malloc((n ? n : 1) * sizeof(*lens));
+    if (!accepted || !lens) {
+        free(accepted);
+        free(lens);
+        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        return;
+    }
+    size_t num_accepted = 0;
+    bool subscribe = m->type == CONTROL_SUBSCRIBE;
+    for (size_t i = 0; i < n && c->state == CONN_OPEN; i++) {
+        size_t len = 0;
+        const char *topic = control_topic(m, i, &len);
+        if (!topic) {
+            send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
+        } else if (apply_one(sh, c, topic, len, subscribe)) {
+            accepted[num_accepted] = topic;
+            lens[num_accepted++] = len;
+        }
+    }
+    if (c->state == CONN_OPEN) {
+        size_t len = 0;
+        char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
+                                          num_accepted, &len);
+        send_json(sh, c, text, len);
+    }
+    free(accepted);
+    free(lens);
+}
+
+static bool same_subject(const struct claims *a, const struct claims *b)
+{
+    return a->sub.len == b->sub.len && memcmp(a->sub.s, b->sub.s, a->sub.len) == 0;
+}
+
+/* drop_disallowed unsubscribes what |c|'s (new) claims no longer allow and
+ * returns their names in |*out| (malloc'd, as are the names; the caller
+ * frees both), or -1 when memory runs out. */
+static long drop_disallowed(struct shard *sh, struct conn *c, char ***out)
+{
+    char **removed = malloc((c->subs.n ? c->subs.n : 1) * sizeof(*removed));
+    if (!removed)
+        return -1;
+    long n = 0;
+    for (uint32_t i = c->subs.n; i > 0; i--) {
+        const struct topic_node *node = c->subs.v[i - 1].node;
+        if (auth_may_subscribe(c->claims, node->name, node->len))
+            continue;
+        if (!(removed[n] = strndup(node->name, node->len)))
+            break;
+        index_unsubscribe(&sh->index, &c->subs, removed[n], node->len, node->hash);
+        n++;
+    }
+    *out = removed;
+    return n;
+}
+
+/* refresh replaces the connection's token (same subject), unsubscribes what
+ * the new one no longer allows, and says so. */
+static void refresh(struct shard *sh, struct conn *c, const struct control_msg *m)
+{
+    if (!sh->auth->enabled) {
+        send_error(sh, c, CONTROL_ERR_BAD_REQUEST, NULL, 0,
+                   "this server takes no tokens (open mode)");
+        return;
+    }
+    struct claims *claims = NULL;
+    char message[256];
+    if (auth_check_text(sh->auth, m->token, m->token_len, &claims, message, sizeof(message)) !=
+        JWT_OK) {
+        send_error(sh, c, CONTROL_ERR_UNAUTHORIZED, NULL, 0, message);
+        return;
+    }
+    if (c->claims && !same_subject(c->claims, claims)) {
+        claims_free(claims);
+        send_error(sh, c, CONTROL_ERR_FORBIDDEN, NULL, 0, "the new token is for another subject");
+        return;
+    }
+    conn_set_claims(sh, c, claims);
+    arm_timer(sh, c);
+    char **removed = NULL;
+    long n = drop_disallowed(sh, c, &removed);
+    size_t *lens = n > 0 ? malloc((size_t)n * sizeof(*lens)) : NULL;
+    for (long i = 0; lens && i < n; i++)
+        lens[i] = strlen(removed[i]);
+    size_t len = 0;
+    char *text = n < 0 || (n > 0 && !lens)
+                     ? NULL
+                     : control_reply_refreshed(claims->exp, (const char *const *)removed, lens,
+                                               (size_t)n, &len);
+    send_json(sh, c, text, len);
+    for (long i = 0; i < n; i++)
+        free(removed[i]);
+    free(removed);
+    free(lens);
+}
+
+static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
+{
+    struct control_msg m;
+    const char *code = NULL;
+    char message[200];
+    if (control_parse(&m, data, len, &code, message, sizeof(message)) != 0) {
+        send_error(sh, c, code, NULL, 0, message);
+        return;
+    }
+    if (m.type == CONTROL_PING) {
+        size_t reply_len = 0;
+        char *text = control_reply_pong(&reply_len);
+        send_json(sh, c, text, reply_len);
+    } else if (m.type == CONTROL_REFRESH) {
+        refresh(sh, c, &m);
+    } else {
+        change_subscriptions(sh, c, &m);
+    }
+    control_free(&m);
+}
+
+struct event_ctx {
+    struct shard *sh;
+    struct conn *c;
+};
+
+static int handle_event(void *ctx, const struct ws_event *ev)
+{
+    struct event_ctx *e = ctx;
+    struct shard *sh = e->sh;
+    struct conn *c = e->c;
+    switch (ev->type) {
+    case WS_EV_MESSAGE:
+        if (ws_of(c)->echo) {
+            send_frame(sh, c, ev->opcode, ev->data, ev->len);
+            break;
+        }
+        if (ev->opcode != WS_OP_TEXT) {
+            wsconn_close(sh, c, WS_CLOSE_UNSUPPORTED_DATA,
+                         "binary messages are not part of the protocol");
+            return 1;
+        }
+        handle_text(sh, c, ev->data, ev->len);
+        break;
+    case WS_EV_PING:
+        send_frame(sh, c, WS_OP_PONG, ev->data, ev->len);
+        break;
+    case WS_EV_PONG:
+        break;
+    case WS_EV_CLOSE:
+        /* Echo the peer's code; a close without a code gets one without. */
+        ws_of(c)->close_received = true;
+        c->flags |= CONN_NO_LINGER;
+        wsconn_close(sh, c, ev->close_code == WS_CLOSE_NO_STATUS ? 0 : ev->close_code, "");
+        return 1;
+    }
+    return c->state == CONN_OPEN ? 0 : 1;
+}
+
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    c->last_rx_ms = sh->now_ms;
+    const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
+    struct event_ctx ctx = {sh, c};
+    int r = ws_reader_feed(&ws_of(c)->reader, data, len, &limits, handle_event, &ctx);
+    if (r < 0) {
+        ws_of(c)->reader_failed = true;
+        uint16_t code = (uint16_t)-r;
+        const char *reason = code == WS_CLOSE_TOO_BIG           ? "message too big"
+                             : code == WS_CLOSE_INVALID_PAYLOAD ? "invalid UTF-8"
+                             : code == WS_CLOSE_INTERNAL_ERROR  ? "out of memory"
+                                                                : "protocol error";
+        log_debug("connection %u: WebSocket error, closing with %u", c->slot, code);
+        wsconn_close(sh, c, code, reason);
+    }
+}
+
+static int closing_event(void *ctx, const struct ws_event *ev)
+{
+    struct event_ctx *e = ctx;
+    if (ev->type != WS_EV_CLOSE)
+        return 0;
+    ws_of(e->c)->close_received = true;
+    e->c->flags |= CONN_NO_LINGER;
+    if (e->c->state == CONN_LINGER)
+        conn_kill(e->sh, e->c); /* our close is out already: the handshake is complete */
+    return 1;
+}
+
+/* on_closing_data reads what a client sends after our close frame was
+ * queued, looking for its close frame only. */
+static void on_closing_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    struct ws_state *ws = ws_of(c);
+    if (ws->reader_failed || ws->close_received)
+        return;
+    const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
+    struct event_ctx ctx = {sh, c};
+    if (ws_reader_feed(&ws->reader, data, len, &limits, closing_event, &ctx) < 0)
+        ws->reader_failed = true;
+}
+
+/* arm_timer sets the connection's timer to its next ping, idle or token
+ * deadline. */
+static void arm_timer(struct shard *sh, struct conn *c)
+{
+    int64_t deadline = c->last_rx_ms + sh->cfg->idle_timeout_ms;
+    if (c->next_beat_ms < deadline)
+        deadline = c->next_beat_ms;
+    if (c->expires_ms && c->expires_ms < deadline)
+        deadline = c->expires_ms;
+    timer_arm(&sh->timers, &c->timer, deadline);
+}
+
+/* on_timer sends a ping when one is due and closes the connection (4002)
+ * when the client sent nothing for --idle-timeout. */
+static void on_timer(struct shard *sh, struct conn *c)
+{
+    static const uint8_t ping_frame[2] = {0x80 | WS_OP_PING, 0}; /* every connection's */
+    if (c->expires_ms && sh->now_ms >= c->expires_ms) {
+        log_debug("connection %u: token expired, closing with %d", c->slot, WS_CLOSE_TOKEN_EXPIRED);
+        wsconn_close(sh, c, WS_CLOSE_TOKEN_EXPIRED, "token expired");
+        return;
+    }
+    if (sh->now_ms - c->last_rx_ms >= (int64_t)sh->cfg->idle_timeout_ms) {
+        counter_add(&sh->stats.idle_closes, 1);
+        log_debug("connection %u: nothing received for %u ms, closing with %d", c->slot,
+                  sh->cfg->idle_timeout_ms, WS_CLOSE_IDLE_TIMEOUT);
+        wsconn_close(sh, c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+        return;
+    }
+    if (sh->now_ms >= c->next_beat_ms) {
+        if (sendq_push_static(&c->sq, ping_frame, sizeof(ping_frame)) != 0) {
+            conn_kill(sh, c);
+            return;
+        }
+        conn_mark_dirty(sh, c);
+        c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
+    }
+    arm_timer(sh, c);
+}
+
+static void drain(struct shard *sh, struct conn *c)
+{
+    wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+static void release(struct conn *c)
+{
+    ws_reader_cleanup(&ws_of(c)->reader);
+}
+
+const struct conn_ops ws_conn_ops = {
+    .name = "websocket",
+    .stats_kind = STATS_WEBSOCKET,
+    .encoding = CONN_ENC_WS_FRAME,
+    .reads_for_life = true,
+    .on_data = on_data,
+    .on_closing_data = on_closing_data,
+    .on_timer = on_timer,
+    .drain = drain,
+    .close_slow = wsconn_close_slow,
+    .release = release,
+};
+
+void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
+{
+    conn_set_ops(sh, c, &ws_conn_ops);
+    ws_reader_init(&ws_of(c)->reader);
+    ws_of(c)->echo = echo;
+    c->last_rx_ms = sh->now_ms;
+    c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
+    arm_timer(sh, c);
+    if (len > 0)
+        on_data(sh, c, early, len);
+}

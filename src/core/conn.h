@@ -1,0 +1,200 @@
+/* conn.h: a connection owned by one shard, and its life cycle.
+ *
+ *   OPEN ──(final bytes queued: close frame, NACK, HTTP error)──► CLOSING
+ *   CLOSING ──(queue sent; write side shut)──► LINGER
+ *   LINGER ──(peer's EOF, or --close-timeout)──► DEAD
+ *   any ──(error, timeout, shutdown deadline)──► DEAD
+ *   DEAD: socket shut down both ways; freed once no request is in flight.
+ *
+ * Lingering (reading until the peer closes) matters: closing a socket that
+ * still has unread input sends a reset, and the peer may then lose the
+ * close frame or error reply that was just sent.
+ *
+ * A connection leaves the topic index as soon as it leaves OPEN. */
+#ifndef RC_CONN_H
+#define RC_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/inbuf.h"
+#include "pubsub/index.h"
+#include "core/sendq.h"
+#include "util/timer.h"
+
+struct conn;
+struct lref;
+struct msg;
+struct pubreq;
+struct shard;
+
+enum conn_state {
+    CONN_OPEN,
+    CONN_CLOSING,
+    CONN_LINGER,
+    CONN_DEAD,
+};
+
+/* Flags. */
+#define CONN_RECV_ARMED 0x001  /* a receive request is in flight */
+#define CONN_SEND_ACTIVE 0x002 /* a send request is in flight */
+#define CONN_DIRTY 0x004       /* on the shard's dirty list: flush at the end of the iteration */
+#define CONN_ON_WORK 0x008     /* on the shard's work list */
+#define CONN_OVERFLOW 0x010    /* queued bytes exceeded --max-queued-bytes */
+#define CONN_NEED_RECV 0x020   /* re-arm the receive at the end of the iteration */
+#define CONN_READ_PAUSED 0x040 /* stop reading (backpressure) */
+#define CONN_BLOCKED 0x080     /* waiting for room in a ring */
+#define CONN_AWAITING 0x100    /* a request is at its home shard: read no further */
+#define CONN_NO_LINGER 0x200   /* close TCP as soon as the final bytes are out */
+
+/* What fan-out queues to a connection: the shared bytes of one encoding of
+ * the message (msg.h), or nothing (not a subscriber). */
+enum conn_encoding {
+    CONN_ENC_NONE,
+    CONN_ENC_WS_FRAME,   /* the message's WebSocket frame */
+    CONN_ENC_SSE_RECORD, /* the message's SSE record */
+};
+
+/* conn_ops: what a kind of connection does. The base (conn.c), the shard
+ * loop and the routing between shards call a connection only through its
+ * table, so they know no kind; a kind's state lives in the connection's
+ * |kind_state| and belongs to the kind's own file. An upgrade (HTTP to
+ * WebSocket or SSE) swaps the table (conn_set_ops). The shape of h2o's
+ * h2o_conn_callbacks_t and nginx's per-connection handlers.
+ *
+ * Every function may be NULL where said. */
+struct conn_ops {
+    const char *name;
+    uint8_t stats_kind;  /* enum stats_protocol: the label it is counted under */
+    uint8_t encoding;    /* enum conn_encoding */
+    bool reads_for_life; /* one multishot receive for its whole life (subscribers) */
+    bool flush_first;    /* flushed before the others (acknowledgements before fan-out) */
+    /* start sets up a connection accepted on a listener of this kind. */
+    void (*start)(struct shard *sh, struct conn *c);
+    /* on_data handles bytes received while OPEN. */
+    void (*on_data)(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+    /* on_closing_data handles bytes received while CLOSING or LINGER (NULL:
+     * they are dropped). */
+    void (*on_closing_data)(struct shard *sh, struct conn *c, uint8_t *data, size_t len);
+    /* on_timer handles the expiry of the connection's timer while OPEN. */
+    void (*on_timer)(struct shard *sh, struct conn *c);
+    /* on_result takes the answer to a request the connection sent to a
+     * home shard (NULL: dropped). The caller frees |req|; a fetched
+     * message taken over is set to NULL. */
+    void (*on_result)(struct shard *sh, struct conn *c, struct pubreq *req);
+    /* resume goes on reading after a pause or a full ring (NULL: clears
+     * CONN_READ_PAUSED and CONN_BLOCKED). */
+    void (*resume)(struct shard *sh, struct conn *c);
+    /* drain starts a graceful close at shutdown (NULL: killed). */
+    void (*drain)(struct shard *sh, struct conn *c);
+    /* close_slow closes a subscriber whose queue passed --max-queued-bytes. */
+    void (*close_slow)(struct shard *sh, struct conn *c);
+    /* queue_event queues message |m|, through |ref|, in the connection's
+     * own way (NULL: the shared bytes of |encoding| as they are). Returns
+     * 0 or -1 (memory). */
+    int (*queue_event)(struct conn *c, struct lref *ref, const struct msg *m);
+    /* release frees the kind's state (NULL: it owns nothing). */
+    void (*release)(struct conn *c);
+    /* write_refusal writes what a connection over --max-connections
+     * accepted on a listener of this kind is told (NULL: nothing), and
+     * returns its length. */
+    size_t (*write_refusal)(char *out, size_t cap);
+};
+
+/* Room for a kind's own state in every connection; each kind checks that
+ * its state fits (CONN_KIND_STATE_FITS). */
+#define CONN_KIND_STATE_BYTES 136
+#define CONN_KIND_STATE_FITS(type)                                                                 \
+    _Static_assert(sizeof(type) <= CONN_KIND_STATE_BYTES &&                                        \
+                       _Alignof(type) <= _Alignof(max_align_t),                                    \
+                   #type " must fit in struct conn's kind_state")
+
+struct conn {
+    int fd;        /* direct descriptor: a slot in the shard ring's file table (sockop.h) */
+    uint32_t slot; /* index in the shard's connection table */
+    uint32_t gen;  /* tells a reused slot from its previous occupant */
+    uint8_t state;
+    uint8_t pending; /* io_uring requests in flight for this connection */
+    uint16_t flags;
+    const struct conn_ops *ops;
+    struct sendq sq;
+    struct timer_node timer;
+    struct conn *next_dirty;
+    struct conn *next_work;
+    struct inbuf in;
+    struct subs subs;      /* WebSocket and SSE subscribers */
+    struct claims *claims; /* the token's (NULL in open mode, or before a token) */
+    int64_t expires_ms;    /* the token's exp on the monotonic clock; 0: none */
+    int64_t last_rx_ms;    /* WebSocket: when bytes last came in (idle timeout) */
+    int64_t next_beat_ms;  /* next ping (WebSocket) or heartbeat comment (SSE) */
+    _Alignas(max_align_t) unsigned char kind_state[CONN_KIND_STATE_BYTES];
+};
+
+/* conn_new takes a free slot of |sh| for socket |fd|, speaking |ops|.
+ * Returns NULL when the shard is at its connection limit or out of
+ * memory. */
+struct conn *conn_new(struct shard *sh, int fd, const struct conn_ops *ops);
+
+/* conn_set_ops changes what |c| speaks (an upgrade), keeping the
+ * per-protocol connection counts right. The new kind's state starts
+ * zeroed. */
+void conn_set_ops(struct shard *sh, struct conn *c, const struct conn_ops *ops);
+
+/* conn_lookup returns the live connection in |slot| with generation |gen|,
+ * or NULL. */
+struct conn *conn_lookup(struct shard *sh, uint32_t slot, uint32_t gen);
+
+/* conn_mark_dirty schedules a flush of |c| at the end of the iteration. */
+void conn_mark_dirty(struct shard *sh, struct conn *c);
+
+/* conn_add_work puts |c| on the work list (overflow handling, receive
+ * re-arming, paused publishers). */
+void conn_add_work(struct shard *sh, struct conn *c);
+
+/* conn_send_copy queues a copy of |len| bytes and marks |c| dirty. A failure
+ * to allocate kills the connection. */
+void conn_send_copy(struct shard *sh, struct conn *c, const void *data, size_t len);
+
+/* conn_give_up_slow logs and counts a subscriber closed for queueing more
+ * than --max-queued-bytes, and drops what is not on the wire yet (a frame
+ * being sent is finished, never cut); |what| says how it ends. */
+void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what);
+
+/* conn_set_claims makes |claims| the connection's (freeing the previous
+ * ones) and notes when they expire. */
+void conn_set_claims(struct shard *sh, struct conn *c, struct claims *claims);
+
+/* conn_finish queues nothing more: flush what is queued, then shut the
+ * write side and linger (OPEN -> CLOSING). */
+void conn_finish(struct shard *sh, struct conn *c);
+
+/* conn_kill shuts the socket down at once (-> DEAD). */
+void conn_kill(struct shard *sh, struct conn *c);
+
+/* conn_arm_recv submits a receive for |c| (multishot where supported). */
+void conn_arm_recv(struct shard *sh, struct conn *c);
+
+/* conn_flush submits one send of everything queued, if none is in flight. */
+void conn_flush(struct shard *sh, struct conn *c);
+
+/* conn_on_recv handles a receive completion. */
+void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags);
+
+/* conn_on_sockop handles the completion of a shutdown or cancel. */
+void conn_on_sockop(struct shard *sh, struct conn *c);
+
+/* conn_on_send handles a send completion. */
+void conn_on_send(struct shard *sh, struct conn *c, int res);
+
+/* conn_reap frees a dead connection once the kernel is done with it and no
+ * shard list holds it. Returns true when |c| was freed. */
+bool conn_reap(struct shard *sh, struct conn *c);
+
+/* conn_on_timer handles the expiry of |c|'s timer. */
+void conn_on_timer(struct shard *sh, struct conn *c);
+
+/* conn_free_all releases every connection (shard exit). */
+void conn_free_all(struct shard *sh);
+
+#endif

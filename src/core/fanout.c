@@ -1,0 +1,70 @@
+/* fanout.c: queueing one message to a shard's subscribers. */
+#include "core/fanout.h"
+
+#include <stddef.h>
+
+#include "pubsub/audience.h"
+#include "core/conn.h"
+#include "pubsub/index.h"
+#include "pubsub/msg.h"
+
+struct fanout_run {
+    struct msg *msg;
+    struct lref *ref; /* created at the first subscriber */
+    uint64_t max_queued;
+    const struct fanout_sink *sink;
+    size_t delivered;
+};
+
+static struct conn *conn_of(struct subs *s)
+{
+    return (struct conn *)((char *)s - offsetof(struct conn, subs));
+}
+
+/* queue_shared queues the message's bytes in the connection's encoding:
+ * the same bytes for every subscriber. */
+static int queue_shared(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    if (c->ops->encoding == CONN_ENC_SSE_RECORD)
+        return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
+    return sendq_push_shared(&c->sq, ref, m->ws_frame, m->ws_frame_len);
+}
+
+static void deliver_one(void *ctx, struct subs *s)
+{
+    struct fanout_run *run = ctx;
+    struct conn *c = conn_of(s);
+    if (c->state != CONN_OPEN || (c->flags & CONN_OVERFLOW))
+        return;
+    if (run->msg->audience && !audience_allows(run->msg->audience, c->claims))
+        return; /* decides whether to queue, never what */
+    if (!run->ref && !(run->ref = lref_new(run->msg)))
+        goto overflow; /* out of memory: treat it as a slow consumer */
+    int ret = c->ops->queue_event ? c->ops->queue_event(c, run->ref, run->msg)
+                                  : queue_shared(c, run->ref, run->msg);
+    if (ret != 0)
+        goto overflow;
+    run->delivered++;
+    run->sink->queued(run->sink->ctx, c);
+    if (c->sq.bytes > run->max_queued)
+        goto overflow;
+    return;
+overflow:
+    c->flags |= CONN_OVERFLOW;
+    run->sink->overflow(run->sink->ctx, c);
+}
+
+size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
+                      const struct fanout_sink *sink)
+{
+    struct fanout_run run = {m, NULL, max_queued, sink, 0};
+    if (m->ws_frame) /* a dropped event (--truncate=drop) goes to no one */
+        index_match(idx, m->topic, m->topic_len, m->topic_hash, deliver_one, &run);
+    /* The shard's reference now belongs to the lref (whose own hold is
+     * dropped here, leaving one per queue entry), or is dropped here. */
+    if (run.ref)
+        lref_put(run.ref);
+    else
+        msg_release(m);
+    return run.delivered;
+}

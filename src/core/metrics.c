@@ -1,0 +1,175 @@
+/* metrics.c: Prometheus text rendering of the shards' counters. */
+#include "core/metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/shardset.h"
+#include "core/shard.h"
+#include "util/stats.h"
+
+static const char *const protocol_names[STATS_NUM_PROTOCOLS] = {"http", "websocket", "sse",
+                                                                "publisher"};
+
+struct text {
+    char *data;
+    size_t len;
+    size_t cap;
+    int failed;
+};
+
+static void append(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void append(struct text *t, const char *fmt, ...)
+{
+    for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if ((size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap * 2 > t->len + (size_t)n + 1 ? t->cap * 2 : t->len + (size_t)n + 1;
+        char *grown = realloc(t->data, cap);
+        if (!grown) {
+            t->failed = 1;
+            return;
+        }
+        t->data = grown;
+        t->cap = cap;
+    }
+}
+
+/* A counter or gauge of struct shard_stats, summed over the shards. */
+struct family {
+    const char *name;
+    const char *type;
+    const char *help;
+    size_t offset; /* of the counter_t in struct shard_stats */
+};
+
+#define STAT(field) offsetof(struct shard_stats, field)
+
+static const struct family totals[] = {
+    {"ringcast_subscriptions", "gauge", "Subscriptions (topics and patterns) held by connections.",
+     STAT(subscriptions)},
+    {"ringcast_topics_subscribed", "gauge",
+     "Distinct topics and patterns with subscribers, counted per shard.", STAT(topics_subscribed)},
+    {"ringcast_topics_sequenced", "gauge", "Topics with a sequence counter at their home shard.",
+     STAT(topics_sequenced)},
+    {"ringcast_connections_accepted_total", "counter", "Connections accepted.", STAT(accepted)},
+    {"ringcast_connections_refused_total", "counter", "Connections refused over --max-connections.",
+     STAT(refused)},
+    {"ringcast_publishes_total", "counter", "Events sequenced (accepted publishes).",
+     STAT(publishes)},
+    {"ringcast_publish_errors_total", "counter", "Publishes refused with an error.",
+     STAT(publish_errors)},
+    {"ringcast_publish_duplicates_total", "counter",
+     "Publishes recognised by their message id and not delivered again.", STAT(duplicates)},
+    {"ringcast_bytes_sent_total", "counter", "Bytes written to client and publisher sockets.",
+     STAT(bytes_sent)},
+    {"ringcast_truncated_total", "counter",
+     "Events over --max-payload delivered as a stub (--truncate=stub).", STAT(truncated)},
+    {"ringcast_dropped_total", "counter",
+     "Events over --max-payload delivered to no one (--truncate=drop).", STAT(dropped)},
+    {"ringcast_slow_consumer_closes_total", "counter",
+     "Subscribers closed for queueing more than --max-queued-bytes.", STAT(slow_closes)},
+    {"ringcast_idle_closes_total", "counter",
+     "WebSocket connections closed after --idle-timeout without input.", STAT(idle_closes)},
+    {"ringcast_ring_full_total", "counter",
+     "Publishes that waited for room in a cross-shard ring (backpressure).", STAT(ring_full)},
+};
+
+static uint64_t stat_of(const struct shard *sh, size_t offset)
+{
+    return counter_read((const counter_t *)((const char *)&sh->stats + offset));
+}
+
+static uint64_t sum_of(const struct shard_set *set, size_t offset)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < set->num_shards; i++)
+        sum += stat_of(&set->shards[i], offset);
+    return sum;
+}
+
+static void header(struct text *t, const char *name, const char *type, const char *help)
+{
+    append(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* by_protocol renders a per-protocol array of struct shard_stats, for the
+ * protocols from |first| to |last|. */
+static void by_protocol(struct text *t, const struct shard_set *set, const char *name,
+                        const char *type, const char *help, size_t offset, int per_shard, int first,
+                        int last)
+{
+    header(t, name, type, help);
+    for (int p = first; p <= last; p++) {
+        size_t field = offset + (size_t)p * sizeof(counter_t);
+        if (!per_shard) {
+            append(t, "%s{protocol=\"%s\"} %llu\n", name, protocol_names[p],
+                   (unsigned long long)sum_of(set, field));
+            continue;
+        }
+        for (unsigned i = 0; i < set->num_shards; i++)
+            append(t, "%s{shard=\"%u\",protocol=\"%s\"} %llu\n", name, i, protocol_names[p],
+                   (unsigned long long)stat_of(&set->shards[i], field));
+    }
+}
+
+static void per_shard(struct text *t, const struct shard_set *set, const char *name,
+                      const char *type, const char *help, size_t offset)
+{
+    header(t, name, type, help);
+    for (unsigned i = 0; i < set->num_shards; i++)
+        append(t, "%s{shard=\"%u\"} %llu\n", name, i,
+               (unsigned long long)stat_of(&set->shards[i], offset));
+}
+
+char *metrics_render(const struct shard_set *set, size_t *out_len)
+{
+    struct text t = {malloc(8192), 0, 8192, 0};
+    if (!t.data)
+        return NULL;
+    header(&t, "ringcast_shards", "gauge", "Shards (worker threads).");
+    append(&t, "ringcast_shards %u\n", set->num_shards);
+    by_protocol(&t, set, "ringcast_connections", "gauge", "Open connections by protocol.",
+                STAT(connections), 0, STATS_HTTP, STATS_PUBLISHER);
+    /* Only subscribers receive deliveries. */
+    by_protocol(&t, set, "ringcast_deliveries_total", "counter",
+                "Events queued to subscribers by protocol.", STAT(deliveries), 0, STATS_WEBSOCKET,
+                STATS_SSE);
+    for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+        header(&t, totals[i].name, totals[i].type, totals[i].help);
+        append(&t, "%s %llu\n", totals[i].name, (unsigned long long)sum_of(set, totals[i].offset));
+    }
+    by_protocol(&t, set, "ringcast_shard_connections", "gauge",
+                "Open connections by shard and protocol.", STAT(connections), 1, STATS_HTTP,
+                STATS_PUBLISHER);
+    by_protocol(&t, set, "ringcast_shard_deliveries_total", "counter",
+                "Events queued to subscribers by shard and protocol.", STAT(deliveries), 1,
+                STATS_WEBSOCKET, STATS_SSE);
+    per_shard(&t, set, "ringcast_shard_publishes_total", "counter",
+              "Events sequenced by each home shard.", STAT(publishes));
+    per_shard(&t, set, "ringcast_shard_ring_full_total", "counter",
+              "Publishes that waited for room in a ring, by shard.", STAT(ring_full));
+    per_shard(&t, set, "ringcast_shard_ring_messages_total", "counter",
+              "Events a home shard passed to this shard through a ring.", STAT(ring_messages));
+    per_shard(&t, set, "ringcast_shard_wakeups_total", "counter",
+              "Event-loop iterations after waiting for completions, by shard.", STAT(wakeups));
+    if (t.failed) {
+        free(t.data);
+        return NULL;
+    }
+    *out_len = t.len;
+    return t.data;
+}

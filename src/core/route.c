@@ -1,0 +1,183 @@
+/* route.c: sequencing at a topic's home shard and routing between shards
+ * (see route.h). */
+#include "core/route.h"
+
+#include <time.h>
+
+#include "pubsub/audience.h"
+#include "core/conn.h"
+#include "core/fanout.h"
+#include "pubsub/interest.h"
+#include "pubsub/msg.h"
+#include "core/pubreq.h"
+#include "ringcast/protocol.h"
+#include "core/ringitem.h"
+#include "core/shard.h"
+/* One publish puts at most two items on a data ring: the message, and the
+ * result when that shard is the publisher's. */
+#define ITEMS_PER_PUBLISH 2
+
+unsigned route_home_of(const struct shard *sh, uint64_t topic_hash)
+{
+    return (unsigned)(topic_hash % sh->set->num_shards);
+}
+
+static int64_t wall_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* can_sequence reports whether every outgoing ring has room for the
+ * messages and acknowledgement one publish may produce. When not, it
+ * registers for a wake-up from the consumer. */
+static bool can_sequence(struct shard *sh)
+{
+    for (unsigned j = 0; j < sh->set->num_shards; j++) {
+        if (j == sh->id)
+            continue;
+        struct xring *r = shard_set_data_ring(sh->set, sh->id, j);
+        if (!xring_has_space(r, ITEMS_PER_PUBLISH) && !xring_wait_for_space(r, ITEMS_PER_PUBLISH)) {
+            counter_add(&sh->stats.ring_full, 1);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool route_has_room(struct shard *sh, unsigned home)
+{
+    if (home == sh->id)
+        return can_sequence(sh);
+    struct xring *r = shard_set_request_ring(sh->set, sh->id, home);
+    if (xring_has_space(r, 1) || xring_wait_for_space(r, 1))
+        return true;
+    counter_add(&sh->stats.ring_full, 1);
+    return false;
+}
+
+void route_send_request(struct shard *sh, unsigned home, struct pubreq *req)
+{
+    xring_push(shard_set_request_ring(sh->set, sh->id, home), ring_item(req, ITEM_REQUEST));
+    sh->ring_pushed[home] = true;
+}
+
+static void on_queued(void *ctx, struct conn *c)
+{
+    struct shard *sh = ctx;
+    counter_add(&sh->stats.deliveries[c->ops->stats_kind], 1);
+    conn_mark_dirty(sh, c);
+}
+
+static void on_overflow(void *ctx, struct conn *c)
+{
+    conn_add_work(ctx, c);
+}
+
+static void deliver_here(struct shard *sh, struct msg *m)
+{
+    const struct fanout_sink sink = {on_queued, on_overflow, sh};
+    fanout_deliver(&sh->index, m, sh->cfg->max_queued_bytes, &sink);
+}
+
+int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
+                          uint8_t *out_ack_flags)
+{
+    *out_ack_flags = 0;
+    enum home_result r =
+        home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash, req->msg_id,
+                      req->msg_id_len, sh->now_ms, out_seq);
+    if (r == HOME_DUPLICATE) {
+        counter_add(&sh->stats.duplicates, 1);
+        *out_ack_flags = RC_ACK_DUPLICATE;
+        return 0;
+    }
+    if (r == HOME_TOO_MANY_TOPICS)
+        return RC_ERR_OVERLOADED;
+    if (r != HOME_SEQUENCED)
+        return RC_ERR_INTERNAL;
+    const struct msg_policy policy = {sh->cfg->max_payload,
+                                      (enum truncate_mode)sh->cfg->truncate_mode};
+    bool oversized = req->in.payload_len > policy.max_payload;
+    /* Only shards whose summary says they may want the topic get it: the
+     * others are not woken. */
+    unsigned num_shards = sh->set->num_shards;
+    struct interest_query query;
+    if (num_shards > 1)
+        interest_query_init(&query, req->in.topic, req->in.topic_len, req->in.topic_hash);
+    bool *wants = sh->shard_wants;
+    uint32_t holders = 1 + oversized; /* this shard, and the retention store */
+    for (unsigned j = 0; j < num_shards; j++) {
+        wants[j] = j != sh->id && interest_may_want(&sh->set->shards[j].interest, &query);
+        holders += wants[j];
+    }
+    struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), holders);
+    if (!m)
+        return RC_ERR_INTERNAL;
+    m->audience = req->audience; /* before anyone else sees the message */
+    req->audience = NULL;
+    counter_add(&sh->stats.publishes, 1);
+    if (oversized)
+        counter_add(m->ws_frame ? &sh->stats.truncated : &sh->stats.dropped, 1);
+    for (unsigned j = 0; j < num_shards; j++) {
+        if (!wants[j])
+            continue;
+        xring_push(shard_set_data_ring(sh->set, sh->id, j), ring_item(m, ITEM_DELIVER));
+        sh->ring_pushed[j] = true;
+    }
+    if (oversized)
+        retain_add(&sh->retain, m);
+    deliver_here(sh, m);
+    return 0;
+}
+
+struct msg *route_fetch_at_home(struct shard *sh, const char *topic, size_t topic_len,
+                                uint64_t topic_hash, uint64_t seq)
+{
+    struct msg *m = retain_find(&sh->retain, topic, topic_len, topic_hash, seq);
+    if (m)
+        msg_ref(m);
+    return m;
+}
+
+static bool handle_request(struct shard *sh, struct pubreq *req)
+{
+    if (!can_sequence(sh))
+        return false;
+    if (req->op == PUBREQ_FETCH)
+        req->fetched =
+            route_fetch_at_home(sh, req->in.topic, req->in.topic_len, req->in.topic_hash, req->seq);
+    else
+        req->error = (uint16_t)route_publish_at_home(sh, req, &req->seq, &req->ack_flags);
+    xring_push(shard_set_data_ring(sh->set, sh->id, req->origin), ring_item(req, ITEM_RESULT));
+    sh->ring_pushed[req->origin] = true;
+    return true;
+}
+
+static void handle_result(struct shard *sh, struct pubreq *req)
+{
+    struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
+    if (c && c->ops->on_result)
+        c->ops->on_result(sh, c, req);
+    if (req->fetched) /* not taken: the connection is gone */
+        msg_release(req->fetched);
+    pubreq_free(req);
+}
+
+bool route_handle_item(struct shard *sh, void *item)
+{
+    void *ptr = ring_item_ptr(item);
+    switch (ring_item_kind(item)) {
+    case ITEM_DELIVER:
+        counter_add(&sh->stats.ring_messages, 1);
+        deliver_here(sh, ptr);
+        return true;
+    case ITEM_REQUEST:
+        return handle_request(sh, ptr);
+    case ITEM_RESULT:
+        handle_result(sh, ptr);
+        return true;
+    }
+    return true;
+}

@@ -1,0 +1,150 @@
+/* control.c: native protocol control messages (see control.h). */
+#include "proto/control.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/utf8.h"
+
+static int fail(const char **out_code, const char *code, char *message, size_t message_len,
+                const char *text)
+{
+    *out_code = code;
+    snprintf(message, message_len, "%s", text);
+    return -1;
+}
+
+static int parse_type(const char *type, enum control_type *out)
+{
+    if (strcmp(type, "subscribe") == 0)
+        *out = CONTROL_SUBSCRIBE;
+    else if (strcmp(type, "unsubscribe") == 0)
+        *out = CONTROL_UNSUBSCRIBE;
+    else if (strcmp(type, "ping") == 0)
+        *out = CONTROL_PING;
+    else if (strcmp(type, "refresh") == 0)
+        *out = CONTROL_REFRESH;
+    else
+        return -1;
+    return 0;
+}
+
+int control_parse(struct control_msg *out, const uint8_t *data, size_t len, const char **out_code,
+                  char *message, size_t message_len)
+{
+    memset(out, 0, sizeof(*out));
+    json_error_t err;
+    json_t *root =
+        json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    if (!root) {
+        *out_code = CONTROL_ERR_BAD_JSON;
+        snprintf(message, message_len, "invalid JSON at position %d: %s", err.position, err.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                    "a control message is a JSON object");
+    }
+    const char *type = json_string_value(json_object_get(root, "type"));
+    if (!type) {
+        json_decref(root);
+        return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                    "\"type\" must be a string");
+    }
+    if (parse_type(type, &out->type) != 0) {
+        json_decref(root);
+        return fail(out_code, CONTROL_ERR_UNKNOWN_TYPE, message, message_len,
+                    "\"type\" must be subscribe, unsubscribe, ping or refresh");
+    }
+    if (out->type == CONTROL_REFRESH) {
+        json_t *token = json_object_get(root, "token");
+        if (!json_is_string(token)) {
+            json_decref(root);
+            return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                        "\"token\" must be a string");
+        }
+        out->token = json_string_value(token);
+        out->token_len = json_string_length(token);
+    } else if (out->type != CONTROL_PING) {
+        json_t *topics = json_object_get(root, "topics");
+        if (!json_is_array(topics)) {
+            json_decref(root);
+            return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                        "\"topics\" must be an array of strings");
+        }
+        out->topics = topics;
+    }
+    out->root = root;
+    return 0;
+}
+
+void control_free(struct control_msg *m)
+{
+    json_decref(m->root);
+    memset(m, 0, sizeof(*m));
+}
+
+size_t control_num_topics(const struct control_msg *m)
+{
+    return m->topics ? json_array_size(m->topics) : 0;
+}
+
+const char *control_topic(const struct control_msg *m, size_t i, size_t *out_len)
+{
+    json_t *t = json_array_get(m->topics, i);
+    if (!json_is_string(t))
+        return NULL;
+    *out_len = json_string_length(t);
+    return json_string_value(t);
+}
+
+static char *dump(json_t *obj, size_t *out_len)
+{
+    if (!obj)
+        return NULL;
+    char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(obj);
+    if (text)
+        *out_len = strlen(text);
+    return text;
+}
+
+char *control_reply_topics(const char *type, const char *const *topics, const size_t *lens,
+                           size_t n, size_t *out_len)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < n; i++)
+        json_array_append_new(array, json_stringn(topics[i], lens[i]));
+    return dump(json_pack("{s:s, s:o}", "type", type, "topics", array), out_len);
+}
+
+char *control_reply_refreshed(int64_t exp, const char *const *removed, const size_t *lens, size_t n,
+                              size_t *out_len)
+{
+    json_t *array = json_array();
+    for (size_t i = 0; array && i < n; i++)
+        json_array_append_new(array, json_stringn(removed[i], lens[i]));
+    json_t *expiry = exp ? json_integer(exp) : json_null();
+    return dump(json_pack("{s:s, s:o, s:o}", "type", "refreshed", "exp", expiry, "removed", array),
+                out_len);
+}
+
+char *control_reply_pong(size_t *out_len)
+{
+    return dump(json_pack("{s:s}", "type", "pong"), out_len);
+}
+
+char *control_reply_error(const char *code, const char *topic, size_t topic_len,
+                          const char *message, size_t *out_len)
+{
+    json_t *obj = json_pack("{s:s, s:s}", "type", "error", "code", code);
+    if (obj && topic) {
+        json_t *t = utf8_valid((const uint8_t *)topic, topic_len) ? json_stringn(topic, topic_len)
+                                                                  : json_string("\xEF\xBF\xBD");
+        json_object_set_new(obj, "topic", t);
+    }
+    if (obj)
+        json_object_set_new(obj, "message", json_string(message));
+    return dump(obj, out_len);
+}

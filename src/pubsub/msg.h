@@ -1,0 +1,125 @@
+/* msg.h: a published event, immutable once sequenced.
+ *
+ * The home shard of the topic builds a message once, with all its wire
+ * encodings, and hands the same pointer to every shard. Subscribers' send
+ * queues point into the message: the bytes are never copied or reformatted
+ * per subscriber (servers do not mask WebSocket frames, and the SSE record
+ * is the same for every stream, so every subscriber can get identical bytes).
+ *
+ * Encodings:
+ *   ws_frame    the WebSocket text frame a subscriber receives;
+ *   sse_record  "id: <seq>\nevent: <type>\ndata: …\n\n"; a stream with
+ *               several subscriptions writes its own id line and sends the
+ *               record from sse_record + sse_id_len;
+ *   full_json   the complete event JSON (for GET /v1/messages/<topic>/<seq>).
+ * An event whose payload is larger than --max-payload is delivered as a stub
+ * (--truncate=stub: ws_frame and sse_record carry the stub) or not at all
+ * (--truncate=drop: both are NULL); full_json always holds the whole event.
+ *
+ * Lifetime: |refs| counts the holders: the shards it was sent to and the
+ * home's retention store (atomic, touched once per holder); inside a shard,
+ * struct lref counts the queue entries (plain integer). The last release
+ * frees it. */
+#ifndef RC_MSG_H
+#define RC_MSG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/config.h"
+
+#define MSG_TIMESTAMP_LEN 27 /* 2026-01-20T10:30:00.000000Z */
+#define MSG_DEFAULT_EVENT_TYPE "message"
+#define MSG_MAX_EVENT_TYPE 255
+
+/* msg flags */
+#define MSG_OVERSIZED 0x01 /* payload above --max-payload: stub or dropped */
+
+struct audience;
+
+struct msg {
+    _Atomic uint32_t refs;
+    uint16_t topic_len;
+    uint8_t event_type_len;
+    uint8_t flags;
+    uint64_t topic_hash;
+    uint64_t seq;
+    int64_t time_us; /* wall clock when sequenced */
+    uint64_t payload_len;
+    const char *topic;       /* NUL-terminated, inside the message */
+    const char *event_type;  /* NUL-terminated, inside the message */
+    const uint8_t *ws_frame; /* NULL when dropped */
+    uint32_t ws_frame_len;
+    uint32_t sse_id_len;       /* length of the "id: <seq>\n" line at the start of sse_record */
+    const uint8_t *sse_record; /* NULL when dropped */
+    uint32_t sse_record_len;
+    uint32_t full_json_len;
+    const uint8_t *full_json;
+    struct audience *audience; /* who may receive it; NULL: every permitted subscriber */
+    uint8_t storage[];
+};
+
+/* What a publisher sent, already validated, and how to treat its size. */
+struct msg_input {
+    const char *topic;
+    size_t topic_len;
+    uint64_t topic_hash;
+    const char *event_type; /* empty: MSG_DEFAULT_EVENT_TYPE */
+    size_t event_type_len;
+    bool payload_is_json; /* embed as it is; otherwise as a JSON string */
+    const uint8_t *payload;
+    size_t payload_len;
+    /* For oversized JSON payloads: the payload's top-level "id", "entityId"
+     * and "entityType" as JSON text (a string or a number), or empty. */
+    const char *ref_json[3];
+    size_t ref_json_len[3];
+};
+
+/* How the home builds messages (from --max-payload and --truncate). */
+struct msg_policy {
+    uint64_t max_payload;
+    enum truncate_mode mode;
+};
+
+/* msg_new builds the message and its encodings in one allocation, with
+ * |refs| holders. Returns NULL when memory runs out. */
+struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy, uint64_t seq,
+                    int64_t time_us, uint32_t refs);
+
+/* msg_ref adds a holder. */
+void msg_ref(struct msg *m);
+
+/* msg_release drops one holder; the last one frees the message. */
+void msg_release(struct msg *m);
+
+/* msg_ref_names are the payload keys copied into a stub's "ref" object. */
+extern const char *const msg_ref_names[3];
+
+/* msg_event_type_valid: 1..255 characters from A-Z a-z 0-9 and "_-.:/". */
+bool msg_event_type_valid(const char *type, size_t len);
+
+/* msg_content_type_is_json: "application/json" or any "+json" type,
+ * parameters after ';' ignored, case-insensitive. */
+bool msg_content_type_is_json(const char *type, size_t len);
+
+/* msg_format_timestamp writes the ISO 8601 UTC time with microseconds
+ * (MSG_TIMESTAMP_LEN characters, then a NUL). */
+void msg_format_timestamp(char out[MSG_TIMESTAMP_LEN + 1], int64_t time_us);
+
+/* A shard's hold on a message: how many of its queue entries point at it. */
+struct lref {
+    struct msg *msg;
+    uint32_t count;
+};
+
+/* lref_new takes over one holder reference of |m|. The lref starts with a
+ * hold of its own (count 1), which its creator drops with lref_put once it
+ * has queued the message everywhere it goes. */
+struct lref *lref_new(struct msg *m);
+
+/* lref_put drops one queue entry's hold; the last drops the reference. */
+void lref_put(struct lref *ref);
+
+#endif

@@ -1,0 +1,87 @@
+/* config.h: the server's settings, from command-line flags.
+ *
+ * Filled once by config_parse before any shard starts and read-only after:
+ * the only state every shard shares besides the rings. */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+/* What happens to events over --max-payload. */
+enum truncate_mode {
+    TRUNCATE_STUB,   /* deliver a stub with a reference and a fetch path */
+    TRUNCATE_DROP,   /* deliver nothing (the event is still sequenced and fetchable) */
+    TRUNCATE_REJECT, /* refuse the publish (too_large) */
+};
+
+/* The largest --max-segments. */
+#define CONFIG_MAX_SEGMENTS_LIMIT 255
+
+struct rc_endpoint {
+    char text[128]; /* as given, for logs */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+};
+
+struct rc_config {
+    unsigned shards;
+    struct rc_endpoint listen;         /* client port: WebSocket, HTTP */
+    struct rc_endpoint publish_listen; /* binary publish protocol */
+    unsigned max_connections;          /* whole process; each shard takes an equal share */
+    uint64_t max_frame;                /* largest WebSocket frame payload from a client */
+    uint64_t max_message;              /* largest reassembled WebSocket message */
+    unsigned max_topics_per_conn;
+    unsigned max_patterns_per_conn;
+    unsigned max_topic_length;
+    unsigned max_segments;
+    uint64_t max_queued_bytes;  /* per connection, before the slow-consumer close */
+    uint32_t max_publish_bytes; /* largest publish payload */
+    uint64_t max_payload;       /* larger payloads are truncated (see --truncate) */
+    int truncate_mode;          /* enum truncate_mode */
+    uint64_t retain_bytes;      /* per shard: oversized events kept for fetching */
+    unsigned max_inflight;      /* unacknowledged publishes read ahead per publisher */
+    unsigned max_topics;        /* topics with a sequence counter, per shard */
+    unsigned dedup_entries;     /* remembered message ids, per shard */
+    unsigned dedup_seconds;     /* how long a message id is remembered */
+    unsigned max_header_bytes;  /* HTTP request head */
+    unsigned max_target_bytes;  /* HTTP request target (URL) */
+    unsigned handshake_timeout_ms;
+    unsigned close_timeout_ms;    /* close handshake and slow-consumer grace */
+    unsigned shutdown_timeout_ms; /* SIGTERM: flush bound */
+    unsigned ping_interval_ms;    /* WebSocket pings */
+    unsigned idle_timeout_ms;     /* WebSocket: close when silent this long */
+    unsigned sse_heartbeat_ms;    /* SSE comment lines */
+    unsigned sse_retry_ms;        /* SSE reconnection hint */
+    unsigned ring_size;           /* cross-shard ring slots (power of two) */
+    unsigned recv_buffers;        /* provided receive buffers per shard (power of two) */
+    unsigned recv_buffer_size;
+    unsigned uring_entries;
+    char auth_secret_file[256];          /* tokens are required when set */
+    char auth_previous_secret_file[256]; /* also accepted, for rotation */
+    bool insecure_open;                  /* serve without tokens on any address */
+    bool audience_from_payload;          /* take audiences from payload members */
+    bool pin_shards;                     /* pin shard i to CPU i */
+    bool echo_endpoint;                  /* serve /v1/echo for WebSocket conformance suites */
+    int log_level;
+};
+
+/* config_defaults fills |cfg| with the defaults documented in --help. */
+void config_defaults(struct rc_config *cfg);
+
+/* config_parse reads argv into |cfg| (which holds the defaults). Returns 0
+ * to run, 1 when --help or --version was printed (exit 0), or -1 after
+ * printing an error (exit 2). */
+int config_parse(struct rc_config *cfg, int argc, char **argv);
+
+/* config_parse_endpoint parses "HOST:PORT" or "[V6]:PORT" (numeric host,
+ * or "localhost") into |out|. Returns 0 or -1. */
+int config_parse_endpoint(struct rc_endpoint *out, const char *text);
+
+/* config_usage prints --help to |f|. */
+void config_usage(FILE *f);
+
+#endif
