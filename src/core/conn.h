@@ -91,8 +91,9 @@ struct conn_ops {
     /* close_slow closes a subscriber whose queue passed --max-queued-bytes. */
     void (*close_slow)(struct shard *sh, struct conn *c);
     /* queue_event queues message |m|, through |ref|, in the connection's
-     * own way (NULL: the shared bytes of |encoding| as they are). Returns
-     * 0 or -1 (memory). */
+     * own way, for a kind whose encoding is not the WebSocket frame (which
+     * is always queued as it is; NULL: the shared bytes of |encoding| as
+     * they are). Returns 0 or -1 (memory). */
     int (*queue_event)(struct conn *c, struct lref *ref, const struct msg *m);
     /* release frees the kind's state (NULL: it owns nothing). */
     void (*release)(struct conn *c);

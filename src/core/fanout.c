@@ -21,13 +21,17 @@ static struct conn *conn_of(struct subs *s)
     return (struct conn *)((char *)s - offsetof(struct conn, subs));
 }
 
-/* queue_shared queues the message's bytes in the connection's encoding:
- * the same bytes for every subscriber. */
-static int queue_shared(struct conn *c, struct lref *ref, const struct msg *m)
+/* queue_event queues the message in the connection's encoding: the same
+ * bytes for every subscriber, unless its kind writes its own part (an SSE
+ * stream's id line). The WebSocket frame, by far the most common, first. */
+static int queue_event(struct conn *c, struct lref *ref, const struct msg *m)
 {
-    if (c->ops->encoding == CONN_ENC_SSE_RECORD)
-        return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
-    return sendq_push_shared(&c->sq, ref, m->ws_frame, m->ws_frame_len);
+    const struct conn_ops *ops = c->ops;
+    if (ops->encoding == CONN_ENC_WS_FRAME)
+        return sendq_push_shared(&c->sq, ref, m->ws_frame, m->ws_frame_len);
+    if (ops->queue_event)
+        return ops->queue_event(c, ref, m);
+    return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
 }
 
 static void deliver_one(void *ctx, struct subs *s)
@@ -40,9 +44,7 @@ static void deliver_one(void *ctx, struct subs *s)
         return; /* decides whether to queue, never what */
     if (!run->ref && !(run->ref = lref_new(run->msg)))
         goto overflow; /* out of memory: treat it as a slow consumer */
-    int ret = c->ops->queue_event ? c->ops->queue_event(c, run->ref, run->msg)
-                                  : queue_shared(c, run->ref, run->msg);
-    if (ret != 0)
+    if (queue_event(c, run->ref, run->msg) != 0)
         goto overflow;
     run->delivered++;
     run->sink->queued(run->sink->ctx, c);
