@@ -1,7 +1,7 @@
 /* recvbuf.h: whether this kernel can do multishot receives into a
  * provided-buffer ring (the subscriber threads' fast path).
  *
- * The threads use the server's own ring code (src/bufring.h): the kernel
+ * The threads use the server's own ring code (src/io/bufring.h): the kernel
  * takes a buffer only when data arrives, so a thread needs buffers for the
  * data in flight, not one per connection; they go back in batches with
  * bufring_put and bufring_publish. */

@@ -74,7 +74,7 @@ void sub_arm_recv(struct sub_thread *t, struct subconn *c)
 }
 
 /* setup_ring creates the thread's io_uring, with the cheapest completion
- * handling the kernel offers (as the server's src/uring.c does). */
+ * handling the kernel offers (as the server's src/io/uring.c does). */
 static int setup_ring(struct sub_thread *t)
 {
     static const unsigned choices[] = {

@@ -14,7 +14,7 @@
  * whole strings. Publishing to a pattern is refused.
  *
  * Every place that judges or matches topics goes through this module and
- * src/index.h. */
+ * src/pubsub/index.h. */
 #ifndef RC_TOPIC_H
 #define RC_TOPIC_H
 

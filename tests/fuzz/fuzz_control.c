@@ -1,5 +1,5 @@
 /* fuzz_control.c: libFuzzer target for the native protocol's control
- * messages (src/control.h).
+ * messages (src/proto/control.h).
  *
  * Input: the text of one WebSocket message, as a client would send it.
  * Whatever it is, control_parse either succeeds or returns a known error

@@ -1,5 +1,5 @@
 /* fuzz_httppub.c: libFuzzer target for reading a publish from an HTTP
- * request (src/httppub.c).
+ * request (src/pubsub/httppub.c).
  *
  * The input is a request head and a body: it is split at the first CRLF CRLF,
  * the head is parsed with fixed limits, and when it parses the rest is read as

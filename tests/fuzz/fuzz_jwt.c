@@ -1,5 +1,5 @@
-/* fuzz_jwt.c: the JWT verifier (src/jwt.c) and the claims reader
- * (src/claims.c).
+/* fuzz_jwt.c: the JWT verifier (src/pubsub/jwt.c) and the claims reader
+ * (src/pubsub/claims.c).
  *
  * Input: 8 bytes of "now" (int64, little-endian), then a token. Shorter
  * inputs are a token verified at a fixed now. The seeds

@@ -10,7 +10,7 @@
  *     topic_matches the topic, each once;
  *   - for an exact topic, containment and matching agree:
  *     topic_contains(p, t) == topic_matches(p, t);
- *   - the interest summary of the subscriptions (src/interest.h) asks for
+ *   - the interest summary of the subscriptions (src/pubsub/interest.h) asks for
  *     the topic whenever one of them matches it (no false negatives);
  * and for every valid subscription p, topic_contains(p, p) (a pattern
  * contains itself). Unsubscribing everything leaves the index empty and

@@ -2,7 +2,7 @@
 connections whose token matches it.
 
 The rules, as this file models them (allows() below; docs/protocol/publish.md
-extension 0x01, src/audience.h):
+extension 0x01, src/pubsub/audience.h):
 
 - an event without an audience goes to every subscriber the token permits;
 - an audience {"tenant":T,"orgs":[…],"users":[…],"roles":[…]} reaches a
@@ -12,7 +12,7 @@ extension 0x01, src/audience.h):
   is among them. An audience without a tenant (absent, null or "") reaches
   no one, and neither does any audience reach a connection without a token
   (open mode). A list that is null or empty ([]) counts as not given (the
-  server's reading: src/audience.c restricts only on a non-empty list);
+  server's reading: src/pubsub/audience.c restricts only on a non-empty list);
 - with --audience-from-payload and no explicit audience, the audience is the
   payload's top-level tenantId, organizationId/organizationIds,
   recipientUserId(s), recipientRoleId(s): strings only, trimmed of spaces,
@@ -64,7 +64,7 @@ STEP = 15          # seconds allowed for any single step (connect, reply, publis
 QUIET = 0.3        # seconds a connection entitled to nothing is watched
 TOPICS = ["aud.0", "aud.1", "aud.2", "aud.3", "tenant:feed:a", "tenant:feed:b"]
 WS_KEYS = {"event_type", "timestamp", "topic", "seq", "data"}
-TRIM = " \t\r\n"   # what the payload form trims around ids (src/audience.c)
+TRIM = " \t\r\n"   # what the payload form trims around ids (src/pubsub/audience.c)
 
 
 def new_seed():
@@ -952,7 +952,7 @@ def test_no_audience_reaches_all_permitted_and_tenantless_audience_no_one(
 
 
 def test_null_audience_and_empty_lists_do_not_restrict(start_server, auth, scenarios):
-    """Pinned readings of the server (src/audience.c, src/httppub.c): an
+    """Pinned readings of the server (src/pubsub/audience.c, src/pubsub/httppub.c): an
     "audience": null member is no audience (the event goes to everyone
     permitted), and a null or empty orgs/users/roles list restricts nothing
     (like an absent one). A list [""] does restrict: to nobody, as no token

@@ -1,4 +1,4 @@
-/* test_sendq.c: unit tests for src/sendq.h (per-connection send queue). */
+/* test_sendq.c: unit tests for src/core/sendq.h (per-connection send queue). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

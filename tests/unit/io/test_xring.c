@@ -1,4 +1,4 @@
-/* test_xring.c: unit tests for src/xring.h (SPSC pointer ring). */
+/* test_xring.c: unit tests for src/io/xring.h (SPSC pointer ring). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_control.c: unit tests for src/control.h (control messages and
+/* test_control.c: unit tests for src/proto/control.h (control messages and
  * replies). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_http.c: unit tests for the HTTP/1.1 request head parser (src/http.c).
+/* test_http.c: unit tests for the HTTP/1.1 request head parser (src/proto/http.c).
  *
  * Every input is copied into a heap buffer of exactly its length before it is
  * parsed, so that under AddressSanitizer a read past |len| fails the test. */

@@ -1,4 +1,4 @@
-/* test_ws.c: the RFC 6455 frame codec (src/ws.c). */
+/* test_ws.c: the RFC 6455 frame codec (src/proto/ws.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

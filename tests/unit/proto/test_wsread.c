@@ -1,4 +1,4 @@
-/* test_wsread.c: the WebSocket message reader (src/wsread.c). */
+/* test_wsread.c: the WebSocket message reader (src/proto/wsread.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* test_auth.c: where a request's token is found, what the claims allow,
- * and when a connection's token expires (src/auth.h). */
+ * and when a connection's token expires (src/pubsub/auth.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

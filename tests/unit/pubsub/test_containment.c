@@ -1,4 +1,4 @@
-/* test_containment.c: unit tests for topic_contains (src/topic.h), against
+/* test_containment.c: unit tests for topic_contains (src/pubsub/topic.h), against
  * hand-picked cases and, exhaustively for short patterns, against a
  * brute-force oracle built on topic_matches (the definition).
  *

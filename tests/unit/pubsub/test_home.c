@@ -1,4 +1,4 @@
-/* test_home.c: unit tests for src/home.h (sequence numbers and dedup). */
+/* test_home.c: unit tests for src/pubsub/home.h (sequence numbers and dedup). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* test_httppub.c: unit tests for reading a publish from an HTTP request
- * (src/httppub.c).
+ * (src/pubsub/httppub.c).
  *
  * Every request goes through the real head parser, from a heap copy of
  * exactly the head's length that stays alive while the publish is read (the

@@ -1,4 +1,4 @@
-/* test_index.c: unit tests for src/index.h (shard-local topic index). */
+/* test_index.c: unit tests for src/pubsub/index.h (shard-local topic index). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

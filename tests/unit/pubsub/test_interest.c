@@ -1,4 +1,4 @@
-/* test_interest.c: the per-shard interest summary (src/interest.h) has no
+/* test_interest.c: the per-shard interest summary (src/pubsub/interest.h) has no
  * false negatives, skips shards whose patterns cannot match, and its bits
  * clear when the last subscription goes. */
 #include <stdarg.h>

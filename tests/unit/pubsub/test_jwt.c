@@ -1,5 +1,5 @@
-/* test_jwt.c: the HS256 JWT verifier and signer (src/jwt.c) and the claims
- * reader (src/claims.c).
+/* test_jwt.c: the HS256 JWT verifier and signer (src/pubsub/jwt.c) and the claims
+ * reader (src/pubsub/claims.c).
  *
  * Known answers come from three places we did not write: RFC 7515 Appendix
  * A.1, RFC 7519 sections 3.1 and 6.1, and tokens made once by PyJWT 2.6

@@ -1,5 +1,5 @@
-/* test_msg.c: unit tests for src/msg.h (event message and its frame) and
- * src/jsonw.h (JSON string escaping). */
+/* test_msg.c: unit tests for src/pubsub/msg.h (event message and its frame) and
+ * src/util/jsonw.h (JSON string escaping). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

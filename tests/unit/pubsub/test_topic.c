@@ -1,4 +1,4 @@
-/* test_topic.c: unit tests for src/topic.h (topic names, patterns and the
+/* test_topic.c: unit tests for src/pubsub/topic.h (topic names, patterns and the
  * reference matcher). */
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* test_config.c: unit tests for src/config.h (command-line flags). */
+/* test_config.c: unit tests for src/util/config.h (command-line flags). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* test_hmap.c: unit tests for src/hmap.h (open addressing, backward shift). */
+/* test_hmap.c: unit tests for src/util/hmap.h (open addressing, backward shift). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

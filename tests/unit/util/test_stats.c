@@ -1,6 +1,6 @@
-/* test_stats.c: shard counters (src/stats.h) written by their shard while
+/* test_stats.c: shard counters (src/util/stats.h) written by their shard while
  * other threads read them, one by one and summed by metrics_render
- * (src/metrics.c), as GET /metrics does on any shard. */
+ * (src/core/metrics.c), as GET /metrics does on any shard. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>

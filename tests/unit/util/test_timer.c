@@ -1,4 +1,4 @@
-/* test_timer.c: unit tests for src/timer.h (hashed timing wheel). */
+/* test_timer.c: unit tests for src/util/timer.h (hashed timing wheel). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
