@@ -10,10 +10,14 @@
 void ring_item_release(void *item)
 {
     void *ptr = ring_item_ptr(item);
-    if (ring_item_kind(item) == ITEM_DELIVER)
+    if (ring_item_kind(item) == ITEM_DELIVER) {
         msg_release(ptr);
-    else
-        pubreq_free(ptr);
+        return;
+    }
+    struct pubreq *req = ptr;
+    if (req->fetched) /* a fetch result its origin never took */
+        msg_release(req->fetched);
+    pubreq_free(req);
 }
 
 int shard_set_init(struct shard_set *set, unsigned num_shards, unsigned ring_size)
