@@ -159,7 +159,7 @@ void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req)
 static void wait_for_home(struct shard *sh, struct conn *c)
 {
     c->flags |= CONN_AWAITING;
-    timer_cancel(&sh->timers, &c->timer); /* waiting for us is not the client's delay */
+    conn_cancel_timer(sh, c); /* waiting for us is not the client's delay */
 }
 
 /* body_state decides whether the request's body can be handled now;

@@ -31,7 +31,7 @@ static void fail(struct shard *sh, struct conn *c, int status, const char *extra
 
 static void start(struct shard *sh, struct conn *c)
 {
-    timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+    conn_arm_timer(sh, c, sh->now_ms + sh->cfg->handshake_timeout_ms);
 }
 
 static void on_timeout(struct shard *sh, struct conn *c)
@@ -165,13 +165,13 @@ static enum served route(struct shard *sh, struct conn *c, const struct http_req
     bool echo = sh->cfg->echo_endpoint && path_is(req, "/v1/echo");
     if (path_is(req, "/v1/ws") || echo) {
         if (upgrade(sh, c, req)) {
-            timer_cancel(&sh->timers, &c->timer);
+            conn_cancel_timer(sh, c);
             wsconn_start(sh, c, echo, after_head, avail);
         }
         return STOPPED;
     }
     if (path_is(req, "/v1/sse")) {
-        timer_cancel(&sh->timers, &c->timer);
+        conn_cancel_timer(sh, c);
         sseconn_start(sh, c, req);
         return STOPPED;
     }
@@ -203,6 +203,8 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
     };
     size_t done = 0;
     while (done < len && c->state == CONN_OPEN && !(c->flags & CONN_AWAITING)) {
+        if (!conn_input_next(sh, c))
+            break; /* paused: the rest waits in c->in */
         struct http_request req;
         int head_len = http_parse_request(&req, (const char *)buf + done, len - done, &limits);
         if (head_len == -2)
@@ -219,7 +221,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         done = after + (req.content_length > 0 ? (size_t)req.content_length : 0);
         /* The next request on this connection gets its own full timeout. */
         if (s == SERVED)
-            timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+            conn_arm_timer(sh, c, sh->now_ms + sh->cfg->handshake_timeout_ms);
     }
     return c->state == CONN_OPEN ? (long)done : -1;
 }
@@ -286,7 +288,7 @@ static void resume(struct shard *sh, struct conn *c)
         return;
     if (c->in.len > 0)
         process_buffered(sh, c);
-    if (serving_requests(c) && !(c->flags & CONN_BLOCKED))
+    if (serving_requests(c) && !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)))
         conn_arm_recv(sh, c);
 }
 
@@ -297,7 +299,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
     c->flags &= ~CONN_AWAITING;
     httpapi_answer(sh, c, req);
     if (c->state == CONN_OPEN) {
-        timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+        conn_arm_timer(sh, c, sh->now_ms + sh->cfg->handshake_timeout_ms);
         c->flags |= CONN_READ_PAUSED; /* resumed from the work list */
         conn_add_work(sh, c);
     }

@@ -122,7 +122,7 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     size_t len = rc_encode_welcome(frame, sizeof(frame), f->corr, &welcome);
     conn_send_copy(sh, c, frame, len);
     pub_of(c)->hello_done = true;
-    timer_cancel(&sh->timers, &c->timer);
+    conn_cancel_timer(sh, c);
     log_debug("publisher %u: HELLO from '%.*s'", c->slot, (int)hello.client_name_len,
               hello.client_name);
     return FRAME_DONE;
@@ -207,6 +207,8 @@ static size_t process(struct shard *sh, struct conn *c, const uint8_t *buf, size
             c->flags |= CONN_READ_PAUSED;
             break;
         }
+        if (!conn_input_next(sh, c))
+            break; /* paused: the rest waits in c->in */
         struct rc_frame f;
         long n = rc_frame_decode(&f, buf + used, len - used, max_frame);
         if (n == 0)
@@ -271,7 +273,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 
 static void start(struct shard *sh, struct conn *c)
 {
-    timer_arm(&sh->timers, &c->timer, sh->now_ms + sh->cfg->handshake_timeout_ms);
+    conn_arm_timer(sh, c, sh->now_ms + sh->cfg->handshake_timeout_ms);
 }
 
 /* on_timeout closes a connection that sent no HELLO in time. */

@@ -101,7 +101,7 @@ static void arm_heartbeat(struct shard *sh, struct conn *c)
 {
     c->next_beat_ms = sh->now_ms + sh->cfg->sse_heartbeat_ms;
     bool expires_first = c->expires_ms && c->expires_ms < c->next_beat_ms;
-    timer_arm(&sh->timers, &c->timer, expires_first ? c->expires_ms : c->next_beat_ms);
+    conn_arm_timer(sh, c, expires_first ? c->expires_ms : c->next_beat_ms);
 }
 
 int sseconn_track_positions(struct conn *c)

@@ -19,6 +19,10 @@
 #include "proto/ws.h"
 #include "proto/wsread.h"
 
+/* What handle_event returns when the input paused (conn_input_next): the
+ * reader stops after the message just handled. */
+#define INPUT_PAUSED 2
+
 /* A WebSocket connection's own state (its part of struct conn). */
 struct ws_state {
     struct ws_reader reader;
@@ -275,15 +279,22 @@ static int handle_event(void *ctx, const struct ws_event *ev)
         wsconn_close(sh, c, ev->close_code == WS_CLOSE_NO_STATUS ? 0 : ev->close_code, "");
         return 1;
     }
-    return c->state == CONN_OPEN ? 0 : 1;
+    if (c->state != CONN_OPEN)
+        return 1;
+    return conn_input_next(sh, c) ? 0 : INPUT_PAUSED;
 }
 
-static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+/* feed gives |len| bytes to the reader and returns how many it took: all,
+ * or those before the rest that a pause of the input left (conn.h
+ * conn_input_next). */
+static size_t feed(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
 {
-    c->last_rx_ms = sh->now_ms;
     const struct ws_limits limits = {sh->cfg->max_frame, sh->cfg->max_message};
     struct event_ctx ctx = {sh, c};
-    int r = ws_reader_feed(&ws_of(c)->reader, data, len, &limits, handle_event, &ctx);
+    size_t used = len;
+    int r = ws_reader_feed_some(&ws_of(c)->reader, data, len, &limits, handle_event, &ctx, &used);
+    if (r == INPUT_PAUSED)
+        return used;
     if (r < 0) {
         ws_of(c)->reader_failed = true;
         uint16_t code = (uint16_t)-r;
@@ -294,6 +305,36 @@ static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
         log_debug("connection %u: WebSocket error, closing with %u", c->slot, code);
         wsconn_close(sh, c, code, reason);
     }
+    return len; /* the rest of the input of a closing connection means nothing */
+}
+
+static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
+{
+    c->last_rx_ms = sh->now_ms;
+    if (conn_input_held(c) || !conn_input_next(sh, c)) {
+        conn_hold_input(sh, c, data, len); /* behind what waits already */
+        return;
+    }
+    size_t used = feed(sh, c, data, len);
+    if (used < len && c->state == CONN_OPEN)
+        conn_hold_input(sh, c, data + used, len - used);
+}
+
+/* resume goes on with the input a pause held, then reads again. */
+static void resume(struct shard *sh, struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+    if (c->state != CONN_OPEN)
+        return;
+    if (c->in.len > 0 && conn_input_next(sh, c)) {
+        size_t used = feed(sh, c, c->in.data, c->in.len);
+        if (c->state == CONN_OPEN)
+            inbuf_consume(&c->in, used);
+        else
+            inbuf_clear(&c->in);
+    }
+    if (c->state == CONN_OPEN && !(c->flags & CONN_READ_PAUSED) && c->in.len == 0)
+        conn_arm_recv(sh, c);
 }
 
 static int closing_event(void *ctx, const struct ws_event *ev)
@@ -330,7 +371,7 @@ static void arm_timer(struct shard *sh, struct conn *c)
         deadline = c->next_beat_ms;
     if (c->expires_ms && c->expires_ms < deadline)
         deadline = c->expires_ms;
-    timer_arm(&sh->timers, &c->timer, deadline);
+    conn_arm_timer(sh, c, deadline);
 }
 
 /* on_timer sends a ping when one is due and closes the connection (4002)
@@ -379,6 +420,7 @@ const struct conn_ops ws_conn_ops = {
     .on_data = on_data,
     .on_closing_data = on_closing_data,
     .on_timer = on_timer,
+    .resume = resume,
     .drain = drain,
     .close_slow = wsconn_close_slow,
     .release = release,

@@ -30,6 +30,9 @@ struct sendop {
     struct iovec iov[];
 };
 
+static void cancel(struct shard *sh, struct conn *c, enum uring_op op);
+static void arm_open_timer(struct shard *sh, struct conn *c);
+
 static int ensure_slot_capacity(struct shard *sh)
 {
     if (sh->num_free > 0)
@@ -148,6 +151,93 @@ void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what)
              (unsigned long long)sh->cfg->max_queued_bytes, what);
     counter_add(&sh->stats.slow_closes, 1);
     sendq_drop_unsent(&c->sq);
+}
+
+void conn_close_slow(struct shard *sh, struct conn *c)
+{
+    if (c->ops->close_slow) {
+        c->ops->close_slow(sh, c);
+        return;
+    }
+    conn_give_up_slow(sh, c, "closing");
+    conn_kill(sh, c);
+}
+
+/* output_over reports whether |c|'s queued output (events and replies)
+ * reached the point where its input pauses: half of --max-queued-bytes,
+ * leaving the other half for events before a slow-consumer close. */
+static bool output_over(const struct shard *sh, const struct conn *c)
+{
+    return c->sq.bytes >= sh->cfg->max_queued_bytes / 2;
+}
+
+/* pause_input stops reading from |c| until ops->resume. */
+static void pause_input(struct shard *sh, struct conn *c, bool output_full)
+{
+    c->flags |= CONN_READ_PAUSED;
+    if (output_full) {
+        if (!(c->flags & CONN_OUTPUT_FULL)) {
+            c->flags |= CONN_OUTPUT_FULL;
+            c->stall_deadline_ms = sh->now_ms + sh->cfg->send_timeout_ms;
+            counter_add(&sh->stats.output_pauses, 1);
+            arm_open_timer(sh, c);
+        }
+    } else {
+        counter_add(&sh->stats.input_budget_pauses, 1);
+        conn_add_work(sh, c); /* resumed in the next turn */
+    }
+    /* A subscriber reads with one multishot receive: stop it (what it
+     * still brings is held in c->in); one-shot receives are simply not
+     * re-armed. */
+    if (c->ops->reads_for_life && (c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_RECV_CANCEL)) {
+        c->flags |= CONN_RECV_CANCEL;
+        cancel(sh, c, OP_RECV);
+    }
+}
+
+bool conn_input_next(struct shard *sh, struct conn *c)
+{
+    if (c->state != CONN_OPEN || (c->flags & CONN_READ_PAUSED))
+        return false;
+    if (output_over(sh, c)) {
+        pause_input(sh, c, true);
+        return false;
+    }
+    if (c->input_turn != sh->turn) {
+        c->input_turn = sh->turn;
+        c->input_used = 0;
+    }
+    if (c->input_used >= sh->cfg->input_budget) {
+        pause_input(sh, c, false);
+        return false;
+    }
+    c->input_used++;
+    return true;
+}
+
+bool conn_hold_input(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
+{
+    /* What a paused connection receives is what was in flight before its
+     * receive stopped: at most the shard's provided buffers. */
+    size_t limit = (size_t)sh->cfg->recv_buffers * sh->cfg->recv_buffer_size;
+    if (inbuf_append(&c->in, data, len, limit) == 0)
+        return true;
+    log_warn("connection %u: more than %zu bytes of input held; closing", c->slot, limit);
+    conn_kill(sh, c);
+    return false;
+}
+
+/* output_drained resumes a connection paused for its output once the queue
+ * is down to a quarter of --max-queued-bytes. */
+static void output_drained(struct shard *sh, struct conn *c)
+{
+    if (!(c->flags & CONN_OUTPUT_FULL) || c->sq.bytes > sh->cfg->max_queued_bytes / 4)
+        return;
+    c->flags &= ~CONN_OUTPUT_FULL;
+    if (c->state == CONN_OPEN) {
+        arm_open_timer(sh, c);
+        conn_add_work(sh, c); /* resumed from the work list */
+    }
 }
 
 void conn_finish(struct shard *sh, struct conn *c)
@@ -333,6 +423,7 @@ void conn_on_send(struct shard *sh, struct conn *c, int res)
     } else {
         counter_add(&sh->stats.bytes_sent, (uint64_t)res);
         sendq_complete(&c->sq, (size_t)res);
+        output_drained(sh, c);
         if (c->sq.count > 0 || c->state == CONN_CLOSING)
             conn_mark_dirty(sh, c);
     }
@@ -362,8 +453,10 @@ static void on_recv_error(struct shard *sh, struct conn *c, int res)
 void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
 {
     bool more = (cqe_flags & IORING_CQE_F_MORE) != 0;
+    bool paused_by_us = false;
     if (!more) {
-        c->flags &= ~CONN_RECV_ARMED;
+        paused_by_us = (c->flags & CONN_RECV_CANCEL) != 0;
+        c->flags &= ~(CONN_RECV_ARMED | CONN_RECV_CANCEL);
         c->pending--;
     }
     if (cqe_flags & IORING_CQE_F_BUFFER) {
@@ -380,6 +473,12 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
          * still go out (and then we are done); otherwise we are done now. */
         if (c->state != CONN_CLOSING || c->sq.count == 0)
             conn_kill(sh, c);
+    } else if (res == -ECANCELED && paused_by_us) {
+        /* The receive a pause stopped; when the connection resumed
+         * meanwhile, its new receive goes out now. */
+        if (c->state == CONN_OPEN &&
+            !(c->flags & (CONN_READ_PAUSED | CONN_BLOCKED | CONN_AWAITING)))
+            conn_arm_recv(sh, c);
     } else if (res < 0) {
         on_recv_error(sh, c, res);
     } else if (!more && c->state != CONN_DEAD && !(c->flags & CONN_READ_PAUSED) &&
@@ -389,12 +488,60 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     conn_reap(sh, c);
 }
 
+/* arm_open_timer keeps an open connection's one timer at the earlier of
+ * the kind's deadline and the stall deadline. */
+static void arm_open_timer(struct shard *sh, struct conn *c)
+{
+    int64_t deadline = c->kind_deadline_ms;
+    if ((c->flags & CONN_OUTPUT_FULL) && (!deadline || c->stall_deadline_ms < deadline))
+        deadline = c->stall_deadline_ms;
+    if (deadline)
+        timer_arm(&sh->timers, &c->timer, deadline);
+    else
+        timer_cancel(&sh->timers, &c->timer);
+}
+
+void conn_arm_timer(struct shard *sh, struct conn *c, int64_t deadline_ms)
+{
+    c->kind_deadline_ms = deadline_ms > 0 ? deadline_ms : 1;
+    if (c->state == CONN_OPEN)
+        arm_open_timer(sh, c);
+}
+
+void conn_cancel_timer(struct shard *sh, struct conn *c)
+{
+    c->kind_deadline_ms = 0;
+    if (c->state == CONN_OPEN)
+        arm_open_timer(sh, c);
+}
+
+/* on_open_timer: the stall deadline first (a client that does not read for
+ * --send-timeout is closed); the kind's own deadline waits while the
+ * connection is paused for its output (it is not the client's delay). */
+static void on_open_timer(struct shard *sh, struct conn *c)
+{
+    if ((c->flags & CONN_OUTPUT_FULL) && sh->now_ms >= c->stall_deadline_ms) {
+        counter_add(&sh->stats.send_timeouts, 1);
+        log_info("connection %u: %llu bytes queued for --send-timeout %u ms without draining",
+                 c->slot, (unsigned long long)c->sq.bytes, sh->cfg->send_timeout_ms);
+        conn_close_slow(sh, c);
+        return;
+    }
+    if (c->kind_deadline_ms && sh->now_ms >= c->kind_deadline_ms &&
+        !(c->flags & CONN_OUTPUT_FULL)) {
+        c->kind_deadline_ms = 0;
+        if (c->ops->on_timer)
+            c->ops->on_timer(sh, c);
+    }
+    if (c->state == CONN_OPEN)
+        arm_open_timer(sh, c);
+}
+
 void conn_on_timer(struct shard *sh, struct conn *c)
 {
     switch (c->state) {
     case CONN_OPEN:
-        if (c->ops->on_timer)
-            c->ops->on_timer(sh, c);
+        on_open_timer(sh, c);
         break;
     case CONN_CLOSING:
     case CONN_LINGER:

@@ -47,6 +47,8 @@ enum conn_state {
 #define CONN_BLOCKED 0x080     /* waiting for room in a ring */
 #define CONN_AWAITING 0x100    /* a request is at its home shard: read no further */
 #define CONN_NO_LINGER 0x200   /* close TCP as soon as the final bytes are out */
+#define CONN_OUTPUT_FULL 0x400 /* reading paused until the queued output drains */
+#define CONN_RECV_CANCEL 0x800 /* the receive was cancelled to pause input: not an error */
 
 /* What fan-out queues to a connection: the shared bytes of one encoding of
  * the message (msg.h), or nothing (not a subscriber). */
@@ -124,11 +126,15 @@ struct conn {
     struct conn *next_dirty;
     struct conn *next_work;
     struct inbuf in;
-    struct subs subs;      /* WebSocket and SSE subscribers */
-    struct claims *claims; /* the token's (NULL in open mode, or before a token) */
-    int64_t expires_ms;    /* the token's exp on the monotonic clock; 0: none */
-    int64_t last_rx_ms;    /* WebSocket: when bytes last came in (idle timeout) */
-    int64_t next_beat_ms;  /* next ping (WebSocket) or heartbeat comment (SSE) */
+    struct subs subs;          /* WebSocket and SSE subscribers */
+    struct claims *claims;     /* the token's (NULL in open mode, or before a token) */
+    int64_t expires_ms;        /* the token's exp on the monotonic clock; 0: none */
+    int64_t last_rx_ms;        /* WebSocket: when bytes last came in (idle timeout) */
+    int64_t next_beat_ms;      /* next ping (WebSocket) or heartbeat comment (SSE) */
+    int64_t kind_deadline_ms;  /* the kind's own timer (conn_arm_timer); 0: none */
+    int64_t stall_deadline_ms; /* with CONN_OUTPUT_FULL: closed if still full then */
+    uint32_t input_turn;       /* the shard loop turn |input_used| counts in */
+    uint32_t input_used;       /* input messages handled in that turn */
     _Alignas(max_align_t) unsigned char kind_state[CONN_KIND_STATE_BYTES];
 };
 
@@ -165,6 +171,44 @@ void conn_give_up_slow(struct shard *sh, struct conn *c, const char *what);
 /* conn_set_claims makes |claims| the connection's (freeing the previous
  * ones) and notes when they expire. */
 void conn_set_claims(struct shard *sh, struct conn *c, struct claims *claims);
+
+/* conn_arm_timer sets the kind's own deadline (a ping, a heartbeat, a
+ * handshake timeout): ops->on_timer runs then. The base keeps the
+ * connection's one timer at the earlier of it and its own deadlines. */
+void conn_arm_timer(struct shard *sh, struct conn *c, int64_t deadline_ms);
+
+/* conn_cancel_timer drops the kind's deadline. */
+void conn_cancel_timer(struct shard *sh, struct conn *c);
+
+/* conn_input_next is asked before each input message (an HTTP request, a
+ * publish frame, a WebSocket message) is handled: may |c| handle one more
+ * now? It counts the message when yes. No when the connection's queued
+ * output, replies included, reached half of --max-queued-bytes, or when it
+ * handled --input-budget messages in this turn of the loop: then reading
+ * pauses (CONN_READ_PAUSED; a subscriber's receive is cancelled), the
+ * caller keeps the rest of its input in c->in, and ops->resume runs in the
+ * next turn (budget) or once the output drained to a quarter of the bound.
+ * A connection whose output stays over the bound for --send-timeout is
+ * closed as a slow consumer. This is how a client that sends but never
+ * reads is held to bounded memory, and how one connection's burst delays
+ * the others by at most one budget. */
+bool conn_input_next(struct shard *sh, struct conn *c);
+
+/* conn_input_held reports whether |c|'s input waits (paused, or bytes are
+ * already waiting in c->in): new bytes then go behind them in c->in. */
+static inline bool conn_input_held(const struct conn *c)
+{
+    return (c->flags & CONN_READ_PAUSED) || c->in.len > 0;
+}
+
+/* conn_hold_input keeps |len| more input bytes in c->in; false (after
+ * killing the connection) when that passes what a paused connection may
+ * hold. */
+bool conn_hold_input(struct shard *sh, struct conn *c, const uint8_t *data, size_t len);
+
+/* conn_close_slow closes a connection that does not read what it is sent:
+ * its kind's close_slow, or a reset for kinds without one. */
+void conn_close_slow(struct shard *sh, struct conn *c);
 
 /* conn_finish queues nothing more: flush what is queued, then shut the
  * write side and linger (OPEN -> CLOSING). */

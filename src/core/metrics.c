@@ -84,6 +84,16 @@ static const struct family totals[] = {
      "Subscribers closed for queueing more than --max-queued-bytes.", STAT(slow_closes)},
     {"ringcast_idle_closes_total", "counter",
      "WebSocket connections closed after --idle-timeout without input.", STAT(idle_closes)},
+    {"ringcast_output_pauses_total", "counter",
+     "Times a connection stopped being read because its queued output reached half of "
+     "--max-queued-bytes.",
+     STAT(output_pauses)},
+    {"ringcast_send_timeout_closes_total", "counter",
+     "Connections closed because their queued output stayed over that bound for --send-timeout.",
+     STAT(send_timeouts)},
+    {"ringcast_input_budget_pauses_total", "counter",
+     "Times a connection's input waited for the next loop turn after --input-budget messages.",
+     STAT(input_budget_pauses)},
     {"ringcast_ring_full_total", "counter",
      "Publishes that waited for room in a cross-shard ring (backpressure).", STAT(ring_full)},
 };

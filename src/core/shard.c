@@ -249,17 +249,6 @@ static void resume(struct shard *sh, struct conn *c)
         c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
 }
 
-/* close_slow closes a connection whose queue passed --max-queued-bytes. */
-static void close_slow(struct shard *sh, struct conn *c)
-{
-    if (c->ops->close_slow) {
-        c->ops->close_slow(sh, c);
-        return;
-    }
-    conn_give_up_slow(sh, c, "closing");
-    conn_kill(sh, c);
-}
-
 static void run_work(struct shard *sh)
 {
     struct conn *list = sh->work;
@@ -273,12 +262,12 @@ static void run_work(struct shard *sh)
             continue;
         }
         if ((c->flags & CONN_OVERFLOW) && c->state == CONN_OPEN)
-            close_slow(sh, c);
+            conn_close_slow(sh, c);
         if (c->flags & CONN_NEED_RECV) {
             c->flags &= ~CONN_NEED_RECV;
             conn_arm_recv(sh, c);
         }
-        if (c->flags & CONN_READ_PAUSED)
+        if ((c->flags & CONN_READ_PAUSED) && !(c->flags & CONN_OUTPUT_FULL))
             resume(sh, c);
     }
     list = sh->blocked;
@@ -395,6 +384,7 @@ static void iterate(struct shard *sh)
 {
     wait_for_work(sh);
     counter_add(&sh->stats.wakeups, 1);
+    sh->turn++;
     sh->now_ms = monotonic_ms();
     handle_completions(sh);
     drain_rings(sh);

@@ -69,6 +69,7 @@ struct shard {
     struct retain retain; /* oversized events this shard is home of, for fetching */
     struct timer_wheel timers;
     int64_t now_ms; /* monotonic clock, read once per iteration */
+    uint32_t turn;  /* loop iterations so far (per-turn input budgets) */
 
     struct conn *dirty_first; /* publishers: flushed first (conn_ops.flush_first) */
     struct conn *dirty_other; /* subscribers and HTTP */

@@ -385,11 +385,13 @@ void ws_reader_cleanup(struct ws_reader *r)
     release_all(r);
 }
 
-int ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len, const struct ws_limits *limits,
-                   ws_event_fn fn, void *ctx)
+int ws_reader_feed_some(struct ws_reader *r, uint8_t *data, size_t len,
+                        const struct ws_limits *limits, ws_event_fn fn, void *ctx, size_t *consumed)
 {
     size_t pos = 0;
+    int rc = 0;
 
+    *consumed = len;
     if (r->error)
         return -(int)r->error;
     if (r->closed)
@@ -397,23 +399,29 @@ int ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len, const struct 
 
     while (pos < len) {
         if (!r->in_frame) {
-            size_t consumed;
-            int rc = read_header(r, data + pos, len - pos, limits, &consumed);
+            size_t used;
+            rc = read_header(r, data + pos, len - pos, limits, &used);
             if (rc)
                 return fail(r, rc);
-            pos += consumed;
+            pos += used;
             if (!r->in_frame)
                 break; /* the header continues in the next feed */
         }
         /* Runs even when pos == len: a zero-length payload completes the
          * frame with its header. */
-        int rc = opcode_is_control(r->frame_opcode)
-                     ? read_control(r, data, len, &pos, fn, ctx)
-                     : read_data(r, data, len, &pos, limits, fn, ctx);
-        if (rc)
+        rc = opcode_is_control(r->frame_opcode) ? read_control(r, data, len, &pos, fn, ctx)
+                                                : read_data(r, data, len, &pos, limits, fn, ctx);
+        if (rc > 0)
+            *consumed = pos; /* the callback stopped: the rest is the caller's */
+        if (rc || r->closed)
             return rc;
-        if (r->closed)
-            return 0;
     }
     return 0;
+}
+
+int ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len, const struct ws_limits *limits,
+                   ws_event_fn fn, void *ctx)
+{
+    size_t consumed;
+    return ws_reader_feed_some(r, data, len, limits, fn, ctx, &consumed);
 }

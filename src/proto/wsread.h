@@ -83,4 +83,13 @@ void ws_reader_cleanup(struct ws_reader *r);
 int ws_reader_feed(struct ws_reader *r, uint8_t *data, size_t len, const struct ws_limits *limits,
                    ws_event_fn fn, void *ctx);
 
+/* ws_reader_feed_some is ws_reader_feed that also says, in |*consumed|, how
+ * many bytes of |data| it took: all of them, or (when the callback stopped
+ * it with a non-zero value) those up to the end of the frame whose event
+ * stopped it. The caller may feed the rest later (a connection that pauses
+ * its input); they are untouched. */
+int ws_reader_feed_some(struct ws_reader *r, uint8_t *data, size_t len,
+                        const struct ws_limits *limits, ws_event_fn fn, void *ctx,
+                        size_t *consumed);
+
 #endif

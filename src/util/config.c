@@ -64,7 +64,14 @@ static const struct opt options[] = {
     {"max-segments", "N", OPT_UINT, OFF(max_segments), 1, CONFIG_MAX_SEGMENTS_LIMIT,
      "most segments in a topic or pattern (default 32)"},
     {"max-queued-bytes", "BYTES", OPT_SIZE, OFF(max_queued_bytes), 1024, 1ull << 40,
-     "bytes queued for one subscriber before it is closed as slow (code 4001) (default 8M)"},
+     "bytes queued for one subscriber before it is closed as slow (code 4001); a connection "
+     "stops being read while half of it is queued, replies included (default 8M)"},
+    {"send-timeout", "DURATION", OPT_DURATION, OFF(send_timeout_ms), 1, 86400000,
+     "close a connection whose queued output stays over half of --max-queued-bytes this long "
+     "(default 30s)"},
+    {"input-budget", "N", OPT_UINT, OFF(input_budget), 1, 1000000,
+     "input messages (requests, frames) one connection may have handled per loop turn before "
+     "the others are served (default 256)"},
     {"max-publish-bytes", "BYTES", OPT_SIZE, OFF(max_publish_bytes), 1, 1u << 30,
      "largest publish payload; larger: NACK too_large (default 16M)"},
     {"max-payload", "BYTES", OPT_SIZE, OFF(max_payload), 0, 1ull << 32,
@@ -154,6 +161,8 @@ void config_defaults(struct rc_config *cfg)
     cfg->max_target_bytes = 0; /* half of max_header_bytes, once that is known */
     cfg->handshake_timeout_ms = 10000;
     cfg->close_timeout_ms = 2000;
+    cfg->send_timeout_ms = 30000;
+    cfg->input_budget = 256;
     cfg->shutdown_timeout_ms = 5000;
     cfg->ping_interval_ms = 30000;
     cfg->idle_timeout_ms = 75000;

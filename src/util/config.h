@@ -51,6 +51,8 @@ struct rc_config {
     unsigned max_target_bytes;  /* HTTP request target (URL) */
     unsigned handshake_timeout_ms;
     unsigned close_timeout_ms;    /* close handshake and slow-consumer grace */
+    unsigned send_timeout_ms;     /* output over the bound this long: closed */
+    unsigned input_budget;        /* input messages per connection per loop turn */
     unsigned shutdown_timeout_ms; /* SIGTERM: flush bound */
     unsigned ping_interval_ms;    /* WebSocket pings */
     unsigned idle_timeout_ms;     /* WebSocket: close when silent this long */

@@ -54,13 +54,16 @@ struct shard_stats {
     counter_t duplicates;     /* publishes recognised by message id */
     counter_t deliveries[STATS_NUM_PROTOCOLS];
     counter_t bytes_sent;
-    counter_t truncated;     /* events over --max-payload sent as a stub */
-    counter_t dropped;       /* events over --max-payload not delivered (--truncate=drop) */
-    counter_t slow_closes;   /* subscribers closed for --max-queued-bytes */
-    counter_t idle_closes;   /* WebSocket connections closed for --idle-timeout */
-    counter_t ring_full;     /* publishes that waited for room in a ring */
-    counter_t ring_messages; /* messages received from other shards to deliver */
-    counter_t wakeups;       /* loop iterations: no growth means the shard slept */
+    counter_t truncated;           /* events over --max-payload sent as a stub */
+    counter_t dropped;             /* events over --max-payload not delivered (--truncate=drop) */
+    counter_t slow_closes;         /* subscribers closed for --max-queued-bytes */
+    counter_t idle_closes;         /* WebSocket connections closed for --idle-timeout */
+    counter_t output_pauses;       /* reading paused: queued output at half --max-queued-bytes */
+    counter_t send_timeouts;       /* closed: output stayed over that bound for --send-timeout */
+    counter_t input_budget_pauses; /* reading paused: --input-budget spent in one loop turn */
+    counter_t ring_full;           /* publishes that waited for room in a ring */
+    counter_t ring_messages;       /* messages received from other shards to deliver */
+    counter_t wakeups;             /* loop iterations: no growth means the shard slept */
 };
 
 #endif

@@ -121,26 +121,105 @@ static void test_timer_dispatch_while_open(void **state)
     struct shard *sh = fake_shard(*state, 0);
     struct conn *c = conn_new(sh, 7, &fake_ops);
     assert_non_null(c);
+    /* The kind's deadline reached: its on_timer runs, once. */
+    conn_arm_timer(sh, c, sh->now_ms);
     conn_on_timer(sh, c);
     assert_int_equal(fake_calls.on_timer, 1);
     assert_ptr_equal(fake_calls.last_conn, c);
     assert_ptr_equal(fake_calls.last_shard, sh);
     assert_int_equal(c->state, CONN_OPEN);
-
-    /* Through the wheel: the node's callback reaches the kind's on_timer. */
-    timer_arm(&sh->timers, &c->timer, sh->now_ms + 200);
-    timer_advance(&sh->timers, sh->now_ms + 100, sh);
+    assert_int_equal(c->kind_deadline_ms, 0);
+    conn_on_timer(sh, c); /* no deadline left: the kind is not called */
     assert_int_equal(fake_calls.on_timer, 1);
-    timer_advance(&sh->timers, sh->now_ms + 400, sh);
+
+    /* Through the wheel: the node's callback reaches the kind's on_timer at
+     * its deadline, not before. */
+    int64_t start = sh->now_ms;
+    conn_arm_timer(sh, c, start + 200);
+    sh->now_ms = start + 100;
+    timer_advance(&sh->timers, sh->now_ms, sh);
+    assert_int_equal(fake_calls.on_timer, 1);
+    sh->now_ms = start + 400;
+    timer_advance(&sh->timers, sh->now_ms, sh);
     assert_int_equal(fake_calls.on_timer, 2);
     assert_int_equal(c->state, CONN_OPEN);
+
+    /* Cancelled: nothing fires. */
+    conn_arm_timer(sh, c, sh->now_ms + 100);
+    conn_cancel_timer(sh, c);
+    assert_false(timer_is_armed(&c->timer));
 
     /* A kind without on_timer: nothing happens. */
     struct conn *bare = conn_new(sh, 8, &fake_bare_ops);
     assert_non_null(bare);
+    conn_arm_timer(sh, bare, sh->now_ms);
     conn_on_timer(sh, bare);
     assert_int_equal(bare->state, CONN_OPEN);
     assert_int_equal(fake_calls.on_timer, 2);
+}
+
+/* Output over half of --max-queued-bytes pauses the input (and the kind's
+ * timer with it); draining to a quarter resumes it; staying over for
+ * --send-timeout closes the connection as a slow consumer. */
+static void test_output_bound_pauses_then_times_out(void **state)
+{
+    struct shard *sh = fake_shard(*state, 0);
+    struct rc_config *cfg = (struct rc_config *)sh->cfg;
+    cfg->max_queued_bytes = 4096;
+    cfg->send_timeout_ms = 1000;
+    struct conn *c = conn_new(sh, 7, &fake_ops);
+    assert_non_null(c);
+    static uint8_t reply[1024];
+    for (int i = 0; i < 2; i++) {
+        assert_true(conn_input_next(sh, c));
+        conn_send_copy(sh, c, reply, sizeof(reply));
+    }
+    assert_int_equal(c->sq.bytes, 2048); /* exactly half */
+    assert_false(conn_input_next(sh, c));
+    assert_true(c->flags & CONN_READ_PAUSED);
+    assert_true(c->flags & CONN_OUTPUT_FULL);
+    assert_false(conn_input_next(sh, c)); /* still */
+    assert_int_equal(counter_read(&sh->stats.output_pauses), 1);
+
+    /* The kind's deadline passes while paused: it waits. */
+    conn_arm_timer(sh, c, sh->now_ms + 10);
+    sh->now_ms += 500;
+    conn_on_timer(sh, c);
+    assert_int_equal(fake_calls.on_timer, 0);
+    assert_int_equal(c->state, CONN_OPEN);
+    /* --send-timeout after the pause: closed as slow (no close_slow in the
+     * fake kind: given up and killed). */
+    sh->now_ms += 500;
+    conn_on_timer(sh, c);
+    assert_int_equal(c->state, CONN_DEAD);
+    assert_int_equal(counter_read(&sh->stats.send_timeouts), 1);
+    assert_int_equal(fake_calls.on_timer, 0);
+}
+
+/* --input-budget messages per connection per loop turn, then a pause until
+ * the next turn (the work list resumes it). */
+static void test_input_budget_per_turn(void **state)
+{
+    struct shard *sh = fake_shard(*state, 0);
+    struct rc_config *cfg = (struct rc_config *)sh->cfg;
+    cfg->input_budget = 3;
+    struct conn *c = conn_new(sh, 7, &fake_ops);
+    assert_non_null(c);
+    sh->turn = 10;
+    for (int i = 0; i < 3; i++)
+        assert_true(conn_input_next(sh, c));
+    assert_false(conn_input_next(sh, c));
+    assert_true(c->flags & CONN_READ_PAUSED);
+    assert_false(c->flags & CONN_OUTPUT_FULL);
+    assert_true(c->flags & CONN_ON_WORK);
+    assert_ptr_equal(sh->work, c);
+    assert_int_equal(counter_read(&sh->stats.input_budget_pauses), 1);
+    /* The next turn, resumed: a fresh budget. */
+    sh->turn = 11;
+    c->flags &= ~CONN_READ_PAUSED;
+    for (int i = 0; i < 3; i++)
+        assert_true(conn_input_next(sh, c));
+    assert_false(conn_input_next(sh, c));
 }
 
 static void test_timer_kills_closing_connection(void **state)
@@ -313,6 +392,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lookup_rejects_stale_generation, setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_set_ops_moves_count_and_releases_old_kind, setup,
                                         fake_teardown),
+        cmocka_unit_test_setup_teardown(test_output_bound_pauses_then_times_out, setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_input_budget_per_turn, setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_timer_dispatch_while_open, setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_timer_kills_closing_connection, setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_mark_dirty_lists, setup, fake_teardown),

@@ -997,6 +997,51 @@ static void test_callback_stop_propagated(void **state)
     wire_free(&w);
 }
 
+/* ws_reader_feed_some: a callback that stops the feed (a paused input)
+ * learns where the next frame starts: the bytes from there are untouched
+ * (still masked), and feeding them later delivers the rest. At every stop
+ * point and with the message in one frame or fragmented. */
+static void test_feed_some_reports_where_it_stopped(void **state)
+{
+    (void)state;
+    struct wire w = {0};
+    put_str(&w, FIN | TEXT, "one");
+    size_t ends[4];
+    ends[0] = w.len;
+    put_str(&w, FIN | PING, "two");
+    ends[1] = w.len;
+    put_str(&w, TEXT, "thr"); /* fragmented: no event until its last frame */
+    put_str(&w, FIN | CONT, "ee");
+    ends[2] = w.len;
+    put_str(&w, FIN | TEXT, "four");
+    ends[3] = w.len;
+    for (size_t stop_at = 1; stop_at <= 3; stop_at++) {
+        uint8_t *copy = malloc(w.len);
+        assert_non_null(copy);
+        memcpy(copy, w.p, w.len);
+        struct ws_reader r;
+        struct rec rec = {.stop_at = stop_at, .stop_value = 2};
+        ws_reader_init(&r);
+        size_t used = 0;
+        assert_int_equal(ws_reader_feed_some(&r, copy, w.len, &default_limits, record, &rec, &used),
+                         2);
+        assert_int_equal(used, ends[stop_at - 1]);
+        assert_memory_equal(copy + used, w.p + used, w.len - used); /* untouched */
+        rec.stop_at = 0;
+        assert_int_equal(ws_reader_feed_some(&r, copy + used, w.len - used, &default_limits, record,
+                                             &rec, &used),
+                         0);
+        assert_int_equal(used, w.len - ends[stop_at - 1]); /* all of the rest */
+        assert_int_equal(rec.num_ev, 4);
+        assert_event(&rec.ev[2], WS_EV_MESSAGE, TEXT, "three", 5);
+        assert_event(&rec.ev[3], WS_EV_MESSAGE, TEXT, "four", 4);
+        ws_reader_cleanup(&r);
+        rec_free(&rec);
+        free(copy);
+    }
+    wire_free(&w);
+}
+
 /* A fragmented message in progress is freed by cleanup (no leak under ASan). */
 static void test_cleanup_mid_message(void **state)
 {
@@ -1136,6 +1181,7 @@ int main(void)
         cmocka_unit_test(test_memory_freed_after_each_message),
         cmocka_unit_test(test_large_message_bounded_buffer),
         cmocka_unit_test(test_callback_stop_propagated),
+        cmocka_unit_test(test_feed_some_reports_where_it_stopped),
         cmocka_unit_test(test_cleanup_mid_message),
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_random_splits),
