@@ -168,6 +168,11 @@ char *metrics_render(const struct shard_set *set, size_t *out_len)
     by_protocol(&t, set, "ringcast_shard_deliveries_total", "counter",
                 "Events queued to subscribers by shard and protocol.", STAT(deliveries), 1,
                 STATS_WEBSOCKET, STATS_SSE);
+    per_shard(&t, set, "ringcast_shard_connections_refused_total", "counter",
+              "Connections refused over the shard's share of --max-connections.", STAT(refused));
+    per_shard(&t, set, "ringcast_shard_accept_stalls_total", "counter",
+              "Times the shard stopped accepting while refusals held every spare slot.",
+              STAT(accept_stalls));
     per_shard(&t, set, "ringcast_shard_publishes_total", "counter",
               "Events sequenced by each home shard.", STAT(publishes));
     per_shard(&t, set, "ringcast_shard_ring_full_total", "counter",

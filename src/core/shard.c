@@ -19,7 +19,8 @@
 
 #define TIMER_TICK_MS 50
 #define LISTEN_BACKLOG 4096
-#define ACCEPT_RETRY_MS 100 /* after running out of descriptors */
+#define ACCEPT_RETRY_MS 100 /* after running out of memory or files */
+#define ACCEPT_DEPTH 4      /* one-shot accepts armed per listener */
 #define EXIT_GRACE_MS 1000  /* at exit: time for killed connections' requests to end */
 
 static int64_t monotonic_ms(void)
@@ -62,32 +63,61 @@ static void arm_doorbell(struct shard *sh)
     io_uring_sqe_set_data64(sqe, uring_pack(OP_DOORBELL, 0, 0));
 }
 
-/* Accepting. */
+/* Accepting.
+ *
+ * An accept that finds the table of direct descriptors full has already
+ * taken its connection off the listen backlog, and the kernel drops it:
+ * the client sees a bare EOF or a reset instead of its refusal. So each
+ * accept armed is promised a slot (|table_used|), and accepts are armed
+ * only while the table has one free for each: in a burst past the limit,
+ * once the refusals in flight hold every spare slot, connections wait in
+ * the backlog until a refusal's close frees one. Hence one-shot accepts,
+ * a few per listener: a multishot accept would take every connection
+ * waiting. */
 
-static void arm_accept(struct shard *sh, unsigned which)
+static bool table_has_room(const struct shard *sh)
 {
-    struct shard_listener *l = &sh->listeners[which];
-    if (l->accept_armed || l->fd < 0)
-        return;
-    struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    sockop_prep_accept(sqe, l->fd, sh->feat.accept_multishot);
-    io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, 0, which));
-    l->accept_armed = true;
+    return sh->table_used < sh->table_slots;
 }
 
+/* arm_accepts arms accepts on the listeners in turn, up to ACCEPT_DEPTH
+ * each, while the table has room. */
 static void arm_accepts(struct shard *sh)
 {
-    for (unsigned i = 0; i < sh->set->num_listeners; i++)
-        arm_accept(sh, i);
+    if (sh->accept_paused || sh->draining)
+        return;
+    bool armed = true, wanted = false;
+    while (armed) {
+        armed = false;
+        for (unsigned i = 0; i < sh->set->num_listeners; i++) {
+            struct shard_listener *l = &sh->listeners[i];
+            if (l->fd < 0 || l->accepts_armed >= ACCEPT_DEPTH)
+                continue;
+            if (!table_has_room(sh)) {
+                wanted = true;
+                break;
+            }
+            struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+            sockop_prep_accept(sqe, l->fd);
+            io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, 0, i));
+            l->accepts_armed++;
+            sh->table_used++;
+            armed = true;
+        }
+    }
+    /* Counted once per stall, however many iterations it lasts. */
+    if (wanted && !sh->accept_stalled)
+        counter_add(&sh->stats.accept_stalls, 1);
+    sh->accept_stalled = wanted;
 }
 
 /* refuse answers a connection over --max-connections with what its
  * listener's kind says (written once at set-up: the bytes must outlive the
- * send requests that carry them) and closes it. */
+ * send requests that carry them) and closes it (refuse.h). */
 static void refuse(struct shard *sh, unsigned which, int fd)
 {
     const struct shard_listener *l = &sh->listeners[which];
-    sockop_send_and_close(&sh->ring, fd, l->refusal, l->refusal_len);
+    refuse_start(sh, fd, l->refusal, l->refusal_len);
     counter_add(&sh->stats.refused, 1);
     if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
@@ -107,30 +137,30 @@ static void new_connection(struct shard *sh, unsigned which, int fd)
     conn_arm_recv(sh, c);
 }
 
-static void on_accept(struct shard *sh, unsigned which, int res, uint32_t flags)
+/* on_accept takes an accept's completion. Its promised slot goes to the
+ * connection or refusal (and is given back when the socket's close
+ * completes), or back to the table when nothing was accepted. The loop
+ * arms the next accepts at the end of the iteration. */
+static void on_accept(struct shard *sh, unsigned which, int res)
 {
     if (which >= sh->set->num_listeners)
         return;
-    struct shard_listener *l = &sh->listeners[which];
-    if (!(flags & IORING_CQE_F_MORE))
-        l->accept_armed = false;
+    sh->listeners[which].accepts_armed--;
     if (res >= 0) {
         if (sh->draining)
             sockop_close(&sh->ring, res);
         else
             new_connection(sh, which, res);
-    } else if (res == -EINVAL && sh->feat.accept_multishot) {
-        log_warn("multishot accept not supported by the kernel: using one-shot accepts");
-        sh->feat.accept_multishot = false;
-    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        return;
+    }
+    sh->table_used--;
+    if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         log_warn("accept failed: %s; pausing accepts for %d ms", strerror(-res), ACCEPT_RETRY_MS);
         sh->accept_paused = true;
         sh->accept_resume_ms = sh->now_ms + ACCEPT_RETRY_MS;
     } else if (res != -ECANCELED && res != -EBADF) {
         log_debug("accept failed: %s", strerror(-res));
     }
-    if (!l->accept_armed && !sh->accept_paused && !sh->draining)
-        arm_accept(sh, which);
 }
 
 /* Completions. */
@@ -141,7 +171,13 @@ static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
     struct conn *c;
     switch (uring_op_of(ud)) {
     case OP_ACCEPT:
-        on_accept(sh, uring_slot_of(ud), cqe->res, cqe->flags);
+        on_accept(sh, uring_slot_of(ud), cqe->res);
+        break;
+    case OP_CLOSE:
+        sh->table_used--;
+        break;
+    case OP_REFUSE:
+        refuse_on_completion(sh, uring_slot_of(ud), uring_gen_of(ud), cqe->res);
         break;
     case OP_RECV:
         c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
@@ -315,9 +351,9 @@ static void close_listeners(struct shard *sh)
         struct shard_listener *l = &sh->listeners[i];
         if (l->fd < 0)
             continue;
-        if (l->accept_armed) {
+        if (l->accepts_armed > 0) {
             struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-            io_uring_prep_cancel64(sqe, uring_pack(OP_ACCEPT, 0, i), 0);
+            io_uring_prep_cancel64(sqe, uring_pack(OP_ACCEPT, 0, i), IORING_ASYNC_CANCEL_ALL);
             io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
         }
         close(l->fd);
@@ -348,7 +384,8 @@ static bool check_phase(struct shard *sh, bool *reported_drained)
     int phase = shard_set_phase(sh->set);
     if (phase >= PHASE_DRAIN && !sh->drain_started)
         start_drain(sh);
-    if (sh->drain_started && sh->num_conns == 0 && !*reported_drained) {
+    if (sh->drain_started && sh->num_conns == 0 && refuse_active(&sh->refusals) == 0 &&
+        !*reported_drained) {
         *reported_drained = true;
         atomic_fetch_add_explicit(&sh->set->shards_drained, 1, memory_order_acq_rel);
     }
@@ -390,10 +427,9 @@ static void iterate(struct shard *sh)
     drain_rings(sh);
     run_work(sh);
     timer_advance(&sh->timers, sh->now_ms, sh);
-    if (sh->accept_paused && sh->now_ms >= sh->accept_resume_ms && !sh->draining) {
+    if (sh->accept_paused && sh->now_ms >= sh->accept_resume_ms)
         sh->accept_paused = false;
-        arm_accepts(sh);
-    }
+    arm_accepts(sh);
     flush_list(sh, &sh->dirty_first);
     flush_list(sh, &sh->dirty_other);
     publish_rings(sh);
@@ -415,7 +451,7 @@ static void run(struct shard *sh)
         if (sh->conns[i])
             conn_kill(sh, sh->conns[i]);
     int64_t deadline = monotonic_ms() + EXIT_GRACE_MS;
-    while (sh->num_conns > 0 && sh->now_ms < deadline)
+    while ((sh->num_conns > 0 || refuse_active(&sh->refusals) > 0) && sh->now_ms < deadline)
         iterate(sh);
 }
 
@@ -465,13 +501,15 @@ static int setup(struct shard *sh)
     }
     sh->ring_ready = true;
     sh->max_conns = (cfg->max_connections + num_shards - 1) / num_shards;
-    ret = sockop_register_table(&sh->ring, sh->max_conns + SOCKOP_TABLE_SLACK);
+    sh->table_slots = sh->max_conns + SOCKOP_TABLE_SLACK;
+    ret = sockop_register_table(&sh->ring, sh->table_slots);
     if (ret != 0) {
         log_error("cannot register a table of %u direct descriptors (needs Linux 5.19 or later, "
                   "and RLIMIT_NOFILE at least as large): %s",
-                  sh->max_conns + SOCKOP_TABLE_SLACK, strerror(-ret));
+                  sh->table_slots, strerror(-ret));
         return -1;
     }
+    refuse_init(&sh->refusals);
     ret = bufring_setup(&sh->bufs, &sh->ring, 0, cfg->recv_buffers, cfg->recv_buffer_size);
     if (ret != 0) {
         log_error("cannot register the receive buffer ring (needs Linux 5.19 or later): %s",

@@ -23,6 +23,7 @@
 #include "pubsub/index.h"
 #include "pubsub/interest.h"
 #include "pubsub/retain.h"
+#include "core/refuse.h"
 #include "core/shardset.h"
 #include "util/stats.h"
 #include "util/timer.h"
@@ -34,8 +35,8 @@ struct sendop;
 /* One of the shard's listening sockets (shardset.h's listener table). */
 struct shard_listener {
     int fd;
-    bool accept_armed;
-    char refusal[256]; /* the answer over --max-connections; outlives its sends */
+    uint32_t accepts_armed; /* one-shot accepts in flight */
+    char refusal[256];      /* the answer over --max-connections; outlives its sends */
     size_t refusal_len;
 };
 
@@ -62,6 +63,14 @@ struct shard {
     uint32_t next_gen;
     struct sendop **sendops; /* per slot: the sendmsg in flight and its iovecs */
     uint32_t sendops_cap;
+    /* The ring's table of direct descriptors (sockop.h): its size, and its
+     * slots taken or promised: connections, refusals, accepts armed and
+     * closes not yet completed. An accept is armed only while this stays
+     * at most |table_slots|, so none finds the table full. */
+    uint32_t table_slots;
+    uint32_t table_used;
+    bool accept_stalled;      /* the table is full: connections wait in the backlog */
+    struct refusals refusals; /* connections over the limit being answered */
 
     struct index index;
     struct interest interest; /* read by the homes: may this shard want a topic? */
@@ -78,7 +87,7 @@ struct shard {
 
     bool *ring_pushed;  /* per destination shard: items pushed this iteration */
     bool *shard_wants;  /* per shard: scratch for one fan-out's interest check */
-    bool accept_paused; /* out of descriptors: accepts resume at |accept_resume_ms| */
+    bool accept_paused; /* out of memory or files: accepts resume at |accept_resume_ms| */
     int64_t accept_resume_ms;
     bool rings_pending; /* an incoming ring still had items */
     bool home_blocked;  /* publish requests left in a ring for lack of room */

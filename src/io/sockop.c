@@ -11,13 +11,10 @@ int sockop_register_table(struct io_uring *ring, unsigned slots)
     return io_uring_register_files_sparse(ring, slots);
 }
 
-void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, bool multishot)
+void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd)
 {
-    if (multishot)
-        io_uring_prep_multishot_accept_direct(sqe, listen_fd, NULL, NULL, 0);
-    else
-        /* liburing stores the index plus one: this asks for any free slot. */
-        io_uring_prep_accept_direct(sqe, listen_fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC - 1);
+    /* liburing stores the index plus one: this asks for any free slot. */
+    io_uring_prep_accept_direct(sqe, listen_fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC - 1);
 }
 
 /* ignore marks a request whose completion says nothing the loop needs. */
@@ -45,7 +42,7 @@ void sockop_close(struct io_uring *ring, int slot)
 {
     struct io_uring_sqe *sqe = uring_get_sqe(ring);
     io_uring_prep_close_direct(sqe, (unsigned)slot);
-    ignore(sqe);
+    io_uring_sqe_set_data64(sqe, uring_pack(OP_CLOSE, 0, (uint32_t)slot));
 }
 
 void sockop_send_and_close(struct io_uring *ring, int slot, const void *data, size_t len)

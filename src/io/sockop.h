@@ -16,17 +16,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Table slots beyond a shard's share of --max-connections: connections
- * that are refused (503) still occupy one until their close completes. */
+/* Table slots beyond a shard's share of --max-connections, for what holds
+ * a slot besides the connections: accepts armed (each may fill one),
+ * connections being refused (each until its close completes) and closes
+ * not yet completed. An accept must be armed only while the table has a
+ * slot for everything in flight: one that finds the table full has already
+ * taken its connection off the listen backlog, and the kernel drops it (the
+ * client sees a bare EOF or a reset; the completion says -ENFILE). */
 #define SOCKOP_TABLE_SLACK 64
 
 /* sockop_register_table gives |ring| an empty table of |slots| direct
  * descriptors. Returns 0 or -errno. */
 int sockop_register_table(struct io_uring *ring, unsigned slots);
 
-/* sockop_prep_accept accepts on |listen_fd| into a free table slot (the
- * completion's result is the slot). */
-void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, bool multishot);
+/* sockop_prep_accept accepts one connection on |listen_fd| into a free
+ * table slot (the completion's result is the slot). One-shot: a multishot
+ * accept takes every connection waiting, however few slots are free. */
+void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd);
 
 /* sockop_target makes a request prepared with a slot as its fd use the
  * table. */
@@ -49,12 +55,14 @@ void sockop_shutdown(struct io_uring *ring, int slot, int how, uint64_t user_dat
  * ring (with many connections, each closing one, that is quadratic). */
 void sockop_cancel(struct io_uring *ring, uint64_t target, uint64_t user_data);
 
-/* sockop_close closes |slot| and frees it for the next accept. */
+/* sockop_close closes |slot| and frees it for the next accept; its
+ * completion (OP_CLOSE) says the slot is free. */
 void sockop_close(struct io_uring *ring, int slot);
 
 /* sockop_send_and_close sends |len| bytes (which must stay valid until the
  * ring has run the request: static or long-lived storage) and then closes
- * |slot|, whether or not the send worked. */
+ * |slot|, whether or not the send worked. No shutdown and drain: a peer
+ * whose input is still unread gets a reset, which may overtake the bytes. */
 void sockop_send_and_close(struct io_uring *ring, int slot, const void *data, size_t len);
 
 #endif

@@ -54,7 +54,6 @@ int uring_setup(struct io_uring *ring, unsigned entries, struct uring_features *
         io_uring_free_probe(probe);
     }
     out->recv_multishot = true;
-    out->accept_multishot = true;
     return 0;
 }
 

@@ -3,7 +3,7 @@
  * Debian's liburing is 2.3 while kernels are often much newer, so features
  * are found out at run time: setup flags by trying them from the best
  * combination down, opcodes through the probe interface, and multishot
- * accept and receive by their first completion (see shard.c). */
+ * receive by its first completion (see conn.c). */
 #ifndef RC_URING_H
 #define RC_URING_H
 
@@ -20,7 +20,6 @@ struct uring_features {
     bool send_zc;        /* IORING_OP_SEND_ZC */
     bool ext_arg;        /* timeouts in io_uring_enter itself */
     bool recv_multishot; /* assumed until the kernel says EINVAL */
-    bool accept_multishot;
 };
 
 /* uring_setup creates |ring| with |entries| submission slots (and four
@@ -46,6 +45,8 @@ enum uring_op {
     OP_DOORBELL, /* eventfd read: wake-ups without MSG_RING, and from main */
     OP_IGNORE,   /* cancel requests and the like */
     OP_SOCKOP,   /* shutdown or cancel on a connection's socket: counted in its ops */
+    OP_CLOSE,    /* a socket's slot is free again (sockop_close) */
+    OP_REFUSE,   /* a step of a refusal (core/refuse.h): slot is its index */
 };
 
 static inline uint64_t uring_pack(enum uring_op op, uint32_t gen, uint32_t slot)

@@ -49,6 +49,7 @@ struct shard_stats {
     counter_t topics_sequenced;                 /* gauge: topics this shard is home of */
     counter_t accepted;
     counter_t refused;        /* over --max-connections */
+    counter_t accept_stalls;  /* accepting stopped: every spare table slot in use */
     counter_t publishes;      /* events sequenced by this shard as home */
     counter_t publish_errors; /* publishes refused (NACK or HTTP error) */
     counter_t duplicates;     /* publishes recognised by message id */
