@@ -14,19 +14,28 @@ static int fail(const char **out_code, const char *code, char *message, size_t m
     return -1;
 }
 
-static int parse_type(const char *type, enum control_type *out)
+/* parse_type compares the whole decoded string: "ping\u0000" (length 5)
+ * is not "ping". */
+static int parse_type(const json_t *type, enum control_type *out)
 {
-    if (strcmp(type, "subscribe") == 0)
-        *out = CONTROL_SUBSCRIBE;
-    else if (strcmp(type, "unsubscribe") == 0)
-        *out = CONTROL_UNSUBSCRIBE;
-    else if (strcmp(type, "ping") == 0)
-        *out = CONTROL_PING;
-    else if (strcmp(type, "refresh") == 0)
-        *out = CONTROL_REFRESH;
-    else
-        return -1;
-    return 0;
+    static const struct {
+        const char *name;
+        enum control_type type;
+    } types[] = {
+        {"subscribe", CONTROL_SUBSCRIBE},
+        {"unsubscribe", CONTROL_UNSUBSCRIBE},
+        {"ping", CONTROL_PING},
+        {"refresh", CONTROL_REFRESH},
+    };
+    const char *text = json_string_value(type);
+    size_t len = json_string_length(type);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (len == strlen(types[i].name) && memcmp(text, types[i].name, len) == 0) {
+            *out = types[i].type;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int control_parse(struct control_msg *out, const uint8_t *data, size_t len, const char **out_code,
@@ -34,8 +43,12 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
 {
     memset(out, 0, sizeof(*out));
     json_error_t err;
-    json_t *root =
-        json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    /* JSON_ALLOW_NUL: "\u0000" is valid JSON. A string holding it is judged
+     * like any other (a topic is bad_topic, a type unknown_type), always by
+     * its length; only a member name holding it is refused here, as jansson
+     * keeps no such names. */
+    json_t *root = json_loadb((const char *)data, len,
+                              JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
     if (!root) {
         *out_code = CONTROL_ERR_BAD_JSON;
         snprintf(message, message_len, "invalid JSON at position %d: %s", err.position, err.text);
@@ -46,8 +59,8 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
         return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
                     "a control message is a JSON object");
     }
-    const char *type = json_string_value(json_object_get(root, "type"));
-    if (!type) {
+    const json_t *type = json_object_get(root, "type");
+    if (!json_is_string(type)) {
         json_decref(root);
         return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
                     "\"type\" must be a string");

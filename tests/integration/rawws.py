@@ -43,6 +43,18 @@ def parse_close(data):
     return struct.unpack("!H", data[:2])[0], data[2:]
 
 
+def connect(host, port, timeout=5, rcvbuf=None):
+    """A TCP connection to |host|:|port|; with |rcvbuf|, SO_RCVBUF is set
+    before connecting, so the window the peer sees stays that small."""
+    if rcvbuf is None:
+        return socket.create_connection((host, port), timeout=timeout)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(timeout)
+    sock.connect((host, port))
+    return sock
+
+
 def http_request(host, port, data, timeout=5):
     """Sends |data| on a new connection and returns everything the server
     sends until it closes the connection."""
@@ -74,8 +86,10 @@ def read_until_eof(sock, timeout=5):
 class RawWS:
     """A WebSocket connection on a plain socket, after a real handshake."""
 
-    def __init__(self, host, port, path="/v1/ws", timeout=5):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None):
+        """Connects and upgrades; with |rcvbuf|, the socket's receive buffer
+        is that small from before the connect (so is the TCP window)."""
+        self.sock = connect(host, port, timeout, rcvbuf)
         self.timeout = timeout
         self.reader = StreamReader()
         key = base64.b64encode(os.urandom(16)).decode()

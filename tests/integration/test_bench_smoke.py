@@ -312,3 +312,42 @@ def test_loopback_zerocopy_reports_both_modes():
         assert r["error"] == "" and r["count"] == 300 and r["mib_per_s"] > 0, r
     assert send["notifications"] == 0
     assert zc["notifications"] == 300 and 0 <= zc["copied"] <= 300, zc
+
+
+ABUSE_CASES = ["http-pipelined-get", "ws-subscribe-over-limit", "pub-acked-publish", "slowloris",
+               "garbage-websocket", "ws-nul-in-json", "subscribe-burst"]
+
+
+def test_abuse_runs_each_group_small(small_asan_quarantine):
+    """bench/abuse (issue 13) at tiny sizes against the build under test: a
+    case of each group (unread replies, slow readers, the subscribe burst)
+    each on a fresh server; the JSON line has one row per case, with the
+    watcher's delays and nothing lost. (The contract at CI sizes is
+    test_hardening.py's; the full sizes are the benchmark's.)"""
+    top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    tool = os.path.join(top, "bench", "abuse")
+    p = subprocess.run([tool, "--help"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0 and "--unread-bytes" in p.stdout and "Exit" in p.stdout, p.stderr
+    p = subprocess.run([tool, "--cases", "no-such-case"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 2 and "no-such-case" in p.stderr, (p.returncode, p.stderr)
+
+    p = subprocess.run([tool, "--server", binary("ringcast"), "--cases", ",".join(ABUSE_CASES),
+                        "--unread-bytes", "64K", "--burst", "500", "--slow-size", "ci",
+                        "--hold", "0.5", "--warm-up", "1M", "--rate", "100"],
+                       capture_output=True, text=True, timeout=240)
+    assert not SANITIZER.search(p.stderr), p.stderr
+    lines = p.stdout.strip().splitlines()
+    r = json.loads(lines[-1])
+    assert p.returncode == 0 and r["ok"] is True, p.stdout + p.stderr
+    assert [c["case"] for c in r["cases"]] == ABUSE_CASES, r
+    table = "\n".join(lines[:-1])
+    for c in r["cases"]:
+        assert c["case"] in table and c["server_exit"] == 0 and c["healthz"] == 200, c
+        assert c["written"] > 0 and c["outcome"], c
+        w = c["watch"]
+        assert w["lost"] == 0 and w["received"] == w["published"] > 0, c
+        assert w["samples"] > 0 and 0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"], c
+        if c["group"] == "unread":
+            assert c["within_bound"] is True and c["outcome"].startswith("all, "), c
+    assert r["cases"][-1]["outcome"].startswith("500 subscribed"), r

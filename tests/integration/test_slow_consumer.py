@@ -17,8 +17,7 @@ import subprocess
 import threading
 import time
 
-import pytest
-
+from abuse import RssSampler
 from conftest import binary, publish, publish_many
 from test_fanout_node import NodeSubscribers
 
@@ -134,28 +133,6 @@ class RawWsClient:
         self.sock.close()
 
 
-class RssSampler:
-    """Samples the server's RSS every |interval| seconds in a thread."""
-
-    def __init__(self, server, interval=0.1):
-        self.server = server
-        self.interval = interval
-        self.samples = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping.is_set():
-            self.samples.append(self.server.rss_kib())
-            self.stopping.wait(self.interval)
-
-    def stop(self):
-        self.stopping.set()
-        self.thread.join(5)
-        return max(self.samples)
-
-
 def assert_consecutive(events, topic, first=1):
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(first, first + len(events))), "seqs not consecutive: %s" % seqs[:50]
@@ -174,16 +151,6 @@ def padded_events(topic, count, size):
     """|count| events whose data is {"i": i, "pad": "xxx..."} of about |size| bytes."""
     pad = "x" * size
     return [{"topic": topic, "data": {"i": i, "pad": pad}} for i in range(1, count + 1)]
-
-
-@pytest.fixture
-def small_asan_quarantine(monkeypatch):
-    """ASan keeps freed memory in a quarantine of up to 256 MiB by default, so
-    under ASan the RSS of a server that frees everything still grows with the
-    bytes that pass through it. A small quarantine makes RSS track live
-    memory; other builds ignore the variable."""
-    options = os.environ.get("ASAN_OPTIONS", "")
-    monkeypatch.setenv("ASAN_OPTIONS", (options + ":" if options else "") + "quarantine_size_mb=4")
 
 
 EVENTS = 3000
@@ -240,7 +207,7 @@ def test_slow_consumer_is_closed_and_memory_stays_bounded(start_server, small_as
 
         time.sleep(0.5)
         baseline = server.rss_kib()
-        sampler = RssSampler(server)
+        sampler = RssSampler(server.proc.pid, interval=0.1)
         start = time.time()
         seqs = publish_paced(server, padded_events("s", EVENTS, EVENT_SIZE))
         published = time.time() - start

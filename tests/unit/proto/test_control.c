@@ -144,7 +144,7 @@ static void test_bad_json(void **state)
         "{\"type\":\"ping\"} x",
         "{\"type\":\"ping\"}{}",
         "{\"type\":\"pi\\ng\"}x",
-        "{\"type\":\"ping\\u0000\"}",
+        "{\"ty\\u0000pe\":\"ping\"}", /* a member name with a NUL: jansson keeps none */
         "{\"type\":\"subscribe\",\"topics\":[\"a\",]}",
         "{\"type\":\"ping\",\"type\":\"ping\"}",                     /* duplicate key */
         "{\"type\":\"subscribe\",\"topics\":[],\"topics\":[\"a\"]}", /* duplicate key */
@@ -165,6 +165,46 @@ static void test_embedded_nul_in_input(void **state)
     /* Only the first |len| bytes count. */
     parse_len(&p, "{\"type\":\"ping\"}trailing", 15);
     assert_int_equal(p.rc, 0);
+    control_free(&p.m);
+}
+
+/* "\u0000" is valid JSON: a string that decodes to a NUL byte is judged
+ * like any other string, by its whole length (docs/protocol/websocket.md:
+ * a type that is not one of the four is unknown_type; a topic with a
+ * character outside the rules is bad_topic, decided by the caller from
+ * control_topic's length). */
+static void test_nul_in_strings(void **state)
+{
+    expect_error("{\"type\":\"subscribe\\u0000\",\"topics\":[\"a\"]}", CONTROL_ERR_UNKNOWN_TYPE);
+    expect_error("{\"type\":\"ping\\u0000\"}", CONTROL_ERR_UNKNOWN_TYPE);
+    expect_error("{\"type\":\"\\u0000ping\"}", CONTROL_ERR_UNKNOWN_TYPE);
+    expect_error("{\"type\":\"\\u0000\"}", CONTROL_ERR_UNKNOWN_TYPE);
+
+    struct parsed p;
+    parse(&p, "{\"type\":\"subscribe\",\"topics\":[\"a\\u0000b\",\"\\u0000\",\"c\"]}");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(control_num_topics(&p.m), 3);
+    size_t len = 0;
+    const char *t = control_topic(&p.m, 0, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(t, "a\0b", 3);
+    t = control_topic(&p.m, 1, &len);
+    assert_int_equal(len, 1);
+    assert_int_equal(t[0], '\0');
+    assert_string_equal(control_topic(&p.m, 2, &len), "c");
+    control_free(&p.m);
+
+    /* A token keeps its length, NUL and all (the JWT check refuses it). */
+    parse(&p, "{\"type\":\"refresh\",\"token\":\"a.b\\u0000.c\"}");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.m.token_len, 6);
+    assert_memory_equal(p.m.token, "a.b\0.c", 6);
+    control_free(&p.m);
+
+    /* In a member that is ignored, it is ignored. */
+    parse(&p, "{\"type\":\"ping\",\"id\":\"\\u0000\"}");
+    assert_int_equal(p.rc, 0);
+    assert_int_equal(p.m.type, CONTROL_PING);
     control_free(&p.m);
 }
 
@@ -433,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_refresh),
         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_embedded_nul_in_input),
+        cmocka_unit_test(test_nul_in_strings),
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_scalar_is_bad_request),
         cmocka_unit_test(test_type_missing_or_not_string),
