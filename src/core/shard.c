@@ -64,15 +64,29 @@ static void arm_doorbell(struct shard *sh)
 
 /* Accepting. */
 
+/* accepts_in_flight is how many accept requests a listener keeps armed:
+ * one multishot, or SHARD_ACCEPTS one-shot ones. */
+static unsigned accepts_in_flight(const struct shard *sh)
+{
+    return sh->feat.accept_multishot ? 1 : SHARD_ACCEPTS;
+}
+
 static void arm_accept(struct shard *sh, unsigned which)
 {
     struct shard_listener *l = &sh->listeners[which];
-    if (l->accept_armed || l->fd < 0)
-        return;
-    struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-    sockop_prep_accept(sqe, l->fd, sh->feat.accept_multishot);
-    io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, 0, which));
-    l->accept_armed = true;
+    for (unsigned i = 0; i < accepts_in_flight(sh) && l->fd >= 0; i++) {
+        struct shard_accept *a = &l->accepts[i];
+        if (a->armed)
+            continue;
+        struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+        a->addr_len = sizeof(a->addr);
+        if (sh->feat.accept_multishot)
+            sockop_prep_accept(sqe, l->fd, true, NULL, NULL);
+        else
+            sockop_prep_accept(sqe, l->fd, false, (struct sockaddr *)&a->addr, &a->addr_len);
+        io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, i, which));
+        a->armed = true;
+    }
 }
 
 static void arm_accepts(struct shard *sh)
@@ -81,44 +95,59 @@ static void arm_accepts(struct shard *sh)
         arm_accept(sh, i);
 }
 
-/* refuse answers a connection over --max-connections with what its
- * listener's kind says (written once at set-up: the bytes must outlive the
- * send requests that carry them) and closes it. */
-static void refuse(struct shard *sh, unsigned which, int fd)
+/* refuse answers a connection refused for |why| with what its listener's
+ * kind says (written once at set-up: the bytes must outlive the send
+ * requests that carry them) and closes it. */
+static void refuse(struct shard *sh, unsigned which, int fd, enum conn_refusal why)
 {
     const struct shard_listener *l = &sh->listeners[which];
-    sockop_send_and_close(&sh->ring, fd, l->refusal, l->refusal_len);
+    sockop_send_and_close(&sh->ring, fd, l->refusal[why], l->refusal_len[why]);
+    if (why != CONN_REFUSE_CONNECTIONS)
+        return; /* counted by the limit (limits.c) */
     counter_add(&sh->stats.refused, 1);
     if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
                  sh->max_conns);
 }
 
-static void new_connection(struct shard *sh, unsigned which, int fd)
+/* new_connection starts a connection accepted on listener |which| from
+ * the peer address |a| (NULL when not known), or refuses it. */
+static void new_connection(struct shard *sh, unsigned which, int fd, const struct shard_accept *a)
 {
     const struct conn_ops *ops = sh->set->listeners[which].ops;
-    struct conn *c = conn_new(sh, fd, ops);
-    if (!c) {
-        refuse(sh, which, fd);
+    struct keycount_entry *address = NULL;
+    enum conn_refusal why = CONN_REFUSE_CONNECTIONS;
+    if (sh->num_conns < sh->max_conns &&
+        !limits_admit(sh, a ? &a->addr : NULL, a ? a->addr_len : 0, &address, &why)) {
+        refuse(sh, which, fd, why);
         return;
     }
+    struct conn *c = conn_new(sh, fd, ops);
+    if (!c) {
+        limits_unadmit(sh, address);
+        refuse(sh, which, fd, CONN_REFUSE_CONNECTIONS);
+        return;
+    }
+    limits_start(sh, c, address);
     counter_add(&sh->stats.accepted, 1);
     ops->start(sh, c);
     conn_arm_recv(sh, c);
 }
 
-static void on_accept(struct shard *sh, unsigned which, int res, uint32_t flags)
+static void on_accept(struct shard *sh, uint64_t user_data, int res, uint32_t flags)
 {
-    if (which >= sh->set->num_listeners)
+    unsigned which = uring_slot_of(user_data), i = uring_gen_of(user_data);
+    if (which >= sh->set->num_listeners || i >= SHARD_ACCEPTS)
         return;
-    struct shard_listener *l = &sh->listeners[which];
-    if (!(flags & IORING_CQE_F_MORE))
-        l->accept_armed = false;
+    struct shard_accept *a = &sh->listeners[which].accepts[i];
+    bool multishot = (flags & IORING_CQE_F_MORE) != 0;
+    if (!multishot)
+        a->armed = false;
     if (res >= 0) {
         if (sh->draining)
             sockop_close(&sh->ring, res);
         else
-            new_connection(sh, which, res);
+            new_connection(sh, which, res, multishot || sh->feat.accept_multishot ? NULL : a);
     } else if (res == -EINVAL && sh->feat.accept_multishot) {
         log_warn("multishot accept not supported by the kernel: using one-shot accepts");
         sh->feat.accept_multishot = false;
@@ -129,7 +158,7 @@ static void on_accept(struct shard *sh, unsigned which, int res, uint32_t flags)
     } else if (res != -ECANCELED && res != -EBADF) {
         log_debug("accept failed: %s", strerror(-res));
     }
-    if (!l->accept_armed && !sh->accept_paused && !sh->draining)
+    if (!sh->accept_paused && !sh->draining)
         arm_accept(sh, which);
 }
 
@@ -141,7 +170,7 @@ static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
     struct conn *c;
     switch (uring_op_of(ud)) {
     case OP_ACCEPT:
-        on_accept(sh, uring_slot_of(ud), cqe->res, cqe->flags);
+        on_accept(sh, ud, cqe->res, cqe->flags);
         break;
     case OP_RECV:
         c = conn_lookup(sh, uring_slot_of(ud), uring_gen_of(ud));
@@ -326,9 +355,11 @@ static void close_listeners(struct shard *sh)
         struct shard_listener *l = &sh->listeners[i];
         if (l->fd < 0)
             continue;
-        if (l->accept_armed) {
+        for (unsigned j = 0; j < SHARD_ACCEPTS; j++) {
+            if (!l->accepts[j].armed)
+                continue;
             struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-            io_uring_prep_cancel64(sqe, uring_pack(OP_ACCEPT, 0, i), 0);
+            io_uring_prep_cancel64(sqe, uring_pack(OP_ACCEPT, j, i), 0);
             io_uring_sqe_set_data64(sqe, uring_pack(OP_IGNORE, 0, 0));
         }
         close(l->fd);
@@ -453,8 +484,11 @@ static int open_listeners(struct shard *sh)
             log_error("cannot listen on %s: %s", spec->endpoint->text, strerror(-l->fd));
             return -1;
         }
-        l->refusal_len =
-            spec->ops->write_refusal ? spec->ops->write_refusal(l->refusal, sizeof(l->refusal)) : 0;
+        for (int why = 0; why < CONN_NUM_REFUSALS; why++)
+            l->refusal_len[why] =
+                spec->ops->write_refusal
+                    ? spec->ops->write_refusal(l->refusal[why], sizeof(l->refusal[why]), why)
+                    : 0;
     }
     return 0;
 }
@@ -475,6 +509,9 @@ static int setup(struct shard *sh)
     }
     sh->ring_ready = true;
     sh->max_conns = (cfg->max_connections + num_shards - 1) / num_shards;
+    limits_init(sh);
+    if (sh->limits.per_address)
+        sh->feat.accept_multishot = false; /* one address buffer per accept (SHARD_ACCEPTS) */
     ret = sockop_register_table(&sh->ring, sh->max_conns + SOCKOP_TABLE_SLACK);
     if (ret != 0) {
         log_error("cannot register a table of %u direct descriptors (needs Linux 5.19 or later, "
@@ -510,6 +547,10 @@ static int setup(struct shard *sh)
         char features[256];
         uring_describe(&sh->feat, features, sizeof(features));
         log_info("io_uring: %s", features);
+        if (sh->limits.per_address)
+            log_info("--max-connections-per-ip %u: %u one-shot accepts per listener, for the peer "
+                     "addresses",
+                     cfg->max_connections_per_ip, SHARD_ACCEPTS);
     }
     return 0;
 }
@@ -520,6 +561,7 @@ static void teardown(struct shard *sh)
         io_uring_queue_exit(&sh->ring); /* no request is left after this, nor any socket */
     sh->ring_ready = false;
     conn_free_all(sh);
+    limits_cleanup(sh);
     bufring_unmap(&sh->bufs);
     for (unsigned i = 0; i < SHARD_MAX_LISTENERS; i++)
         if (sh->listeners[i].fd >= 0)

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Table slots beyond a shard's share of --max-connections: connections
  * that are refused (503) still occupy one until their close completes. */
@@ -25,8 +26,12 @@
 int sockop_register_table(struct io_uring *ring, unsigned slots);
 
 /* sockop_prep_accept accepts on |listen_fd| into a free table slot (the
- * completion's result is the slot). */
-void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, bool multishot);
+ * completion's result is the slot). A one-shot accept writes the peer's
+ * address into |addr| (|*addr_len| bytes of room, then the length) when it
+ * is not NULL; a multishot one cannot, as every connection it accepts
+ * would write into the same buffer. */
+void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, bool multishot,
+                        struct sockaddr *addr, socklen_t *addr_len);
 
 /* sockop_target makes a request prepared with a slot as its fd use the
  * table. */

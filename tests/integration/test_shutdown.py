@@ -96,8 +96,8 @@ def run_ringcast(*args, timeout=20):
 
 
 def config_flag_names():
-    """Every flag of the table in src/config.c."""
-    with open(os.path.join(TOP, "src", "config.c")) as f:
+    """Every flag of the table in src/util/config.c."""
+    with open(os.path.join(TOP, "src", "util", "config.c")) as f:
         text = f.read()
     table = text[text.index("static const struct opt options[]"):]
     table = table[:table.index("};")]
