@@ -57,7 +57,9 @@ enum rc_error_code {
     RC_ERR_SHUTTING_DOWN = 9,       /* the server is stopping */
     RC_ERR_BAD_REQUEST = 10,        /* a field is invalid (event type, message id) */
     RC_ERR_INTERNAL = 11,
-    RC_ERR_NOT_READY = 12, /* fatal: a request before HELLO, or a second HELLO */
+    RC_ERR_NOT_READY = 12,    /* fatal: a request before HELLO, or a second HELLO */
+    RC_ERR_RATE_LIMITED = 13, /* this client is over one of its limits (a rate, its
+                                 connections); retry later, slower */
 };
 
 /* ACK flags. */

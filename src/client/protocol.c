@@ -26,6 +26,7 @@ static const char *const error_names[] = {
     [RC_ERR_BAD_PAYLOAD] = "bad_payload",     [RC_ERR_OVERLOADED] = "overloaded",
     [RC_ERR_SHUTTING_DOWN] = "shutting_down", [RC_ERR_BAD_REQUEST] = "bad_request",
     [RC_ERR_INTERNAL] = "internal",           [RC_ERR_NOT_READY] = "not_ready",
+    [RC_ERR_RATE_LIMITED] = "rate_limited",
 };
 
 const char *rc_error_name(uint16_t code)

@@ -13,6 +13,7 @@
 #include "pubsub/httppub.h"
 #include "conn/httpreply.h"
 #include "conn/httpstate.h"
+#include "core/limits.h"
 #include "pubsub/msg.h"
 #include "pubsub/pubcheck.h"
 #include "core/publish.h"
@@ -21,12 +22,9 @@
 #include "core/shard.h"
 #include "pubsub/topic.h"
 
-/* Room in a JSON-form body for everything besides the data itself. */
-#define JSON_FORM_OVERHEAD 65536
-
 size_t httpapi_max_body(const struct shard *sh)
 {
-    return (size_t)sh->cfg->max_publish_bytes + JSON_FORM_OVERHEAD;
+    return (size_t)sh->cfg->max_publish_bytes + CONFIG_BODY_OVERHEAD;
 }
 
 const char *httpapi_error_code(int status)
@@ -54,6 +52,8 @@ const char *httpapi_error_code(int status)
         return "unsupported_media_type";
     case 426:
         return "upgrade_required";
+    case 429:
+        return "rate_limited";
     case 431:
         return "headers_too_large";
     case 501:
@@ -80,6 +80,8 @@ static int status_of(int error)
         return 503;
     case RC_ERR_INTERNAL:
         return 500;
+    case RC_ERR_RATE_LIMITED:
+        return 429;
     default:
         return 422; /* bad_topic, bad_request, bad_payload */
     }
@@ -94,11 +96,12 @@ static void answer_publish(struct shard *sh, struct conn *c, const char *topic, 
     if (r->error) {
         counter_add(&sh->stats.publish_errors, 1);
         const char *message = r->message ? r->message : pubreq_error_text(r->error);
+        char retry[32];
         if (r->error == RC_ERR_FORBIDDEN)
             httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len, message);
         else
             httpreply_error(sh, c, status_of(r->error), rc_error_name((uint16_t)r->error), message,
-                            "", keep_alive);
+                            httpreply_retry_after(retry, r->retry_ms), keep_alive);
         return;
     }
     char body[80 + 65536];
@@ -150,7 +153,7 @@ void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req)
         answer_fetch(sh, c, req->fetched);
         req->fetched = NULL; /* taken */
     } else {
-        const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags};
+        const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags, 0};
         answer_publish(sh, c, req->in.topic, req->in.topic_len, &r);
     }
 }
@@ -160,6 +163,21 @@ static void wait_for_home(struct shard *sh, struct conn *c)
 {
     c->flags |= CONN_AWAITING;
     conn_cancel_timer(sh, c); /* waiting for us is not the client's delay */
+}
+
+/* hold_body reserves room for the request's body, which is to be kept in
+ * the connection's input until it is all here, in the shard's
+ * --max-body-buffer-bytes; without room the request gets 503 at once (a
+ * waiting request would hold its connection and socket buffers, and slow
+ * senders holding the budget would stall the others until their timeout).
+ * Returns false after answering. */
+static bool hold_body(struct shard *sh, struct conn *c, size_t body_len)
+{
+    struct limits_refusal refusal;
+    if (limits_reserve_body(sh, c, body_len, &refusal))
+        return true;
+    httpreply_refusal(sh, c, &refusal, false);
+    return false;
 }
 
 /* body_state decides whether the request's body can be handled now;
@@ -181,6 +199,8 @@ static int body_state(struct shard *sh, struct conn *c, const struct http_reques
     }
     if (body_len <= avail)
         return -1;
+    if (!hold_body(sh, c, body_len))
+        return HTTPAPI_STOPPED;
     /* A client that asked to be told (Expect: 100-continue, as curl does for
      * large bodies) hears that the body is welcome, once per request. */
     const struct http_header *expect = http_find_header(req, "Expect");
@@ -237,7 +257,7 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
     };
     struct publish_result r;
     enum httpapi_result result = HTTPAPI_SERVED;
-    switch (publish_submit(sh, c, 0, &fields, &r)) {
+    switch (publish_submit(sh, c, &http_state_of(c)->publishes, 0, &fields, &r)) {
     case PUBLISH_ANSWERED:
         answer_publish(sh, c, p.topic, p.topic_len, &r);
         break;
@@ -246,7 +266,9 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
         result = HTTPAPI_WAITING;
         break;
     case PUBLISH_BLOCKED:
-        result = HTTPAPI_NEED_BODY; /* handled again once the ring has room */
+        /* Handled again once the ring has room, from the connection's
+         * input, where the body now waits. */
+        result = hold_body(sh, c, body_len) ? HTTPAPI_NEED_BODY : HTTPAPI_STOPPED;
         break;
     }
     httppub_free(&p);

@@ -2,6 +2,8 @@
 #include "conn/httpauth.h"
 
 #include "pubsub/auth.h"
+#include "pubsub/claims.h"
+#include "core/limits.h"
 #include "conn/httpreply.h"
 #include "core/shard.h"
 
@@ -18,5 +20,19 @@ bool httpauth_request(struct shard *sh, struct conn *c, const struct http_reques
         return true;
     httpreply_error(sh, c, 401, "unauthorized", message,
                     "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", false);
+    return false;
+}
+
+bool httpauth_keep(struct shard *sh, struct conn *c, const struct http_request *req,
+                   struct auth_token *token, struct claims **out)
+{
+    if (!httpauth_request(sh, c, req, token, out))
+        return false;
+    struct limits_refusal refusal;
+    if (limits_hold_subject(sh, c, *out, &refusal))
+        return true;
+    claims_free(*out);
+    *out = NULL;
+    httpreply_refusal(sh, c, &refusal, false);
     return false;
 }

@@ -17,4 +17,11 @@ struct shard;
 bool httpauth_request(struct shard *sh, struct conn *c, const struct http_request *req,
                       struct auth_token *token, struct claims **out);
 
+/* httpauth_keep does the same for a connection that keeps its token for
+ * its life (a WebSocket, an SSE stream), which then counts for the token's
+ * sub: over --max-connections-per-sub it answers 429 (core/limits.h),
+ * closes and returns false. */
+bool httpauth_keep(struct shard *sh, struct conn *c, const struct http_request *req,
+                   struct auth_token *token, struct claims **out);
+
 #endif

@@ -14,6 +14,7 @@
 #include "conn/httpauth.h"
 #include "conn/httpreply.h"
 #include "conn/httpstate.h"
+#include "core/limits.h"
 #include "util/log.h"
 #include "core/metrics.h"
 #include "core/shard.h"
@@ -90,7 +91,7 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     }
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_request(sh, c, req, &token, &claims))
+    if (!httpauth_keep(sh, c, req, &token, &claims))
         return false;
     size_t protocol_len = 0;
     const char *protocol = auth_subprotocol(req, &token, &protocol_len);
@@ -215,6 +216,8 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         }
         size_t after = done + (size_t)head_len;
         enum served s = route(sh, c, &req, buf + after, len - after);
+        if (s != NEED_BODY)
+            limits_release_body(sh, c); /* the body is handled, or never will be */
         if (s == NEED_BODY || s == STOPPED)
             return s == NEED_BODY && c->state == CONN_OPEN ? (long)done : -1;
         http_state_of(c)->continue_sent = false;
@@ -305,14 +308,18 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
     }
 }
 
-static size_t write_refusal(char *out, size_t cap)
+/* write_refusal: 503 for the server's limits, 429 for the client's. */
+static size_t write_refusal(char *out, size_t cap, enum conn_refusal why)
 {
-    static const char body[] = "{\"error\":\"unavailable\",\"message\":\"too many connections\"}\n";
+    char body[128];
+    bool client = conn_refusal_is_client(why);
+    int body_len = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}\n",
+                            client ? "rate_limited" : "unavailable", conn_refusal_text(why));
     int n = snprintf(out, cap,
-                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                     "application/json\r\nContent-Length: %zu\r\nConnection: "
+                     "HTTP/1.1 %s\r\nContent-Type: "
+                     "application/json\r\nContent-Length: %d\r\nConnection: "
                      "close\r\n\r\n%s",
-                     sizeof(body) - 1, body);
+                     client ? "429 Too Many Requests" : "503 Service Unavailable", body_len, body);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 

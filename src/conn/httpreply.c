@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/limits.h"
 #include "proto/http.h"
 #include "util/jsonw.h"
 
@@ -58,6 +59,22 @@ void httpreply_error(struct shard *sh, struct conn *c, int status, const char *c
     char body[3072];
     size_t len = error_body(body, code, NULL, 0, message);
     httpreply_send(sh, c, status, extra_headers, "application/json", body, len, keep_alive, false);
+}
+
+const char *httpreply_retry_after(char out[32], uint32_t retry_ms)
+{
+    if (retry_ms == 0)
+        return "";
+    snprintf(out, 32, "Retry-After: %u\r\n", retry_ms / 1000 + (retry_ms % 1000 != 0));
+    return out;
+}
+
+void httpreply_refusal(struct shard *sh, struct conn *c, const struct limits_refusal *r,
+                       bool keep_alive)
+{
+    char retry[32];
+    httpreply_error(sh, c, r->server ? 503 : 429, r->server ? "unavailable" : "rate_limited",
+                    r->message, httpreply_retry_after(retry, r->retry_ms), keep_alive);
 }
 
 void httpreply_topic_error(struct shard *sh, struct conn *c, int status, const char *code,

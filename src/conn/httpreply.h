@@ -4,9 +4,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct shard;
 struct conn;
+struct limits_refusal;
 
 /* httpreply_send queues a complete response with |body| (not sent for a
  * HEAD request: |head_only|). |extra_headers| are complete header lines
@@ -20,6 +22,16 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
  * the message is JSON-escaped. */
 void httpreply_error(struct shard *sh, struct conn *c, int status, const char *code,
                      const char *message, const char *extra_headers, bool keep_alive);
+
+/* httpreply_refusal answers a limit's refusal (core/limits.h): 503
+ * unavailable for the server's limits, 429 rate_limited for the client's,
+ * with Retry-After when it is known. */
+void httpreply_refusal(struct shard *sh, struct conn *c, const struct limits_refusal *r,
+                       bool keep_alive);
+
+/* httpreply_retry_after writes a Retry-After header line for |retry_ms|
+ * (whole seconds, rounded up), or "" for 0, into |out| (32 bytes). */
+const char *httpreply_retry_after(char out[32], uint32_t retry_ms);
 
 /* httpreply_topic_error does the same with a "topic" member naming the
  * topic at fault (bytes outside printable ASCII shown as '?'), and closes. */

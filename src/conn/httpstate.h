@@ -7,10 +7,12 @@
 #include <stdbool.h>
 
 #include "core/conn.h"
+#include "util/tokenbucket.h"
 
 struct http_state {
-    bool keep_alive;    /* of the request being answered */
-    bool continue_sent; /* "100 Continue" went out for the request being read */
+    bool keep_alive;              /* of the request being answered */
+    bool continue_sent;           /* "100 Continue" went out for the request being read */
+    struct tokenbucket publishes; /* --publish-rate-per-conn (zeroed: full) */
 };
 CONN_KIND_STATE_FITS(struct http_state);
 

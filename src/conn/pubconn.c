@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "pubsub/auth.h"
+#include "pubsub/claims.h"
 #include "core/conn.h"
+#include "core/limits.h"
 #include "util/log.h"
 #include "pubsub/pubcheck.h"
 #include "core/publish.h"
@@ -19,6 +21,7 @@ struct pub_state {
     uint32_t inflight; /* publishes sent to a home shard, not yet answered */
     bool hello_done;
     bool goaway_sent;
+    struct tokenbucket publishes; /* --publish-rate-per-conn (zeroed: full) */
 };
 CONN_KIND_STATE_FITS(struct pub_state);
 
@@ -109,6 +112,14 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
         if (auth_check_text(sh->auth, hello.token_len ? hello.token : NULL, hello.token_len,
                             &claims, message, sizeof(message)) != JWT_OK)
             return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, message);
+        struct limits_refusal refusal;
+        if (!limits_hold_subject(sh, c, claims, &refusal)) {
+            claims_free(claims);
+            /* Refused like a connection over --max-connections: a NACK
+             * (not one of the fatal codes), then the close. */
+            return fatal(sh, c, f->corr, refusal.server ? RC_ERR_OVERLOADED : RC_ERR_RATE_LIMITED,
+                         refusal.message);
+        }
         conn_set_claims(sh, c, claims);
     }
     struct rc_welcome welcome = {
@@ -122,6 +133,7 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
     size_t len = rc_encode_welcome(frame, sizeof(frame), f->corr, &welcome);
     conn_send_copy(sh, c, frame, len);
     pub_of(c)->hello_done = true;
+    limits_handshake_done(sh, c);
     conn_cancel_timer(sh, c);
     log_debug("publisher %u: HELLO from '%.*s'", c->slot, (int)hello.client_name_len,
               hello.client_name);
@@ -151,7 +163,7 @@ static enum frame_result handle_publish(struct shard *sh, struct conn *c, const 
         .audience_len = p.audience_len,
     };
     struct publish_result r;
-    switch (publish_submit(sh, c, f->corr, &fields, &r)) {
+    switch (publish_submit(sh, c, &pub_of(c)->publishes, f->corr, &fields, &r)) {
     case PUBLISH_ANSWERED:
         send_result(sh, c, f->corr, &r);
         return FRAME_DONE;
@@ -263,7 +275,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
     pub->inflight--;
     if (c->state != CONN_OPEN)
         return;
-    const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags};
+    const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags, 0};
     send_result(sh, c, req->corr, &r);
     if (pub->goaway_sent && pub->inflight == 0)
         conn_finish(sh, c);
@@ -297,9 +309,13 @@ static void drain(struct shard *sh, struct conn *c)
         conn_finish(sh, c);
 }
 
-static size_t write_refusal(char *out, size_t cap)
+/* write_refusal: NACK overloaded for the server's limits, rate_limited
+ * for the client's. */
+static size_t write_refusal(char *out, size_t cap, enum conn_refusal why)
 {
-    struct rc_error err = {RC_ERR_OVERLOADED, "too many connections", 20};
+    const char *message = conn_refusal_text(why);
+    struct rc_error err = {conn_refusal_is_client(why) ? RC_ERR_RATE_LIMITED : RC_ERR_OVERLOADED,
+                           message, strlen(message)};
     return rc_encode_error((uint8_t *)out, cap, RC_NACK, 0, &err);
 }
 

@@ -7,6 +7,7 @@
 #include "util/alloc.h"
 #include "pubsub/auth.h"
 #include "core/conn.h"
+#include "core/limits.h"
 #include "proto/http.h"
 #include "conn/httpauth.h"
 #include "conn/httpreply.h"
@@ -122,7 +123,7 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     }
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_request(sh, c, req, &token, &claims))
+    if (!httpauth_keep(sh, c, req, &token, &claims))
         return false;
     conn_set_ops(sh, c, &sse_conn_ops);
     conn_set_claims(sh, c, claims);
@@ -139,6 +140,7 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
                        "retry: %u\n\n",
                        sh->cfg->sse_retry_ms);
     conn_send_copy(sh, c, head, (size_t)len);
+    limits_handshake_done(sh, c);
     arm_heartbeat(sh, c);
     return true;
 }

@@ -9,6 +9,7 @@
 #include "pubsub/claims.h"
 #include "proto/control.h"
 #include "core/conn.h"
+#include "core/limits.h"
 #include "util/hash.h"
 #include "pubsub/jwt.h"
 #include "util/log.h"
@@ -26,9 +27,10 @@
 /* A WebSocket connection's own state (its part of struct conn). */
 struct ws_state {
     struct ws_reader reader;
-    bool echo;           /* /v1/echo: messages come back as they are */
-    bool close_received; /* the peer's close frame came: close TCP once ours is out */
-    bool reader_failed;  /* a protocol error: the rest of the input means nothing */
+    bool echo;                  /* /v1/echo: messages come back as they are */
+    bool close_received;        /* the peer's close frame came: close TCP once ours is out */
+    bool reader_failed;         /* a protocol error: the rest of the input means nothing */
+    struct tokenbucket changes; /* --subscribe-rate-per-conn (zeroed: full) */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -223,6 +225,20 @@ static void refresh(struct shard *sh, struct conn *c, const struct control_msg *
     free(lens);
 }
 
+/* may_change_subscriptions takes a subscribe or unsubscribe message from
+ * the connection's rates; over them the message is answered with one
+ * error rate_limited and not applied. */
+static bool may_change_subscriptions(struct shard *sh, struct conn *c)
+{
+    struct limits_refusal refusal;
+    if (limits_take_subscribe(sh, c, &ws_of(c)->changes, &refusal))
+        return true;
+    char message[200];
+    snprintf(message, sizeof(message), "%s; retry in %u ms", refusal.message, refusal.retry_ms);
+    send_error(sh, c, CONTROL_ERR_RATE_LIMITED, NULL, 0, message);
+    return false;
+}
+
 static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
 {
     struct control_msg m;
@@ -238,7 +254,7 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
         send_json(sh, c, text, reply_len);
     } else if (m.type == CONTROL_REFRESH) {
         refresh(sh, c, &m);
-    } else {
+    } else if (may_change_subscriptions(sh, c)) {
         change_subscriptions(sh, c, &m);
     }
     control_free(&m);
@@ -429,6 +445,7 @@ const struct conn_ops ws_conn_ops = {
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {
     conn_set_ops(sh, c, &ws_conn_ops);
+    limits_handshake_done(sh, c);
     ws_reader_init(&ws_of(c)->reader);
     ws_of(c)->echo = echo;
     c->last_rx_ms = sh->now_ms;

@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "pubsub/auth.h"
 #include "pubsub/claims.h"
+#include "core/limits.h"
 #include "util/log.h"
 #include "core/shard.h"
 #include "io/sockop.h"
@@ -300,6 +301,7 @@ static void release(struct shard *sh, struct conn *c)
     sendq_clear(&c->sq);
     inbuf_clear(&c->in);
     claims_free(c->claims);
+    limits_release(sh, c);
     if (c->ops->release)
         c->ops->release(c);
     if (c->slot < sh->sendops_cap && sh->sendops[c->slot]) {

@@ -24,6 +24,7 @@
 #include "util/timer.h"
 
 struct conn;
+struct keycount_entry;
 struct lref;
 struct msg;
 struct pubreq;
@@ -49,6 +50,27 @@ enum conn_state {
 #define CONN_NO_LINGER 0x200   /* close TCP as soon as the final bytes are out */
 #define CONN_OUTPUT_FULL 0x400 /* reading paused until the queued output drains */
 #define CONN_RECV_CANCEL 0x800 /* the receive was cancelled to pause input: not an error */
+#define CONN_HANDSHAKE 0x1000  /* counted in --max-handshakes (limits.h) */
+
+/* Why a connection is refused as it is accepted (limits.h): the server is
+ * full (503, NACK overloaded), or this client holds its share (429, NACK
+ * rate_limited). */
+enum conn_refusal {
+    CONN_REFUSE_CONNECTIONS, /* --max-connections */
+    CONN_REFUSE_HANDSHAKES,  /* --max-handshakes */
+    CONN_REFUSE_ADDRESS,     /* --max-connections-per-ip */
+    CONN_NUM_REFUSALS,
+};
+
+/* conn_refusal_is_client reports whether |why| is the client's own limit
+ * (429, rate_limited) rather than the server's (503, overloaded). */
+static inline bool conn_refusal_is_client(enum conn_refusal why)
+{
+    return why == CONN_REFUSE_ADDRESS;
+}
+
+/* conn_refusal_text says |why| in a few words, for the refusal's message. */
+const char *conn_refusal_text(enum conn_refusal why);
 
 /* What fan-out queues to a connection: the shared bytes of one encoding of
  * the message (msg.h), or nothing (not a subscriber). */
@@ -99,10 +121,10 @@ struct conn_ops {
     int (*queue_event)(struct conn *c, struct lref *ref, const struct msg *m);
     /* release frees the kind's state (NULL: it owns nothing). */
     void (*release)(struct conn *c);
-    /* write_refusal writes what a connection over --max-connections
-     * accepted on a listener of this kind is told (NULL: nothing), and
-     * returns its length. */
-    size_t (*write_refusal)(char *out, size_t cap);
+    /* write_refusal writes what a connection accepted on a listener of
+     * this kind and refused for |why| is told (NULL: nothing), and returns
+     * its length. */
+    size_t (*write_refusal)(char *out, size_t cap, enum conn_refusal why);
 };
 
 /* Room for a kind's own state in every connection; each kind checks that
@@ -112,6 +134,13 @@ struct conn_ops {
     _Static_assert(sizeof(type) <= CONN_KIND_STATE_BYTES &&                                        \
                        _Alignof(type) <= _Alignof(max_align_t),                                    \
                    #type " must fit in struct conn's kind_state")
+
+/* What a connection holds of its shard's limits (limits.h). */
+struct conn_limits {
+    struct keycount_entry *address; /* its peer address's count; NULL: not counted */
+    struct keycount_entry *subject; /* its token sub's count and rates; NULL: none held */
+    uint32_t body_bytes;            /* reserved for the request body being received */
+};
 
 struct conn {
     int fd;        /* direct descriptor: a slot in the shard ring's file table (sockop.h) */
@@ -135,6 +164,7 @@ struct conn {
     int64_t stall_deadline_ms; /* with CONN_OUTPUT_FULL: closed if still full then */
     uint32_t input_turn;       /* the shard loop turn |input_used| counts in */
     uint32_t input_used;       /* input messages handled in that turn */
+    struct conn_limits limits;
     _Alignas(max_align_t) unsigned char kind_state[CONN_KIND_STATE_BYTES];
 };
 

@@ -12,6 +12,17 @@
 
 static const char *const protocol_names[STATS_NUM_PROTOCOLS] = {"http", "websocket", "sse",
                                                                 "publisher"};
+static const char *const limit_names[STATS_NUM_LIMITS] = {
+    [STATS_LIMIT_CONNECTIONS_PER_IP] = "connections_per_ip",
+    [STATS_LIMIT_CONNECTIONS_PER_SUB] = "connections_per_sub",
+    [STATS_LIMIT_HANDSHAKES] = "handshakes",
+    [STATS_LIMIT_SUBSCRIBE_RATE] = "subscribe_rate_per_conn",
+    [STATS_LIMIT_SUBSCRIBE_RATE_SUB] = "subscribe_rate_per_sub",
+    [STATS_LIMIT_PUBLISH_RATE] = "publish_rate_per_conn",
+    [STATS_LIMIT_PUBLISH_RATE_SUB] = "publish_rate_per_sub",
+    [STATS_LIMIT_BODY_BUFFER] = "body_buffer",
+    [STATS_LIMIT_SUBJECTS] = "subjects",
+};
 
 struct text {
     char *data;
@@ -96,6 +107,11 @@ static const struct family totals[] = {
      STAT(input_budget_pauses)},
     {"ringcast_ring_full_total", "counter",
      "Publishes that waited for room in a cross-shard ring (backpressure).", STAT(ring_full)},
+    {"ringcast_handshakes", "gauge",
+     "Connections in their handshake (counted in --max-handshakes per shard).", STAT(handshakes)},
+    {"ringcast_body_buffer_bytes", "gauge",
+     "Bytes reserved for HTTP request bodies being received (--max-body-buffer-bytes per shard).",
+     STAT(body_buffer_bytes)},
 };
 
 static uint64_t stat_of(const struct shard *sh, size_t offset)
@@ -162,6 +178,16 @@ char *metrics_render(const struct shard_set *set, size_t *out_len)
         header(&t, totals[i].name, totals[i].type, totals[i].help);
         append(&t, "%s %llu\n", totals[i].name, (unsigned long long)sum_of(set, totals[i].offset));
     }
+    header(&t, "ringcast_limited_total", "counter",
+           "Connections, requests and messages refused by a limit (docs/operations.md).");
+    for (int i = 0; i < STATS_NUM_LIMITS; i++)
+        append(&t, "ringcast_limited_total{limit=\"%s\"} %llu\n", limit_names[i],
+               (unsigned long long)sum_of(set, STAT(limited) + (size_t)i * sizeof(counter_t)));
+    per_shard(&t, set, "ringcast_shard_handshakes", "gauge",
+              "Connections in their handshake, by shard.", STAT(handshakes));
+    per_shard(&t, set, "ringcast_shard_body_buffer_bytes", "gauge",
+              "Bytes reserved for HTTP request bodies being received, by shard.",
+              STAT(body_buffer_bytes));
     by_protocol(&t, set, "ringcast_shard_connections", "gauge",
                 "Open connections by shard and protocol.", STAT(connections), 1, STATS_HTTP,
                 STATS_PUBLISHER);

@@ -6,6 +6,7 @@
 #include "pubsub/audience.h"
 #include "pubsub/auth.h"
 #include "core/conn.h"
+#include "core/limits.h"
 #include "util/hash.h"
 #include "util/log.h"
 #include "pubsub/pubcheck.h"
@@ -56,8 +57,9 @@ static enum publish_outcome submit(struct shard *sh, unsigned home, struct pubre
     return PUBLISH_SENT;
 }
 
-enum publish_outcome publish_submit(struct shard *sh, struct conn *c, uint32_t corr,
-                                    const struct publish_fields *fields, struct publish_result *out)
+enum publish_outcome publish_submit(struct shard *sh, struct conn *c, struct tokenbucket *bucket,
+                                    uint32_t corr, const struct publish_fields *fields,
+                                    struct publish_result *out)
 {
     *out = (struct publish_result){0};
     if (!auth_may_publish(c->claims, fields->topic, fields->topic_len))
@@ -68,6 +70,13 @@ enum publish_outcome publish_submit(struct shard *sh, struct conn *c, uint32_t c
     if (!route_has_room(sh, home)) {
         wait_for_room(sh, c);
         return PUBLISH_BLOCKED;
+    }
+    /* Then the rates, before any work on the fields. */
+    struct limits_refusal limited;
+    if (!limits_take_publish(sh, c, bucket, &limited)) {
+        out->retry_ms = limited.retry_ms;
+        return refuse(out, limited.server ? RC_ERR_OVERLOADED : RC_ERR_RATE_LIMITED,
+                      limited.message);
     }
     struct pubcheck_refs refs;
     struct audience *audience = NULL;

@@ -5,7 +5,8 @@
  * A publish: the connection's claims must cover the topic; the topic's
  * home must have room (else the connection waits on the shard's blocked
  * list and is resumed through its ops when there is room: nothing was done
- * and the caller tries the same publish again then); the fields are judged
+ * and the caller tries the same publish again then); the connection and its
+ * token's sub must be within their publish rates (limits.h); the fields are judged
  * (pubcheck.h); then the home sequences it, at once when it is this shard,
  * else through the rings, and the result comes back to the connection's
  * on_result (conn.h). */
@@ -18,6 +19,7 @@
 
 struct conn;
 struct msg;
+struct tokenbucket;
 struct publish_fields;
 struct shard;
 
@@ -32,12 +34,14 @@ struct publish_result {
     const char *message; /* with an error: what to tell the client */
     uint64_t seq;
     uint8_t ack_flags; /* RC_ACK_* */
+    uint32_t retry_ms; /* with RC_ERR_RATE_LIMITED: when a retry may be taken; 0: not known */
 };
 
-/* publish_submit publishes |fields| for connection |c|; |corr| comes back
- * with the result. */
-enum publish_outcome publish_submit(struct shard *sh, struct conn *c, uint32_t corr,
-                                    const struct publish_fields *fields,
+/* publish_submit publishes |fields| for connection |c|, whose own bucket
+ * of --publish-rate-per-conn (its kind's state) is |bucket|; |corr| comes
+ * back with the result. Over a rate the answer is RC_ERR_RATE_LIMITED. */
+enum publish_outcome publish_submit(struct shard *sh, struct conn *c, struct tokenbucket *bucket,
+                                    uint32_t corr, const struct publish_fields *fields,
                                     struct publish_result *out);
 
 /* publish_fetch asks the topic's home for the kept message |seq| of

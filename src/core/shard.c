@@ -20,7 +20,6 @@
 #define TIMER_TICK_MS 50
 #define LISTEN_BACKLOG 4096
 #define ACCEPT_RETRY_MS 100 /* after running out of memory or files */
-#define ACCEPT_DEPTH 4      /* one-shot accepts armed per listener */
 #define EXIT_GRACE_MS 1000  /* at exit: time for killed connections' requests to end */
 
 static int64_t monotonic_ms(void)
@@ -97,9 +96,15 @@ static void arm_accepts(struct shard *sh)
                 wanted = true;
                 break;
             }
+            unsigned j = 0;
+            while (l->accepts[j].armed)
+                j++; /* one is free: fewer than ACCEPT_DEPTH are armed */
+            struct shard_accept *a = &l->accepts[j];
+            a->armed = true;
+            a->addr_len = sizeof(a->addr);
             struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
-            sockop_prep_accept(sqe, l->fd);
-            io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, 0, i));
+            sockop_prep_accept(sqe, l->fd, (struct sockaddr *)&a->addr, &a->addr_len);
+            io_uring_sqe_set_data64(sqe, uring_pack(OP_ACCEPT, j, i));
             l->accepts_armed++;
             sh->table_used++;
             armed = true;
@@ -111,27 +116,40 @@ static void arm_accepts(struct shard *sh)
     sh->accept_stalled = wanted;
 }
 
-/* refuse answers a connection over --max-connections with what its
- * listener's kind says (written once at set-up: the bytes must outlive the
- * send requests that carry them) and closes it (refuse.h). */
-static void refuse(struct shard *sh, unsigned which, int fd)
+/* refuse answers a connection refused for |why| with what its listener's
+ * kind says (written once at set-up: the bytes must outlive the send
+ * requests that carry them) and closes it (refuse.h). */
+static void refuse(struct shard *sh, unsigned which, int fd, enum conn_refusal why)
 {
     const struct shard_listener *l = &sh->listeners[which];
-    refuse_start(sh, fd, l->refusal, l->refusal_len);
+    refuse_start(sh, fd, l->refusal[why], l->refusal_len[why]);
+    if (why != CONN_REFUSE_CONNECTIONS)
+        return; /* counted by the limit (limits.c) */
     counter_add(&sh->stats.refused, 1);
     if (counter_read(&sh->stats.refused) % 1000 == 1)
         log_warn("refusing connections: this shard holds its share of --max-connections (%u)",
                  sh->max_conns);
 }
 
-static void new_connection(struct shard *sh, unsigned which, int fd)
+/* new_connection starts a connection accepted on listener |which| from
+ * the peer address |a| (NULL when not known), or refuses it. */
+static void new_connection(struct shard *sh, unsigned which, int fd, const struct shard_accept *a)
 {
     const struct conn_ops *ops = sh->set->listeners[which].ops;
-    struct conn *c = conn_new(sh, fd, ops);
-    if (!c) {
-        refuse(sh, which, fd);
+    struct keycount_entry *address = NULL;
+    enum conn_refusal why = CONN_REFUSE_CONNECTIONS;
+    if (sh->num_conns < sh->max_conns &&
+        !limits_admit(sh, a ? &a->addr : NULL, a ? a->addr_len : 0, &address, &why)) {
+        refuse(sh, which, fd, why);
         return;
     }
+    struct conn *c = conn_new(sh, fd, ops);
+    if (!c) {
+        limits_unadmit(sh, address);
+        refuse(sh, which, fd, CONN_REFUSE_CONNECTIONS);
+        return;
+    }
+    limits_start(sh, c, address);
     counter_add(&sh->stats.accepted, 1);
     ops->start(sh, c);
     conn_arm_recv(sh, c);
@@ -141,16 +159,20 @@ static void new_connection(struct shard *sh, unsigned which, int fd)
  * connection or refusal (and is given back when the socket's close
  * completes), or back to the table when nothing was accepted. The loop
  * arms the next accepts at the end of the iteration. */
-static void on_accept(struct shard *sh, unsigned which, int res)
+static void on_accept(struct shard *sh, uint64_t user_data, int res)
 {
-    if (which >= sh->set->num_listeners)
+    unsigned which = uring_slot_of(user_data), i = uring_gen_of(user_data);
+    if (which >= sh->set->num_listeners || i >= ACCEPT_DEPTH)
         return;
-    sh->listeners[which].accepts_armed--;
+    struct shard_listener *l = &sh->listeners[which];
+    struct shard_accept *a = &l->accepts[i];
+    a->armed = false;
+    l->accepts_armed--;
     if (res >= 0) {
         if (sh->draining)
             sockop_close(&sh->ring, res);
         else
-            new_connection(sh, which, res);
+            new_connection(sh, which, res, a);
         return;
     }
     sh->table_used--;
@@ -171,7 +193,7 @@ static void handle_cqe(struct shard *sh, const struct io_uring_cqe *cqe)
     struct conn *c;
     switch (uring_op_of(ud)) {
     case OP_ACCEPT:
-        on_accept(sh, uring_slot_of(ud), cqe->res);
+        on_accept(sh, ud, cqe->res);
         break;
     case OP_CLOSE:
         sh->table_used--;
@@ -479,8 +501,11 @@ static int open_listeners(struct shard *sh)
             log_error("cannot listen on %s: %s", spec->endpoint->text, strerror(-l->fd));
             return -1;
         }
-        l->refusal_len =
-            spec->ops->write_refusal ? spec->ops->write_refusal(l->refusal, sizeof(l->refusal)) : 0;
+        for (int why = 0; why < CONN_NUM_REFUSALS; why++)
+            l->refusal_len[why] =
+                spec->ops->write_refusal
+                    ? spec->ops->write_refusal(l->refusal[why], sizeof(l->refusal[why]), why)
+                    : 0;
     }
     return 0;
 }
@@ -502,6 +527,7 @@ static int setup(struct shard *sh)
     sh->ring_ready = true;
     sh->max_conns = (cfg->max_connections + num_shards - 1) / num_shards;
     sh->table_slots = sh->max_conns + SOCKOP_TABLE_SLACK;
+    limits_init(sh);
     ret = sockop_register_table(&sh->ring, sh->table_slots);
     if (ret != 0) {
         log_error("cannot register a table of %u direct descriptors (needs Linux 5.19 or later, "
@@ -548,6 +574,7 @@ static void teardown(struct shard *sh)
         io_uring_queue_exit(&sh->ring); /* no request is left after this, nor any socket */
     sh->ring_ready = false;
     conn_free_all(sh);
+    limits_cleanup(sh);
     bufring_unmap(&sh->bufs);
     for (unsigned i = 0; i < SHARD_MAX_LISTENERS; i++)
         if (sh->listeners[i].fd >= 0)

@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "io/bufring.h"
+#include "core/conn.h"
+#include "core/limits.h"
 #include "util/config.h"
 #include "pubsub/home.h"
 #include "pubsub/index.h"
@@ -32,12 +34,25 @@
 struct conn;
 struct sendop;
 
+/* One-shot accepts armed per listener (shard.c says why not multishot),
+ * each with its own buffer for the peer's address. */
+#define ACCEPT_DEPTH 4
+
+/* One accept request of a listener, and the peer address it fills in. */
+struct shard_accept {
+    bool armed;
+    socklen_t addr_len;
+    struct sockaddr_storage addr;
+};
+
 /* One of the shard's listening sockets (shardset.h's listener table). */
 struct shard_listener {
     int fd;
     uint32_t accepts_armed; /* one-shot accepts in flight */
-    char refusal[256];      /* the answer over --max-connections; outlives its sends */
-    size_t refusal_len;
+    struct shard_accept accepts[ACCEPT_DEPTH];
+    /* The answer to a refused connection, by reason; outlives its sends. */
+    char refusal[CONN_NUM_REFUSALS][256];
+    size_t refusal_len[CONN_NUM_REFUSALS];
 };
 
 struct shard {
@@ -76,6 +91,7 @@ struct shard {
     struct interest interest; /* read by the homes: may this shard want a topic? */
     struct home home;
     struct retain retain; /* oversized events this shard is home of, for fetching */
+    struct shard_limits limits;
     struct timer_wheel timers;
     int64_t now_ms; /* monotonic clock, read once per iteration */
     uint32_t turn;  /* loop iterations so far (per-turn input budgets) */

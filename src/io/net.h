@@ -12,6 +12,17 @@
  * server already, Nagle would only add latency. Returns the descriptor or -errno. */
 int net_listen(const struct rc_endpoint *ep, int backlog);
 
+/* The longest key net_address_key writes. */
+#define NET_ADDRESS_KEY_MAX 9
+
+/* net_address_key writes into |out| what identifies the client at peer
+ * address |addr| (|len| bytes) for per-address limits: the family and the
+ * IPv4 address (an IPv4-mapped IPv6 address is its IPv4 address), or the
+ * first 64 bits of an IPv6 address, since one subscriber commonly has a
+ * whole /64. Returns the key's length, or 0 for any other address. */
+size_t net_address_key(const struct sockaddr_storage *addr, socklen_t len,
+                       uint8_t out[NET_ADDRESS_KEY_MAX]);
+
 /* net_is_loopback reports whether |ep| is a loopback address. */
 int net_is_loopback(const struct rc_endpoint *ep);
 

@@ -11,10 +11,11 @@ int sockop_register_table(struct io_uring *ring, unsigned slots)
     return io_uring_register_files_sparse(ring, slots);
 }
 
-void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd)
+void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, struct sockaddr *addr,
+                        socklen_t *addr_len)
 {
     /* liburing stores the index plus one: this asks for any free slot. */
-    io_uring_prep_accept_direct(sqe, listen_fd, NULL, NULL, 0, IORING_FILE_INDEX_ALLOC - 1);
+    io_uring_prep_accept_direct(sqe, listen_fd, addr, addr_len, 0, IORING_FILE_INDEX_ALLOC - 1);
 }
 
 /* ignore marks a request whose completion says nothing the loop needs. */

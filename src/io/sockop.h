@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* Table slots beyond a shard's share of --max-connections, for what holds
  * a slot besides the connections: accepts armed (each may fill one),
@@ -30,9 +31,12 @@
 int sockop_register_table(struct io_uring *ring, unsigned slots);
 
 /* sockop_prep_accept accepts one connection on |listen_fd| into a free
- * table slot (the completion's result is the slot). One-shot: a multishot
- * accept takes every connection waiting, however few slots are free. */
-void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd);
+ * table slot (the completion's result is the slot), writing the peer's
+ * address into |addr| (|*addr_len| bytes of room, then the length).
+ * One-shot: a multishot accept takes every connection waiting, however few
+ * slots are free, and would write every address into one buffer. */
+void sockop_prep_accept(struct io_uring_sqe *sqe, int listen_fd, struct sockaddr *addr,
+                        socklen_t *addr_len);
 
 /* sockop_target makes a request prepared with a slot as its fd use the
  * table. */

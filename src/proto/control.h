@@ -42,6 +42,7 @@ struct control_msg {
 #define CONTROL_ERR_FORBIDDEN "forbidden"
 #define CONTROL_ERR_UNAUTHORIZED "unauthorized"
 #define CONTROL_ERR_INTERNAL "internal"
+#define CONTROL_ERR_RATE_LIMITED "rate_limited"
 
 /* control_parse parses one text message. Returns 0 and fills |out| (free
  * it with control_free), or -1 with |*out_code| set to an error code and a

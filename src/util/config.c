@@ -28,6 +28,7 @@ enum opt_kind {
     OPT_TRUNCATE,
     OPT_PATH,
     OPT_FLAG,
+    OPT_RATE, /* N or N:BURST into a struct tokenbucket_rate */
 };
 
 struct opt {
@@ -51,6 +52,18 @@ static const struct opt options[] = {
      "binary publish protocol port (default 127.0.0.1:7070)"},
     {"max-connections", "N", OPT_UINT, OFF(max_connections), 1, 100000000,
      "connections on both ports, shared equally by the shards (default 1000000)"},
+    {"max-connections-per-ip", "N", OPT_UINT, OFF(max_connections_per_ip), 0, 100000000,
+     "connections from one address (IPv6: one /64), both ports; more: 429 / NACK rate_limited; "
+     "each shard allows its share (default 10000; 0: no limit)"},
+    {"max-connections-per-sub", "N", OPT_UINT, OFF(max_connections_per_sub), 0, 100000000,
+     "WebSocket, SSE and publisher connections with tokens of one sub; more: 429 / NACK "
+     "rate_limited; each shard allows its share (default 1000; 0: no limit)"},
+    {"max-handshakes", "N", OPT_UINT, OFF(max_handshakes), 1, 100000000,
+     "per shard, connections before their upgrade or HELLO (plain HTTP for their whole life); "
+     "more: new connections get 503 / NACK overloaded (default 4096)"},
+    {"max-body-buffer-bytes", "BYTES", OPT_SIZE, OFF(max_body_buffer_bytes), 1024, 1ull << 40,
+     "per shard, HTTP request bodies being received, each counted whole from its Content-Length; "
+     "over it: 503 (default: 64M, or the largest body when that is more)"},
     {"max-frame", "BYTES", OPT_SIZE, OFF(max_frame), 125, 1u << 30,
      "largest WebSocket frame payload a client may send; larger: close 1009 (default 64K)"},
     {"max-message", "BYTES", OPT_SIZE, OFF(max_message), 125, 1u << 30,
@@ -81,6 +94,18 @@ static const struct opt options[] = {
      "(NACK too_large / 413) (default stub)"},
     {"retain-bytes", "BYTES", OPT_SIZE, OFF(retain_bytes), 0, 1ull << 40,
      "per shard, oversized events kept for GET /v1/messages/TOPIC/SEQ (default 64M)"},
+    {"subscribe-rate-per-conn", "N[:BURST]", OPT_RATE, OFF(subscribe_rate_conn), 0, 1000000000,
+     "WebSocket subscribe and unsubscribe messages per second on one connection, bursts of BURST "
+     "(default N); more: error rate_limited (default 20:100; 0: no limit)"},
+    {"subscribe-rate-per-sub", "N[:BURST]", OPT_RATE, OFF(subscribe_rate_sub), 0, 1000000000,
+     "the same for every connection with tokens of one sub; each shard allows its share "
+     "(default 200:1000; 0: no limit)"},
+    {"publish-rate-per-conn", "N[:BURST]", OPT_RATE, OFF(publish_rate_conn), 0, 1000000000,
+     "publishes per second on one publisher or HTTP connection; more: NACK rate_limited / 429 "
+     "(default 100000; 0: no limit)"},
+    {"publish-rate-per-sub", "N[:BURST]", OPT_RATE, OFF(publish_rate_sub), 0, 1000000000,
+     "publishes per second with tokens of one sub; each shard allows its share (default "
+     "1000000; 0: no limit)"},
     {"max-inflight", "N", OPT_UINT, OFF(max_inflight), 1, 1000000,
      "unacknowledged publishes read ahead per publisher connection (default 1024)"},
     {"max-topics", "N", OPT_UINT, OFF(max_topics), 1, 100000000,
@@ -142,6 +167,14 @@ void config_defaults(struct rc_config *cfg)
     config_parse_endpoint(&cfg->listen, "127.0.0.1:8080");
     config_parse_endpoint(&cfg->publish_listen, "127.0.0.1:7070");
     cfg->max_connections = 1000000;
+    cfg->max_connections_per_ip = 10000;
+    cfg->max_connections_per_sub = 1000;
+    cfg->max_handshakes = 4096;
+    cfg->max_body_buffer_bytes = 0; /* 64M or the largest body, once that is known */
+    cfg->subscribe_rate_conn = (struct tokenbucket_rate){20, 100};
+    cfg->subscribe_rate_sub = (struct tokenbucket_rate){200, 1000};
+    cfg->publish_rate_conn = (struct tokenbucket_rate){100000, 100000};
+    cfg->publish_rate_sub = (struct tokenbucket_rate){1000000, 1000000};
     cfg->max_frame = 64 * 1024;
     cfg->max_message = 64 * 1024;
     cfg->max_topics_per_conn = 1024;
@@ -283,6 +316,44 @@ int config_parse_endpoint(struct rc_endpoint *out, const char *text)
     return 0;
 }
 
+/* parse_uint reads a whole decimal number. */
+static int parse_uint(const char *text, const char *end, uint64_t *out)
+{
+    if (text == end || end - text > 19)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = text; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* set_rate reads N or N:BURST (BURST defaults to N) within the option's
+ * bounds; a burst of 0 is refused unless the rate is 0 (no limit). */
+static int set_rate(struct tokenbucket_rate *out, const struct opt *o, const char *arg)
+{
+    const char *colon = strchr(arg, ':');
+    const char *end = arg + strlen(arg);
+    uint64_t rate, burst;
+    if (parse_uint(arg, colon ? colon : end, &rate) != 0 ||
+        (colon && parse_uint(colon + 1, end, &burst) != 0)) {
+        fprintf(stderr, "ringcast: --%s: expected N or N:BURST, got '%s'\n", o->name, arg);
+        return -1;
+    }
+    if (!colon)
+        burst = rate;
+    if (rate > o->max || burst > o->max || (rate > 0 && burst == 0)) {
+        fprintf(stderr, "ringcast: --%s=%s is out of range [0, %llu], with a burst of at least 1\n",
+                o->name, arg, (unsigned long long)o->max);
+        return -1;
+    }
+    *out = (struct tokenbucket_rate){(uint32_t)rate, (uint32_t)burst};
+    return 0;
+}
+
 static int set_option(struct rc_config *cfg, const struct opt *o, const char *arg)
 {
     char *field = (char *)cfg + o->offset;
@@ -291,6 +362,8 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
     case OPT_FLAG:
         *(bool *)field = true;
         return 0;
+    case OPT_RATE:
+        return set_rate((struct tokenbucket_rate *)field, o, arg);
     case OPT_ENDPOINT:
         if (config_parse_endpoint((struct rc_endpoint *)field, arg) != 0) {
             fprintf(stderr, "ringcast: --%s: expected HOST:PORT with a numeric host, got '%s'\n",
@@ -397,6 +470,15 @@ static int check_config(struct rc_config *cfg)
         cfg->max_target_bytes = cfg->max_header_bytes / 2;
     if (cfg->max_target_bytes >= cfg->max_header_bytes) {
         fprintf(stderr, "ringcast: --max-target-bytes must be below --max-header-bytes\n");
+        return -1;
+    }
+    uint64_t largest_body = (uint64_t)cfg->max_publish_bytes + CONFIG_BODY_OVERHEAD;
+    if (cfg->max_body_buffer_bytes == 0)
+        cfg->max_body_buffer_bytes =
+            largest_body > CONFIG_BODY_BUFFER_DEFAULT ? largest_body : CONFIG_BODY_BUFFER_DEFAULT;
+    if (cfg->max_body_buffer_bytes < largest_body) {
+        fprintf(stderr, "ringcast: --max-body-buffer-bytes must be at least --max-publish-bytes "
+                        "plus 64K (the largest HTTP publish body)\n");
         return -1;
     }
     if (cfg->max_connections < cfg->shards) {

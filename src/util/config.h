@@ -11,12 +11,21 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "util/tokenbucket.h"
+
 /* What happens to events over --max-payload. */
 enum truncate_mode {
     TRUNCATE_STUB,   /* deliver a stub with a reference and a fetch path */
     TRUNCATE_DROP,   /* deliver nothing (the event is still sequenced and fetchable) */
     TRUNCATE_REJECT, /* refuse the publish (too_large) */
 };
+
+/* Room in an HTTP publish body (JSON form) besides the payload itself:
+ * the largest body is --max-publish-bytes plus this. */
+#define CONFIG_BODY_OVERHEAD 65536
+
+/* --max-body-buffer-bytes unless it is given, or the largest body. */
+#define CONFIG_BODY_BUFFER_DEFAULT (64ull * 1024 * 1024)
 
 /* The largest --max-segments. */
 #define CONFIG_MAX_SEGMENTS_LIMIT 255
@@ -32,8 +41,16 @@ struct rc_config {
     struct rc_endpoint listen;         /* client port: WebSocket, HTTP */
     struct rc_endpoint publish_listen; /* binary publish protocol */
     unsigned max_connections;          /* whole process; each shard takes an equal share */
-    uint64_t max_frame;                /* largest WebSocket frame payload from a client */
-    uint64_t max_message;              /* largest reassembled WebSocket message */
+    unsigned max_connections_per_ip;   /* whole process, shared alike; 0: no limit */
+    unsigned max_connections_per_sub;  /* whole process, shared alike; 0: no limit */
+    unsigned max_handshakes;           /* per shard */
+    uint64_t max_body_buffer_bytes;    /* per shard: HTTP request bodies being read */
+    struct tokenbucket_rate subscribe_rate_conn; /* WebSocket subscription changes */
+    struct tokenbucket_rate subscribe_rate_sub;  /* whole process, shared alike */
+    struct tokenbucket_rate publish_rate_conn;
+    struct tokenbucket_rate publish_rate_sub; /* whole process, shared alike */
+    uint64_t max_frame;                       /* largest WebSocket frame payload from a client */
+    uint64_t max_message;                     /* largest reassembled WebSocket message */
     unsigned max_topics_per_conn;
     unsigned max_patterns_per_conn;
     unsigned max_topic_length;

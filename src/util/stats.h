@@ -41,6 +41,21 @@ enum stats_protocol {
     STATS_NUM_PROTOCOLS,
 };
 
+/* The limits of docs/operations.md ("Limits and abuse"), as counted: each
+ * counts what it refused. */
+enum stats_limit {
+    STATS_LIMIT_CONNECTIONS_PER_IP,  /* --max-connections-per-ip, at accept */
+    STATS_LIMIT_CONNECTIONS_PER_SUB, /* --max-connections-per-sub, at the handshake */
+    STATS_LIMIT_HANDSHAKES,          /* --max-handshakes, at accept */
+    STATS_LIMIT_SUBSCRIBE_RATE,      /* --subscribe-rate-per-conn */
+    STATS_LIMIT_SUBSCRIBE_RATE_SUB,  /* --subscribe-rate-per-sub */
+    STATS_LIMIT_PUBLISH_RATE,        /* --publish-rate-per-conn */
+    STATS_LIMIT_PUBLISH_RATE_SUB,    /* --publish-rate-per-sub */
+    STATS_LIMIT_BODY_BUFFER,         /* --max-body-buffer-bytes */
+    STATS_LIMIT_SUBJECTS,            /* token subjects a shard keeps count of */
+    STATS_NUM_LIMITS,
+};
+
 /* What a shard counts. Totals unless marked as a gauge. */
 struct shard_stats {
     counter_t connections[STATS_NUM_PROTOCOLS]; /* gauge */
@@ -65,6 +80,9 @@ struct shard_stats {
     counter_t ring_full;           /* publishes that waited for room in a ring */
     counter_t ring_messages;       /* messages received from other shards to deliver */
     counter_t wakeups;             /* loop iterations: no growth means the shard slept */
+    counter_t limited[STATS_NUM_LIMITS]; /* refusals by limit */
+    counter_t handshakes;                /* gauge: connections in their handshake */
+    counter_t body_buffer_bytes;         /* gauge: bytes reserved for request bodies */
 };
 
 #endif

@@ -850,12 +850,12 @@ static void test_error_names(void **state)
     static const char *const names[] = {
         NULL,          "bad_frame", "unsupported_version", "unauthorized", "forbidden",
         "too_large",   "bad_topic", "bad_payload",         "overloaded",   "shutting_down",
-        "bad_request", "internal",  "not_ready",
+        "bad_request", "internal",  "not_ready",           "rate_limited",
     };
-    for (uint16_t c = 1; c <= 12; c++)
+    for (uint16_t c = 1; c <= 13; c++)
         assert_string_equal(rc_error_name(c), names[c]);
     assert_string_equal(rc_error_name(0), "unknown");
-    assert_string_equal(rc_error_name(13), "unknown");
+    assert_string_equal(rc_error_name(14), "unknown");
     assert_string_equal(rc_error_name(0xffff), "unknown");
 
     for (uint16_t c = 0; c < 20; c++) {

@@ -86,6 +86,18 @@ static void test_defaults(void **state)
     check_v4(&cfg.publish_listen, "127.0.0.1", 7070);
     assert_string_equal(cfg.publish_listen.text, "127.0.0.1:7070");
     assert_int_equal(cfg.max_connections, 1000000);
+    assert_int_equal(cfg.max_connections_per_ip, 10000);
+    assert_int_equal(cfg.max_connections_per_sub, 1000);
+    assert_int_equal(cfg.max_handshakes, 4096);
+    assert_int_equal(cfg.max_body_buffer_bytes, 0); /* resolved by config_parse */
+    assert_int_equal(cfg.subscribe_rate_conn.per_sec, 20);
+    assert_int_equal(cfg.subscribe_rate_conn.burst, 100);
+    assert_int_equal(cfg.subscribe_rate_sub.per_sec, 200);
+    assert_int_equal(cfg.subscribe_rate_sub.burst, 1000);
+    assert_int_equal(cfg.publish_rate_conn.per_sec, 100000);
+    assert_int_equal(cfg.publish_rate_conn.burst, 100000);
+    assert_int_equal(cfg.publish_rate_sub.per_sec, 1000000);
+    assert_int_equal(cfg.publish_rate_sub.burst, 1000000);
     assert_int_equal(cfg.max_frame, 64 * 1024);
     assert_int_equal(cfg.max_message, 64 * 1024);
     assert_int_equal(cfg.max_topics_per_conn, 1024);
@@ -114,6 +126,9 @@ static void resolve_defaults(struct rc_config *cfg)
 {
     if (cfg->max_target_bytes == 0)
         cfg->max_target_bytes = cfg->max_header_bytes / 2;
+    uint64_t largest_body = (uint64_t)cfg->max_publish_bytes + 65536;
+    if (cfg->max_body_buffer_bytes == 0)
+        cfg->max_body_buffer_bytes = largest_body > 64 << 20 ? largest_body : 64 << 20;
 }
 
 static void test_no_arguments(void **state)
@@ -143,6 +158,12 @@ static void test_each_flag(void **state)
         {"--shards=3", F(shards), 3},
         {"--shards=256", F(shards), 256},
         {"--max-connections=5000", F(max_connections), 5000},
+        {"--max-connections-per-ip=0", F(max_connections_per_ip), 0},
+        {"--max-connections-per-ip=7", F(max_connections_per_ip), 7},
+        {"--max-connections-per-sub=0", F(max_connections_per_sub), 0},
+        {"--max-connections-per-sub=100000000", F(max_connections_per_sub), 100000000},
+        {"--max-handshakes=1", F(max_handshakes), 1},
+        {"--max-body-buffer-bytes=1G", F(max_body_buffer_bytes), 1u << 30},
         {"--max-frame=32K", F(max_frame), 32 << 10},
         {"--max-message=1G", F(max_message), 1u << 30},
         {"--max-topics-per-conn=7", F(max_topics_per_conn), 7},
@@ -293,6 +314,55 @@ static void test_out_of_range(void **state)
         "--recv-buffer-size=1023",
         "--uring-entries=32",
         "--uring-entries=65536",
+        "--max-connections-per-ip=100000001",
+        "--max-connections-per-sub=100000001",
+        "--max-handshakes=0",
+        "--max-body-buffer-bytes=1023",
+        "--max-body-buffer-bytes=1025G",
+        "--publish-rate-per-conn=1000000001",
+        "--publish-rate-per-conn=5:1000000001",
+        "--subscribe-rate-per-sub=5:0", /* a rate needs a burst */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        expect_rejected(bad[i]);
+}
+
+/* Rates: N or N:BURST into a struct tokenbucket_rate, and nothing else. */
+static void test_rates(void **state)
+{
+    struct rc_config cfg;
+    assert_int_equal(RUN(&cfg, "--subscribe-rate-per-conn=5"), 0);
+    assert_int_equal(cfg.subscribe_rate_conn.per_sec, 5);
+    assert_int_equal(cfg.subscribe_rate_conn.burst, 5); /* BURST defaults to N */
+    assert_int_equal(RUN(&cfg, "--subscribe-rate-per-sub=1:30"), 0);
+    assert_int_equal(cfg.subscribe_rate_sub.per_sec, 1);
+    assert_int_equal(cfg.subscribe_rate_sub.burst, 30);
+    assert_int_equal(RUN(&cfg, "--publish-rate-per-conn", "1000000000:1"), 0);
+    assert_int_equal(cfg.publish_rate_conn.per_sec, 1000000000);
+    assert_int_equal(cfg.publish_rate_conn.burst, 1);
+    assert_int_equal(RUN(&cfg, "--publish-rate-per-sub=0"), 0); /* no limit */
+    assert_int_equal(cfg.publish_rate_sub.per_sec, 0);
+    assert_int_equal(RUN(&cfg, "--publish-rate-per-sub=0:0"), 0);
+    /* Each flag sets its own field only. */
+    struct rc_config want;
+    config_defaults(&want);
+    want.publish_rate_sub.per_sec = want.publish_rate_sub.burst = 0;
+    resolve_defaults(&want);
+    if (memcmp(&cfg, &want, sizeof(cfg)) != 0)
+        fail_msg("--publish-rate-per-sub set more than its field");
+    static const char *const bad[] = {
+        "--publish-rate-per-conn=",
+        "--publish-rate-per-conn=:",
+        "--publish-rate-per-conn=5:",
+        "--publish-rate-per-conn=:5",
+        "--publish-rate-per-conn=-1",
+        "--publish-rate-per-conn=1.5",
+        "--publish-rate-per-conn=5/s",
+        "--publish-rate-per-conn=5:6:7",
+        "--publish-rate-per-conn=5 ",
+        "--publish-rate-per-conn=1K",
+        "--publish-rate-per-conn=99999999999999999999",
+        "--publish-rate-per-conn=18446744073709551617",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_rejected(bad[i]);
@@ -369,6 +439,16 @@ static void test_cross_checks(void **state)
     expect_rejected2("--max-header-bytes=1K", "--max-target-bytes=1K");
     assert_int_equal(RUN(&cfg, "--max-header-bytes=1K", "--max-target-bytes=1023"), 0);
     assert_int_equal(cfg.max_target_bytes, 1023);
+    /* The body budget holds at least the largest body; by default 64M, or
+     * that body when it is larger. */
+    assert_int_equal(run_argv(&cfg, 0, NULL), 0);
+    assert_int_equal(cfg.max_body_buffer_bytes, 64 << 20);
+    assert_int_equal(RUN(&cfg, "--max-publish-bytes=1G"), 0);
+    assert_int_equal(cfg.max_body_buffer_bytes, (1u << 30) + 65536);
+    expect_rejected("--max-body-buffer-bytes=16M"); /* default --max-publish-bytes is 16M */
+    assert_int_equal(RUN(&cfg, "--max-body-buffer-bytes=16448K"), 0); /* 16M + 64K */
+    expect_rejected2("--max-publish-bytes=1G", "--max-body-buffer-bytes=1G");
+    assert_int_equal(RUN(&cfg, "--max-publish-bytes=1K", "--max-body-buffer-bytes=65K"), 0);
     /* max-connections below shards. */
     expect_rejected2("--shards=8", "--max-connections=7");
     assert_int_equal(RUN(&cfg, "--shards=8", "--max-connections=8"), 0);
@@ -422,6 +502,14 @@ static void test_usage_lists_every_flag(void **state)
         "--listen=",
         "--publish-listen=",
         "--max-connections=",
+        "--max-connections-per-ip=",
+        "--max-connections-per-sub=",
+        "--max-handshakes=",
+        "--max-body-buffer-bytes=",
+        "--subscribe-rate-per-conn=",
+        "--subscribe-rate-per-sub=",
+        "--publish-rate-per-conn=",
+        "--publish-rate-per-sub=",
         "--max-frame=",
         "--max-message=",
         "--max-topics-per-conn=",
@@ -556,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_out_of_range),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_rates),
         cmocka_unit_test(test_power_of_two),
         cmocka_unit_test(test_cross_checks),
         cmocka_unit_test(test_command_line_errors),
