@@ -188,8 +188,10 @@ static void pause_input(struct shard *sh, struct conn *c, bool output_full)
         conn_add_work(sh, c); /* resumed in the next turn */
     }
     /* A subscriber reads with one multishot receive: stop it (what it
-     * still brings is held in c->in); one-shot receives are simply not
-     * re-armed. */
+     * still brings is held in c->in), and read it one buffer at a time
+     * from now on, so that what a later pause holds is one buffer; one-shot
+     * receives are simply not re-armed. */
+    c->flags |= CONN_ONE_RECV;
     if (c->ops->reads_for_life && (c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_RECV_CANCEL)) {
         c->flags |= CONN_RECV_CANCEL;
         cancel(sh, c, OP_RECV);
@@ -332,7 +334,7 @@ void conn_arm_recv(struct shard *sh, struct conn *c)
     /* Subscribers read for their whole life with one multishot receive;
      * connections that must be able to stop reading (publishers, HTTP
      * requests waiting for their answer) re-arm one receive at a time. */
-    if (sh->feat.recv_multishot && c->ops->reads_for_life)
+    if (sh->feat.recv_multishot && c->ops->reads_for_life && !(c->flags & CONN_ONE_RECV))
         io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
     else
         io_uring_prep_recv(sqe, c->fd, NULL, 0, 0);

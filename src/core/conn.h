@@ -51,6 +51,7 @@ enum conn_state {
 #define CONN_OUTPUT_FULL 0x400 /* reading paused until the queued output drains */
 #define CONN_RECV_CANCEL 0x800 /* the receive was cancelled to pause input: not an error */
 #define CONN_HANDSHAKE 0x1000  /* counted in --max-handshakes (limits.h) */
+#define CONN_ONE_RECV 0x2000   /* paused once for its input: one-shot receives from then on */
 
 /* Why a connection is refused as it is accepted (limits.h): the server is
  * full (503, NACK overloaded), or this client holds its share (429, NACK
