@@ -485,4 +485,7 @@ def subscribe_burst(target, n, timeout=300):
 
 
 def burst_flags(n):
-    return ("--max-topics-per-conn", str(max(1024, n)))
+    """The burst measures fairness, not the rate limit, which would refuse
+    most of it (--subscribe-rate-per-conn, tested in test_public_limits.py)."""
+    return ("--max-topics-per-conn", str(max(1024, n)), "--subscribe-rate-per-conn", "0",
+            "--subscribe-rate-per-sub", "0")
