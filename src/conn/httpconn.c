@@ -279,6 +279,8 @@ static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
     }
 }
 
+/* serving_requests: still an HTTP connection (not upgraded), open and not
+ * waiting for its home shard. */
 static bool serving_requests(const struct conn *c)
 {
     return c->state == CONN_OPEN && c->ops == &http_conn_ops && !(c->flags & CONN_AWAITING);
@@ -291,7 +293,7 @@ static void resume(struct shard *sh, struct conn *c)
         return;
     if (c->in.len > 0)
         process_buffered(sh, c);
-    if (serving_requests(c) && !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)))
+    if (c->ops == &http_conn_ops && conn_may_read(c))
         conn_arm_recv(sh, c);
 }
 

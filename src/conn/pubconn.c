@@ -265,7 +265,7 @@ static void resume(struct shard *sh, struct conn *c)
         return;
     if (c->in.len > 0)
         inbuf_consume(&c->in, process(sh, c, c->in.data, c->in.len));
-    if (c->state == CONN_OPEN && !(c->flags & (CONN_BLOCKED | CONN_READ_PAUSED)))
+    if (conn_may_read(c))
         conn_arm_recv(sh, c);
 }
 

@@ -349,7 +349,7 @@ static void resume(struct shard *sh, struct conn *c)
         else
             inbuf_clear(&c->in);
     }
-    if (c->state == CONN_OPEN && !(c->flags & CONN_READ_PAUSED) && c->in.len == 0)
+    if (conn_may_read(c) && c->in.len == 0)
         conn_arm_recv(sh, c);
 }
 

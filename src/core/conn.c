@@ -480,8 +480,7 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     } else if (res == -ECANCELED && paused_by_us) {
         /* The receive a pause stopped; when the connection resumed
          * meanwhile, its new receive goes out now. */
-        if (c->state == CONN_OPEN &&
-            !(c->flags & (CONN_READ_PAUSED | CONN_BLOCKED | CONN_AWAITING)))
+        if (conn_may_read(c))
             conn_arm_recv(sh, c);
     } else if (res < 0) {
         on_recv_error(sh, c, res);

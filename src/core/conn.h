@@ -232,6 +232,13 @@ static inline bool conn_input_held(const struct conn *c)
     return (c->flags & CONN_READ_PAUSED) || c->in.len > 0;
 }
 
+/* conn_may_read reports whether |c| reads on: open, and neither paused,
+ * waiting for room in a ring, nor waiting for its home shard's answer. */
+static inline bool conn_may_read(const struct conn *c)
+{
+    return c->state == CONN_OPEN && !(c->flags & (CONN_READ_PAUSED | CONN_BLOCKED | CONN_AWAITING));
+}
+
 /* conn_hold_input keeps |len| more input bytes in c->in; false (after
  * killing the connection) when that passes what a paused connection may
  * hold. */
