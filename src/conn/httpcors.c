@@ -13,6 +13,10 @@
  * caps it at 7200. */
 #define HTTPCORS_MAX_AGE 7200
 
+/* The response headers a page may read besides the safelisted ones: when
+ * to retry a 429 or 503. */
+#define EXPOSE "Access-Control-Expose-Headers: Retry-After\r\n"
+
 int16_t httpcors_judge(const struct rc_config *cfg, const struct http_request *req)
 {
     const struct origin_list *allowed = &cfg->cors_origins;
@@ -38,11 +42,12 @@ const char *httpcors_headers(char *out, const struct rc_config *cfg, int16_t ori
     if (origin == HTTPCORS_OTHER)
         snprintf(out, HTTPCORS_HEADERS_MAX, "%s", vary);
     else if (origin == HTTPCORS_ANY)
-        snprintf(out, HTTPCORS_HEADERS_MAX, "Access-Control-Allow-Origin: *\r\n%s", vary);
+        snprintf(out, HTTPCORS_HEADERS_MAX, "Access-Control-Allow-Origin: *\r\n%s%s", EXPOSE, vary);
     else
         snprintf(out, HTTPCORS_HEADERS_MAX,
-                 "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n%s",
-                 cfg->cors_origins.origin[origin], vary);
+                 "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
+                 "%s%s",
+                 cfg->cors_origins.origin[origin], EXPOSE, vary);
     return out;
 }
 

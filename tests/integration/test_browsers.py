@@ -171,7 +171,8 @@ def test_star_allows_any_origin_without_credentials(start_server):
     health, pre = exchange(server, request("GET", "/healthz", "https://anyone.example"),
                            preflight("/v1/publish", "https://anyone.example", "POST",
                                      "content-type"))
-    assert health.cors() == {"access-control-allow-origin": "*"}, health
+    assert health.cors() == {"access-control-allow-origin": "*",
+                             "access-control-expose-headers": "Retry-After"}, health
     assert_granted(pre, "*", ["POST"], credentials=False)
     # Only "*" listed: the answer is the same for every origin, no Vary.
     assert pre.header("vary") is None
@@ -185,8 +186,10 @@ def test_listed_origins_with_star_for_the_rest(start_server):
     listed, other = exchange(server, request("GET", "/healthz", APP),
                              request("GET", "/healthz", "https://other.example"))
     assert listed.cors() == {"access-control-allow-origin": APP,
-                             "access-control-allow-credentials": "true", "vary": "Origin"}
-    assert other.cors() == {"access-control-allow-origin": "*", "vary": "Origin"}
+                             "access-control-allow-credentials": "true",
+                             "access-control-expose-headers": "Retry-After", "vary": "Origin"}
+    assert other.cors() == {"access-control-allow-origin": "*",
+                            "access-control-expose-headers": "Retry-After", "vary": "Origin"}
 
 
 def test_every_kind_of_answer_carries_the_headers(start_server, tmp_path):
@@ -195,7 +198,7 @@ def test_every_kind_of_answer_carries_the_headers(start_server, tmp_path):
     auth = Auth(tmp_path)
     server = start_server("--cors-origins", APP, "--max-payload", "16", *auth.flags())
     granted = {"access-control-allow-origin": APP, "access-control-allow-credentials": "true",
-               "vary": "Origin"}
+               "access-control-expose-headers": "Retry-After", "vary": "Origin"}
     token = auth.mint(sub="page", subscribe=["orders.*"], publish=["orders.*"])
     body = json.dumps({"topic": "orders.42", "data": {"text": "x" * 64}})
     publish = request("POST", "/v1/publish", APP,
