@@ -22,10 +22,13 @@ int16_t httpcors_judge(const struct rc_config *cfg, const struct http_request *r
     const struct origin_list *allowed = &cfg->cors_origins;
     if (!origin_list_given(allowed))
         return HTTPCORS_NONE;
+    /* A request without Origin (not a browser's from another page) is
+     * answered as an unlisted origin would be: a cache that keeps its
+     * answer then hands browsers the one that fits them (Vary: Origin, or
+     * "*" for everybody). */
     const struct http_header *origin = http_find_header(req, "Origin");
-    if (!origin)
-        return HTTPCORS_NONE;
-    int listed = origin_list_find(allowed, origin->value, origin->value_len);
+    int listed =
+        origin ? origin_list_find(allowed, origin->value, origin->value_len) : ORIGIN_UNLISTED;
     if (listed != ORIGIN_UNLISTED)
         return (int16_t)listed;
     return allowed->any ? HTTPCORS_ANY : HTTPCORS_OTHER;

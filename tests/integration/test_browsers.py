@@ -154,6 +154,17 @@ def test_preflight_for_another_origin_grants_nothing(start_server, origin):
     assert response.header("allow") == "GET, OPTIONS"
 
 
+def test_without_origin_only_vary(start_server):
+    """curl, servers: no Origin, nothing granted, but Vary: Origin, since a
+    browser's request to the same URL gets another answer."""
+    server = start_server("--cors-origins", APP)
+    health, options = exchange(server, request("GET", "/healthz"),
+                               request("OPTIONS", "/v1/publish"))
+    assert health.status == 200 and health.cors() == {"vary": "Origin"}, health
+    assert options.status == 204 and options.cors() == {"vary": "Origin"}, options
+    assert options.header("allow") == "POST, OPTIONS"
+
+
 def test_without_the_flag_no_cors_headers_and_options_is_answered(server):
     health, options, fetch = exchange(
         server, request("GET", "/healthz", APP), preflight("/v1/publish", APP, "POST"),
@@ -176,9 +187,10 @@ def test_star_allows_any_origin_without_credentials(start_server):
     assert_granted(pre, "*", ["POST"], credentials=False)
     # Only "*" listed: the answer is the same for every origin, no Vary.
     assert pre.header("vary") is None
-    # A request without Origin (not a browser's cross-origin one) gets none.
+    # A request without Origin (not a browser's cross-origin one) gets the
+    # same: a cache may hand that answer to a browser.
     (plain,) = exchange(server, request("GET", "/healthz"))
-    assert plain.cors() == {}, plain
+    assert plain.cors() == health.cors(), plain
 
 
 def test_listed_origins_with_star_for_the_rest(start_server):
@@ -190,6 +202,9 @@ def test_listed_origins_with_star_for_the_rest(start_server):
                              "access-control-expose-headers": "Retry-After", "vary": "Origin"}
     assert other.cors() == {"access-control-allow-origin": "*",
                             "access-control-expose-headers": "Retry-After", "vary": "Origin"}
+    # Without Origin: as an unlisted origin.
+    (plain,) = exchange(server, request("GET", "/healthz"))
+    assert plain.cors() == other.cors(), plain
 
 
 def test_every_kind_of_answer_carries_the_headers(start_server, tmp_path):
