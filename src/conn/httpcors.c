@@ -30,7 +30,7 @@ int16_t httpcors_judge(const struct rc_config *cfg, const struct http_request *r
     int listed =
         origin ? origin_list_find(allowed, origin->value, origin->value_len) : ORIGIN_UNLISTED;
     if (listed != ORIGIN_UNLISTED)
-        return (int16_t)listed;
+        return HTTPCORS_LISTED(listed);
     return allowed->any ? HTTPCORS_ANY : HTTPCORS_OTHER;
 }
 
@@ -50,7 +50,7 @@ const char *httpcors_headers(char *out, const struct rc_config *cfg, int16_t ori
         snprintf(out, HTTPCORS_HEADERS_MAX,
                  "Access-Control-Allow-Origin: %s\r\nAccess-Control-Allow-Credentials: true\r\n"
                  "%s%s",
-                 cfg->cors_origins.origin[origin], EXPOSE, vary);
+                 cfg->cors_origins.origin[origin - 1], EXPOSE, vary);
     return out;
 }
 
@@ -60,7 +60,7 @@ bool httpcors_preflight(struct shard *sh, struct conn *c, const struct http_requ
     int16_t origin = httpcors_of(c)->origin;
     char cors[HTTPCORS_HEADERS_MAX];
     char allowed[256] = "";
-    if (origin >= 0 || origin == HTTPCORS_ANY)
+    if (origin > 0 || origin == HTTPCORS_ANY)
         snprintf(allowed, sizeof(allowed),
                  "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
                  "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"

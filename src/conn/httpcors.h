@@ -24,12 +24,16 @@ struct shard;
 struct http_request;
 struct rc_config;
 
-#define HTTPCORS_NONE -1  /* no CORS headers: no --cors-origins, or no Origin */
-#define HTTPCORS_OTHER -2 /* an origin that is not listed (nor allowed by "*") */
-#define HTTPCORS_ANY -3   /* allowed by "*": Access-Control-Allow-Origin: *, no credentials */
+/* Verdicts. Zero is none, so that a connection's zeroed state (before its
+ * first request is judged: a 413 for an oversized head) adds nothing. */
+#define HTTPCORS_NONE 0   /* no CORS headers: no --cors-origins, or no request judged */
+#define HTTPCORS_OTHER -1 /* an origin, or none, that is not listed (nor allowed by "*") */
+#define HTTPCORS_ANY -2   /* allowed by "*": Access-Control-Allow-Origin: *, no credentials */
+/* A listed origin: 1 + its index in --cors-origins. */
+#define HTTPCORS_LISTED(index) ((int16_t)((index) + 1))
 
 /* httpcors_peer: the verdict on the Origin of the request being answered:
- * an index in --cors-origins, or HTTPCORS_*. */
+ * HTTPCORS_LISTED(index in --cors-origins), or another HTTPCORS_*. */
 struct httpcors_peer {
     int16_t origin;
 };
