@@ -95,6 +95,9 @@ static const struct family totals[] = {
      "Subscribers closed for queueing more than --max-queued-bytes.", STAT(slow_closes)},
     {"ringcast_idle_closes_total", "counter",
      "WebSocket connections closed after --idle-timeout without input.", STAT(idle_closes)},
+    {"ringcast_origin_refusals_total", "counter",
+     "WebSocket handshakes refused with 403: their Origin is not in --ws-origins.",
+     STAT(origin_refusals)},
     {"ringcast_output_pauses_total", "counter",
      "Times a connection stopped being read because its queued output reached half of "
      "--max-queued-bytes.",

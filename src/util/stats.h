@@ -95,6 +95,7 @@ struct shard_stats {
     counter_t dropped;             /* events over --max-payload not delivered (--truncate=drop) */
     counter_t slow_closes;         /* subscribers closed for --max-queued-bytes */
     counter_t idle_closes;         /* WebSocket connections closed for --idle-timeout */
+    counter_t origin_refusals;     /* WebSocket handshakes refused for --ws-origins */
     counter_t output_pauses;       /* reading paused: queued output at half --max-queued-bytes */
     counter_t send_timeouts;       /* closed: output stayed over that bound for --send-timeout */
     counter_t input_budget_pauses; /* reading paused: --input-budget spent in one loop turn */
