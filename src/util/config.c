@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/duration.h"
 #include "util/log.h"
 
 #define RC_VERSION "0.1.0"
@@ -22,7 +23,8 @@
 enum opt_kind {
     OPT_UINT,
     OPT_SIZE,
-    OPT_DURATION,
+    OPT_DURATION, /* stored in milliseconds */
+    OPT_SECONDS,  /* a DURATION of whole seconds, stored in seconds */
     OPT_ENDPOINT,
     OPT_LOGLEVEL,
     OPT_TRUNCATE,
@@ -112,8 +114,8 @@ static const struct opt options[] = {
      "topics with a sequence counter per shard; more: NACK overloaded (default 1000000)"},
     {"dedup-entries", "N", OPT_UINT, OFF(dedup_entries), 0, 100000000,
      "message ids remembered per shard for idempotent publishing (default 100000)"},
-    {"dedup-seconds", "SECONDS", OPT_UINT, OFF(dedup_seconds), 1, 86400,
-     "how long a message id is remembered (default 600)"},
+    {"dedup-seconds", "DURATION", OPT_SECONDS, OFF(dedup_seconds), 1, 86400,
+     "how long a message id is remembered, in whole seconds (default 600, 10m)"},
     {"max-header-bytes", "BYTES", OPT_SIZE, OFF(max_header_bytes), 256, 1u << 20,
      "largest HTTP request head; larger: 431 (default 8K)"},
     {"max-target-bytes", "BYTES", OPT_SIZE, OFF(max_target_bytes), 16, 1u << 20,
@@ -223,9 +225,10 @@ void config_usage(FILE *f)
     }
     fprintf(f, "  %-30s %s\n", "-h, --help", "print this help and exit");
     fprintf(f, "  %-30s %s\n", "--version", "print the version and exit");
-    fprintf(f, "\nBYTES accept the suffixes K, M and G (powers of 1024). DURATION is a number\n"
-               "with the unit ms, s or m (a bare number is seconds).\n"
-               "Close codes, the publish protocol and operations: see docs/ in the source.\n");
+    fprintf(f,
+            "\nBYTES accept the suffixes K, M and G (powers of 1024).\nDURATION is " DURATION_SYNTAX
+            ";\na bare number is seconds.\n"
+            "Close codes, the publish protocol and operations: see docs/ in the source.\n");
 }
 
 /* parse_u64 reads a decimal number with an optional unit suffix from a
@@ -265,12 +268,6 @@ static int parse_size(const char *text, uint64_t *out)
         {"K", 1024},    {"k", 1024},   {"M", 1024 * 1024},   {"m", 1024 * 1024}, {"G", 1 << 30},
         {"g", 1 << 30}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1 << 30}};
     return parse_with_units(text, units, sizeof(units) / sizeof(units[0]), 1, out);
-}
-
-static int parse_duration_ms(const char *text, uint64_t *out)
-{
-    static const struct unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}};
-    return parse_with_units(text, units, sizeof(units) / sizeof(units[0]), 1000, out);
 }
 
 int config_parse_endpoint(struct rc_endpoint *out, const char *text)
@@ -412,12 +409,20 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
             goto bad_number;
         break;
     case OPT_DURATION:
-        if (parse_duration_ms(arg, &value) != 0)
+        if (duration_parse(arg, DURATION_MS_PER_S, &value) != 0)
             goto bad_number;
+        break;
+    case OPT_SECONDS:
+        if (duration_parse(arg, DURATION_MS_PER_S, &value) != 0 || value % DURATION_MS_PER_S != 0)
+            goto bad_number;
+        value /= DURATION_MS_PER_S;
         break;
     }
     if (value < o->min || value > o->max) {
-        const char *unit = o->kind == OPT_DURATION ? "ms" : o->kind == OPT_SIZE ? " bytes" : "";
+        const char *unit = o->kind == OPT_DURATION  ? "ms"
+                           : o->kind == OPT_SECONDS ? "s"
+                           : o->kind == OPT_SIZE    ? " bytes"
+                                                    : "";
         fprintf(stderr, "ringcast: --%s=%s is out of range [%llu%s, %llu%s]\n", o->name, arg,
                 (unsigned long long)o->min, unit, (unsigned long long)o->max, unit);
         return -1;
@@ -430,7 +435,8 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
 bad_number:
     fprintf(stderr, "ringcast: --%s: '%s' is not a valid %s\n", o->name, arg,
             o->kind == OPT_SIZE       ? "size"
-            : o->kind == OPT_DURATION ? "duration"
+            : o->kind == OPT_DURATION ? "duration (" DURATION_SYNTAX ")"
+            : o->kind == OPT_SECONDS  ? "duration of whole seconds (" DURATION_SYNTAX ")"
                                       : "number");
     return -1;
 }
