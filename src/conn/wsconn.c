@@ -148,7 +148,7 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
             lens[num_accepted++] = len;
         }
     }
-    if (c->state == CONN_OPEN) {
+    if (c->state == CONN_OPEN && m->acknowledge) {
         size_t len = 0;
         char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
                                           num_accepted, &len);
