@@ -841,6 +841,9 @@ int main(int argc, char **argv)
     char err[1400];
     if (rc_client_connect(&c, &copts, err, sizeof(err)) < 0) {
         cli_error(PROG, "%s", err);
+        if (token == NULL && strstr(err, "missing token") != NULL)
+            cli_error(PROG, "this server requires a token: give it with --token-file FILE "
+                            "(ringcast-token mints one)");
         free(token);
         return EXIT_CONNECTION;
     }

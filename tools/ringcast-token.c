@@ -25,6 +25,7 @@
 #include <openssl/mem.h>
 
 #include "pubsub/jwt.h"
+#include "pubsub/topic.h"
 
 #ifndef RINGCAST_VERSION
 #define RINGCAST_VERSION "0.1.0"
@@ -105,6 +106,18 @@ static int parse_duration_s(const char *s, int64_t *out)
         return -1;
     *out = (int64_t)(ms / DURATION_MS_PER_S);
     return 0;
+}
+
+/* check_pattern refuses a --subscribe or --publish value that is no topic
+ * or pattern (docs/protocol/websocket.md): a token with it would match
+ * nothing. Lengths are the server's problem (its --max-topic-length). */
+static int check_pattern(const char *flag, const char *value)
+{
+    enum topic_status status = topic_validate_pattern(value, strlen(value), SIZE_MAX, SIZE_MAX);
+    if (status == TOPIC_OK)
+        return 0;
+    return cli_usage_error(PROG, "%s \"%s\": not a topic or pattern: %s", flag, value,
+                           topic_status_text(status));
 }
 
 static int parse_int64(const char *s, int64_t *out)
@@ -421,6 +434,9 @@ int main(int argc, char **argv)
         }
         if (l != NULL) {
             if ((status = check_string(flag, optarg)) != 0)
+                goto out;
+            if ((l == &o.subscribe || l == &o.publish) &&
+                (status = check_pattern(flag, optarg)) != 0)
                 goto out;
             if (l->num == MAX_ENTRIES) {
                 status = cli_usage_error(PROG, "%s: at most %d times", flag, MAX_ENTRIES);

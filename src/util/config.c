@@ -525,6 +525,8 @@ int config_parse(struct rc_config *cfg, int argc, char **argv)
         }
         if (set_option(cfg, &options[c - 256], optarg) != 0)
             return -1;
+        if (options[c - 256].offset == offsetof(struct rc_config, max_connections))
+            cfg->max_connections_given = true;
     }
     if (optind < argc) {
         fprintf(stderr, "ringcast: unexpected argument '%s' (see --help)\n", argv[optind]);
