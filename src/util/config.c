@@ -49,7 +49,8 @@ static const struct opt options[] = {
     {"shards", "N", OPT_UINT, OFF(shards), 1, 256,
      "worker threads, one io_uring each (default: online CPUs)"},
     {"listen", "HOST:PORT", OPT_ENDPOINT, OFF(listen), 0, 0,
-     "client port: WebSocket /v1/ws, /healthz (default 127.0.0.1:8080)"},
+     "client port: /v1/ws, /v1/sse, /v1/publish, /v1/messages/, /metrics, /healthz "
+     "(default 127.0.0.1:8080)"},
     {"publish-listen", "HOST:PORT", OPT_ENDPOINT, OFF(publish_listen), 0, 0,
      "binary publish protocol port (default 127.0.0.1:7070)"},
     {"max-connections", "N", OPT_UINT, OFF(max_connections), 1, 100000000,
@@ -213,8 +214,11 @@ void config_defaults(struct rc_config *cfg)
 void config_usage(FILE *f)
 {
     fprintf(f, "Usage: ringcast [OPTION]...\n"
-               "Real-time event fan-out server: publishers send events over the binary\n"
-               "publish protocol; subscribers receive them over WebSocket (/v1/ws).\n\n"
+               "Real-time event fan-out server. Publishers send events over the binary\n"
+               "publish protocol (--publish-listen) or POST /v1/publish; subscribers receive\n"
+               "them over WebSocket (/v1/ws) or Server-Sent Events (/v1/sse). The client port\n"
+               "(--listen) also serves GET /v1/messages/TOPIC/SEQ (truncated events), /metrics\n"
+               "and /healthz.\n\n"
                "Without authentication configured the server is open: it binds to loopback\n"
                "by default and says so in its log.\n\nOptions:\n");
     for (size_t i = 0; i < NUM_OPTIONS; i++) {

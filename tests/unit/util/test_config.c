@@ -218,6 +218,10 @@ static void test_each_flag(void **state)
             fail_msg("unexpected width %zu", cases[i].width);
         }
         resolve_defaults(&want);
+        /* --max-connections also notes that it was given (the file limit's
+         * log line depends on it). */
+        if (cases[i].offset == offsetof(struct rc_config, max_connections))
+            want.max_connections_given = true;
         if (memcmp(&cfg, &want, sizeof(cfg)) != 0)
             fail_msg("'%s' did not set exactly its field", cases[i].arg);
     }
