@@ -10,6 +10,7 @@
 #include "core/conn.h"
 #include "proto/http.h"
 #include "conn/httpauth.h"
+#include "conn/httpcors.h"
 #include "pubsub/httppub.h"
 #include "conn/httpreply.h"
 #include "conn/httpstate.h"
@@ -128,11 +129,13 @@ static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)
     }
     /* The body is the message's own bytes, queued by reference. */
     struct lref *ref = lref_new(m);
-    char head[256];
+    char head[256 + HTTPCORS_HEADERS_MAX];
+    char cors[HTTPCORS_HEADERS_MAX];
     int len = snprintf(head, sizeof(head),
                        "HTTP/1.1 200 OK\r\nServer: ringcast\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %u\r\n%s\r\n",
-                       m->full_json_len, keep_alive ? "" : "Connection: close\r\n");
+                       "Content-Length: %u\r\n%s%s\r\n",
+                       m->full_json_len, keep_alive ? "" : "Connection: close\r\n",
+                       httpcors_headers(cors, sh->cfg, httpcors_of(c)->origin));
     conn_send_copy(sh, c, head, (size_t)len);
     if (!ref || sendq_push_shared(&c->sq, ref, m->full_json, m->full_json_len) != 0) {
         if (ref)

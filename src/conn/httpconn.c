@@ -12,10 +12,12 @@
 #include "proto/http.h"
 #include "conn/httpapi.h"
 #include "conn/httpauth.h"
+#include "conn/httpcors.h"
 #include "conn/httpreply.h"
 #include "conn/httpstate.h"
 #include "core/limits.h"
 #include "util/log.h"
+#include "util/origin.h"
 #include "core/metrics.h"
 #include "core/shard.h"
 #include "conn/sseconn.h"
@@ -37,6 +39,7 @@ static void start(struct shard *sh, struct conn *c)
 
 static void on_timeout(struct shard *sh, struct conn *c)
 {
+    httpcors_of(c)->origin = HTTPCORS_NONE; /* answers no request */
     fail(sh, c, 408, "", "no complete request within the handshake timeout");
 }
 
@@ -56,6 +59,19 @@ static bool header_is(const struct http_request *req, const char *name, const ch
 {
     const struct http_header *h = http_find_header(req, name);
     return h && h->value_len == strlen(value) && memcmp(h->value, value, h->value_len) == 0;
+}
+
+/* ws_origin_allowed applies --ws-origins to a handshake: a browser always
+ * sends the page's Origin (RFC 6455 section 4.1); other clients send none
+ * and are let in, since the list guards browser visitors' credentials. */
+static bool ws_origin_allowed(const struct shard *sh, const struct http_request *req)
+{
+    const struct origin_list *allowed = &sh->cfg->ws_origins;
+    if (!origin_list_given(allowed) || allowed->any)
+        return true;
+    const struct http_header *origin = http_find_header(req, "Origin");
+    return !origin ||
+           origin_list_find(allowed, origin->value, origin->value_len) != ORIGIN_UNLISTED;
 }
 
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
@@ -87,6 +103,11 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     }
     if (req->content_length > 0 || req->chunked) {
         fail(sh, c, 400, "", "a WebSocket handshake has no body");
+        return false;
+    }
+    if (!ws_origin_allowed(sh, req)) {
+        counter_add(&sh->stats.origin_refusals, 1);
+        fail(sh, c, 403, "", "pages of this Origin may not connect (see --ws-origins)");
         return false;
     }
     struct auth_token token;
@@ -154,38 +175,117 @@ static void serve_health(struct shard *sh, struct conn *c, const struct http_req
                    sizeof(body) - 1, req->keep_alive, req->method == HTTP_HEAD);
 }
 
+static enum served serve_ws(struct shard *sh, struct conn *c, const struct http_request *req,
+                            uint8_t *after_head, size_t avail)
+{
+    bool echo = path_is(req, "/v1/echo");
+    if (upgrade(sh, c, req)) {
+        conn_cancel_timer(sh, c);
+        wsconn_start(sh, c, echo, after_head, avail);
+    }
+    return STOPPED;
+}
+
+static enum served serve_sse(struct shard *sh, struct conn *c, const struct http_request *req,
+                             uint8_t *after_head, size_t avail)
+{
+    (void)after_head, (void)avail;
+    conn_cancel_timer(sh, c);
+    sseconn_start(sh, c, req);
+    return STOPPED;
+}
+
+static enum served serve_publish(struct shard *sh, struct conn *c, const struct http_request *req,
+                                 uint8_t *after_head, size_t avail)
+{
+    return (enum served)httpapi_publish(sh, c, req, after_head, avail);
+}
+
+static enum served serve_fetch(struct shard *sh, struct conn *c, const struct http_request *req,
+                               uint8_t *after_head, size_t avail)
+{
+    (void)after_head, (void)avail;
+    return (enum served)httpapi_fetch(sh, c, req);
+}
+
+static enum served serve_metrics_route(struct shard *sh, struct conn *c,
+                                       const struct http_request *req, uint8_t *after_head,
+                                       size_t avail)
+{
+    (void)after_head, (void)avail;
+    return serve_plain(sh, c, req, serve_metrics);
+}
+
+static enum served serve_health_route(struct shard *sh, struct conn *c,
+                                      const struct http_request *req, uint8_t *after_head,
+                                      size_t avail)
+{
+    (void)after_head, (void)avail;
+    return serve_plain(sh, c, req, serve_health);
+}
+
+/* A route of the client port. Every route gets the same treatment of
+ * OPTIONS and CORS (httpcors.h) before its handler runs. */
+struct route {
+    const char *path;
+    bool prefix;         /* |path| is a prefix: /v1/messages/<topic>/<seq> */
+    bool echo;           /* only with --echo-endpoint */
+    const char *methods; /* what it takes: Allow and Access-Control-Allow-Methods */
+    enum served (*serve)(struct shard *sh, struct conn *c, const struct http_request *req,
+                         uint8_t *after_head, size_t avail);
+};
+
+static const struct route routes[] = {
+    {"/v1/ws", false, false, "GET", serve_ws},
+    {"/v1/echo", false, true, "GET", serve_ws},
+    {"/v1/sse", false, false, "GET", serve_sse},
+    {"/v1/publish", false, false, "POST", serve_publish},
+    {"/v1/messages/", true, false, "GET", serve_fetch},
+    {"/metrics", false, false, "GET, HEAD", serve_metrics_route},
+    {"/healthz", false, false, "GET, HEAD", serve_health_route},
+};
+
+static const struct route *find_route(const struct shard *sh, const struct http_request *req)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct route *r = &routes[i];
+        if (r->echo && !sh->cfg->echo_endpoint)
+            continue;
+        if (r->prefix ? path_starts(req, r->path) : path_is(req, r->path))
+            return r;
+    }
+    return NULL;
+}
+
+/* preflight answers OPTIONS to route |r|. */
+static enum served preflight(struct shard *sh, struct conn *c, const struct http_request *req,
+                             const struct route *r)
+{
+    if (req->content_length > 0 || req->chunked) {
+        fail(sh, c, 400, "", "an OPTIONS request here takes no body");
+        return STOPPED;
+    }
+    return httpcors_preflight(sh, c, req, r->methods) ? SERVED : STOPPED;
+}
+
 /* route answers one complete request head whose body, if any, starts at
- * |body| with |avail| bytes there. */
+ * |after_head| with |avail| bytes there. */
 static enum served route(struct shard *sh, struct conn *c, const struct http_request *req,
                          uint8_t *after_head, size_t avail)
 {
+    httpcors_of(c)->origin = httpcors_judge(sh->cfg, req);
     if (req->method == HTTP_OTHER) {
         fail(sh, c, 501, "", "method not implemented");
         return STOPPED;
     }
-    bool echo = sh->cfg->echo_endpoint && path_is(req, "/v1/echo");
-    if (path_is(req, "/v1/ws") || echo) {
-        if (upgrade(sh, c, req)) {
-            conn_cancel_timer(sh, c);
-            wsconn_start(sh, c, echo, after_head, avail);
-        }
+    const struct route *r = find_route(sh, req);
+    if (!r) {
+        fail(sh, c, 404, "", "no such endpoint");
         return STOPPED;
     }
-    if (path_is(req, "/v1/sse")) {
-        conn_cancel_timer(sh, c);
-        sseconn_start(sh, c, req);
-        return STOPPED;
-    }
-    if (path_is(req, "/v1/publish"))
-        return (enum served)httpapi_publish(sh, c, req, after_head, avail);
-    if (path_starts(req, "/v1/messages/"))
-        return (enum served)httpapi_fetch(sh, c, req);
-    if (path_is(req, "/metrics"))
-        return serve_plain(sh, c, req, serve_metrics);
-    if (path_is(req, "/healthz"))
-        return serve_plain(sh, c, req, serve_health);
-    fail(sh, c, 404, "", "no such endpoint");
-    return STOPPED;
+    if (req->method == HTTP_OPTIONS)
+        return preflight(sh, c, req, r);
+    return r->serve(sh, c, req, after_head, avail);
 }
 
 _Static_assert((int)SERVED == (int)HTTPAPI_SERVED && (int)WAITING == (int)HTTPAPI_WAITING &&
@@ -211,6 +311,7 @@ static long handle_requests(struct shard *sh, struct conn *c, uint8_t *buf, size
         if (head_len == -2)
             return (long)done;
         if (head_len < 0) {
+            httpcors_of(c)->origin = HTTPCORS_NONE; /* no request to judge */
             fail(sh, c, req.error_status, "", req.error_reason);
             return -1;
         }

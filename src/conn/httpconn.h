@@ -8,7 +8,10 @@
  *   GET  /v1/messages/TOPIC/SEQ    an oversized event, in full
  *   GET  /metrics                  Prometheus text
  *   GET  /healthz                  liveness
- * Errors are JSON ({"error":…,"message":…}). Keep-alive and pipelined
+ * Routes are a table: every one answers OPTIONS (a CORS preflight, or
+ * 204 with Allow) and carries the CORS headers of --cors-origins
+ * (httpcors.h) without a line of its own; a route added to the table gets
+ * both. Errors are JSON ({"error":…,"message":…}). Keep-alive and pipelined
  * requests are served in order: a publish or fetch that waits for its home
  * shard holds back the requests behind it. Malformed requests are answered
  * (400, 404, 405, 408, 411, 413, 414, 426, 431, 501, 505) and the

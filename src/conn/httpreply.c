@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "conn/httpcors.h"
 #include "core/conn.h"
+#include "core/shard.h"
 #include "core/limits.h"
 #include "proto/http.h"
 #include "util/jsonw.h"
@@ -13,12 +15,14 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
                     const char *content_type, const void *body, size_t body_len, bool keep_alive,
                     bool head_only)
 {
-    char head[768];
+    char head[768 + HTTPCORS_HEADERS_MAX];
+    char cors[HTTPCORS_HEADERS_MAX];
     int len = snprintf(head, sizeof(head),
                        "HTTP/1.1 %d %s\r\nServer: ringcast\r\nContent-Type: %s\r\n"
-                       "Content-Length: %zu\r\n%s%s\r\n",
+                       "Content-Length: %zu\r\n%s%s%s\r\n",
                        status, http_status_text(status), content_type, body_len,
-                       keep_alive ? "" : "Connection: close\r\n", extra_headers);
+                       keep_alive ? "" : "Connection: close\r\n", extra_headers,
+                       httpcors_headers(cors, sh->cfg, httpcors_of(c)->origin));
     if (len < 0 || (size_t)len >= sizeof(head))
         len = snprintf(head, sizeof(head),
                        "HTTP/1.1 500 Internal Server Error\r\n"

@@ -13,7 +13,8 @@ struct limits_refusal;
 /* httpreply_send queues a complete response with |body| (not sent for a
  * HEAD request: |head_only|). |extra_headers| are complete header lines
  * ("Allow: GET\r\n") or "". Without |keep_alive| the response says
- * "Connection: close" and the connection closes after it. */
+ * "Connection: close" and the connection closes after it. The request's
+ * CORS headers (httpcors.h) are added. */
 void httpreply_send(struct shard *sh, struct conn *c, int status, const char *extra_headers,
                     const char *content_type, const void *body, size_t body_len, bool keep_alive,
                     bool head_only);

@@ -6,15 +6,18 @@
 
 #include <stdbool.h>
 
+#include "conn/httpcors.h"
 #include "core/conn.h"
 #include "util/tokenbucket.h"
 
 struct http_state {
+    struct httpcors_peer cors;    /* of the request being answered (first: httpcors.h) */
     bool keep_alive;              /* of the request being answered */
     bool continue_sent;           /* "100 Continue" went out for the request being read */
     struct tokenbucket publishes; /* --publish-rate-per-conn (zeroed: full) */
 };
 CONN_KIND_STATE_FITS(struct http_state);
+HTTPCORS_STATE_FIRST(struct http_state, cors);
 
 static inline struct http_state *http_state_of(struct conn *c)
 {

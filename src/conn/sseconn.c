@@ -10,6 +10,7 @@
 #include "core/limits.h"
 #include "proto/http.h"
 #include "conn/httpauth.h"
+#include "conn/httpcors.h"
 #include "conn/httpreply.h"
 #include "pubsub/msg.h"
 #include "core/shard.h"
@@ -21,6 +22,8 @@
 
 /* A stream's own state (its part of struct conn). */
 struct sse_state {
+    struct httpcors_peer cors; /* of the request that opened it (first: httpcors.h) */
+    bool named;                /* records carry "event: <type>" (?events=named) */
     /* Per subscription (in the order of the request), the position of the
      * last event delivered through it: seq for an exact topic, publish time
      * in microseconds for a pattern. NULL for a stream of one exact topic,
@@ -28,6 +31,7 @@ struct sse_state {
     uint64_t *positions;
 };
 CONN_KIND_STATE_FITS(struct sse_state);
+HTTPCORS_STATE_FIRST(struct sse_state, cors);
 
 static struct sse_state *sse_of(struct conn *c)
 {
@@ -70,7 +74,20 @@ static int subscribe_one(struct shard *sh, struct conn *c, const char *topic, si
     }
 }
 
-/* subscribe_query subscribes every topic of the query (topic=a&topic=b,c). */
+/* set_events reads ?events=: named (event: lines) or unnamed (none, the
+ * default without --sse-named-events). Returns 0, or -1 after answering. */
+static int set_events(struct shard *sh, struct conn *c, const char *value)
+{
+    if (strcmp(value, "named") == 0 || strcmp(value, "unnamed") == 0) {
+        sseconn_name_events(c, value[0] == 'n');
+        return 0;
+    }
+    reply_error(sh, c, 400, "bad_request", "events= takes named or unnamed");
+    return -1;
+}
+
+/* subscribe_query subscribes every topic of the query (topic=a&topic=b,c)
+ * and takes its events= choice. */
 static int subscribe_query(struct shard *sh, struct conn *c, const struct http_request *req)
 {
     static _Thread_local char key[64], value[SSE_MAX_VALUE + 1];
@@ -81,6 +98,11 @@ static int subscribe_query(struct shard *sh, struct conn *c, const struct http_r
         if (r < 0) {
             reply_error(sh, c, 400, "bad_request", "malformed query string");
             return -1;
+        }
+        if (strcmp(key, "events") == 0) {
+            if (set_events(sh, c, value) != 0)
+                return -1;
+            continue;
         }
         if (strcmp(key, "topic") != 0)
             continue; /* other parameters (cache busters, later tokens) are not ours */
@@ -105,6 +127,11 @@ static void arm_heartbeat(struct shard *sh, struct conn *c)
     conn_arm_timer(sh, c, expires_first ? c->expires_ms : c->next_beat_ms);
 }
 
+void sseconn_name_events(struct conn *c, bool named)
+{
+    sse_of(c)->named = named;
+}
+
 int sseconn_track_positions(struct conn *c)
 {
     /* A stream of one exact topic uses the events' own ids; any other keeps
@@ -125,7 +152,10 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     struct claims *claims = NULL;
     if (!httpauth_keep(sh, c, req, AUTH_SEND_SSE, &token, &claims))
         return false;
+    struct httpcors_peer cors = *httpcors_of(c); /* the HTTP state ends here */
     conn_set_ops(sh, c, &sse_conn_ops);
+    sse_of(c)->cors = cors;
+    sseconn_name_events(c, sh->cfg->sse_named_events);
     conn_set_claims(sh, c, claims);
     if (subscribe_query(sh, c, req) != 0)
         return false;
@@ -133,12 +163,13 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
         reply_error(sh, c, 503, "unavailable", "out of memory");
         return false;
     }
-    char head[512];
+    char head[512 + HTTPCORS_HEADERS_MAX];
+    char cors_lines[HTTPCORS_HEADERS_MAX];
     int len = snprintf(head, sizeof(head),
                        "HTTP/1.1 200 OK\r\nServer: ringcast\r\nContent-Type: text/event-stream\r\n"
-                       "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\n\r\n"
+                       "Cache-Control: no-cache, no-store\r\nX-Accel-Buffering: no\r\n%s\r\n"
                        "retry: %u\n\n",
-                       sh->cfg->sse_retry_ms);
+                       httpcors_headers(cors_lines, sh->cfg, cors.origin), sh->cfg->sse_retry_ms);
     conn_send_copy(sh, c, head, (size_t)len);
     limits_handshake_done(sh, c);
     arm_heartbeat(sh, c);
@@ -195,26 +226,44 @@ static size_t sse_id_line(struct conn *c, const struct msg *m, char *out, size_t
     return len;
 }
 
-/* queue_event queues the event to a stream: the shared record with its own
- * id for a stream of one exact topic, else the stream's id line and the
- * shared record after its id line. */
+/* own_lines writes the stream's own lines of an event into |out|: its id
+ * line, then, for a named stream, the shared record's event line. Returns
+ * the length, or 0 when they do not fit |cap|. */
+static size_t own_lines(struct conn *c, const struct msg *m, char *out, size_t cap)
+{
+    size_t len = sse_id_line(c, m, out, cap);
+    if (len == 0 || !sse_of(c)->named)
+        return len;
+    if (cap - len < m->sse_event_len)
+        return 0;
+    memcpy(out + len, m->sse_record, m->sse_event_len);
+    return len + m->sse_event_len;
+}
+
+/* queue_event queues the event to a stream. A stream of one exact topic
+ * gets the shared record as it is: whole (event line first) when named,
+ * from its id line on when not. Any other stream gets its own lines and
+ * the shared data lines after them. */
 static int queue_event(struct conn *c, struct lref *ref, const struct msg *m)
 {
-    if (!sse_of(c)->positions)
-        return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
-    char stack[512];
-    size_t cap = sizeof("id: \n") + (size_t)c->subs.n * 22; /* ",t" and 20 digits each */
+    if (!sse_of(c)->positions) {
+        uint32_t skip = sse_of(c)->named ? 0 : m->sse_event_len;
+        return sendq_push_shared(&c->sq, ref, m->sse_record + skip, m->sse_record_len - skip);
+    }
+    char stack[768];
+    /* ",t" and 20 digits a subscription, and the event line */
+    size_t cap = sizeof("id: \n") + (size_t)c->subs.n * 22 + m->sse_event_len;
     char *line = cap <= sizeof(stack) ? stack : rc_malloc(cap);
     if (!line)
         return -1;
-    size_t len = sse_id_line(c, m, line, cap);
+    size_t len = own_lines(c, m, line, cap);
     int ret = len > 0 ? sendq_push_copy(&c->sq, line, len) : -1;
     if (line != stack)
         rc_free(line);
     if (ret != 0)
         return -1;
-    return sendq_push_shared(&c->sq, ref, m->sse_record + m->sse_id_len,
-                             m->sse_record_len - m->sse_id_len);
+    uint32_t data_at = (uint32_t)m->sse_event_len + m->sse_id_len;
+    return sendq_push_shared(&c->sq, ref, m->sse_record + data_at, m->sse_record_len - data_at);
 }
 
 static void release(struct conn *c)

@@ -28,6 +28,10 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
  * pattern). Returns 0 or -1 (memory). */
 int sseconn_track_positions(struct conn *c);
 
+/* sseconn_name_events chooses the records |c| gets: with "event: <type>"
+ * (|named|: for addEventListener) or without (for onmessage). */
+void sseconn_name_events(struct conn *c, bool named);
+
 /* sseconn_close_slow ends a stream whose queue exceeded --max-queued-bytes:
  * events not yet on the wire are dropped, the stream ends after the record
  * being sent. */

@@ -132,10 +132,24 @@ void conn_send_copy(struct shard *sh, struct conn *c, const void *data, size_t l
     conn_mark_dirty(sh, c);
 }
 
+/* A connection that ends leaves the index at most LEAVE_BATCH
+ * subscriptions per loop turn (each costs a hash-table removal, perhaps a
+ * message to the topic's home): one that held 100,000 does not stall the
+ * shard's other connections for the whole of it. Fan-out skips a
+ * connection that is no longer open, so what is left of its subscriptions
+ * costs a skipped visit until it is gone. */
+#define LEAVE_BATCH 2048
+
 static void leave_index(struct shard *sh, struct conn *c)
 {
-    if (c->subs.v)
-        index_remove_all(&sh->index, &c->subs);
+    if (c->subs.v && index_remove_some(&sh->index, &c->subs, LEAVE_BATCH) > 0)
+        conn_add_work(sh, c); /* conn_go_on_leaving, next turn */
+}
+
+void conn_go_on_leaving(struct shard *sh, struct conn *c)
+{
+    if (c->state != CONN_OPEN && c->subs.v)
+        leave_index(sh, c);
 }
 
 void conn_set_claims(struct shard *sh, struct conn *c, struct claims *claims)
@@ -298,7 +312,8 @@ static void release(struct shard *sh, struct conn *c)
     log_debug("connection %u closed", c->slot);
     if (sh->ring_ready) /* else the ring's exit closed every socket */
         sockop_close(&sh->ring, c->fd);
-    leave_index(sh, c);
+    if (c->subs.v) /* only at exit (conn_free_all): conn_reap waits for the index */
+        index_remove_all(&sh->index, &c->subs);
     timer_cancel(&sh->timers, &c->timer);
     sendq_clear(&c->sq);
     inbuf_clear(&c->in);
@@ -319,7 +334,7 @@ static void release(struct shard *sh, struct conn *c)
 
 bool conn_reap(struct shard *sh, struct conn *c)
 {
-    if (c->state != CONN_DEAD || c->pending > 0 ||
+    if (c->state != CONN_DEAD || c->pending > 0 || c->subs.v ||
         (c->flags & (CONN_ON_WORK | CONN_DIRTY | CONN_BLOCKED)))
         return false;
     release(sh, c);

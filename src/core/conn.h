@@ -255,6 +255,11 @@ void conn_finish(struct shard *sh, struct conn *c);
 /* conn_kill shuts the socket down at once (-> DEAD). */
 void conn_kill(struct shard *sh, struct conn *c);
 
+/* conn_go_on_leaving removes the next batch of an ended connection's
+ * subscriptions from the index (from the work list: an ending connection
+ * leaves it a batch per turn, and is freed only once it has left). */
+void conn_go_on_leaving(struct shard *sh, struct conn *c);
+
 /* conn_arm_recv submits a receive for |c| (multishot where supported). */
 void conn_arm_recv(struct shard *sh, struct conn *c);
 
@@ -270,8 +275,8 @@ void conn_on_sockop(struct shard *sh, struct conn *c);
 /* conn_on_send handles a send completion. */
 void conn_on_send(struct shard *sh, struct conn *c, int res);
 
-/* conn_reap frees a dead connection once the kernel is done with it and no
- * shard list holds it. Returns true when |c| was freed. */
+/* conn_reap frees a dead connection once the kernel is done with it, it
+ * has left the index and no shard list holds it. Returns true when |c| was freed. */
 bool conn_reap(struct shard *sh, struct conn *c);
 
 /* conn_on_timer handles the expiry of |c|'s timer. */

@@ -95,6 +95,9 @@ static const struct family totals[] = {
      "Subscribers closed for queueing more than --max-queued-bytes.", STAT(slow_closes)},
     {"ringcast_idle_closes_total", "counter",
      "WebSocket connections closed after --idle-timeout without input.", STAT(idle_closes)},
+    {"ringcast_origin_refusals_total", "counter",
+     "WebSocket handshakes refused with 403: their Origin is not in --ws-origins.",
+     STAT(origin_refusals)},
     {"ringcast_output_pauses_total", "counter",
      "Times a connection stopped being read because its queued output reached half of "
      "--max-queued-bytes.",
@@ -161,6 +164,32 @@ static void per_shard(struct text *t, const struct shard_set *set, const char *n
                (unsigned long long)stat_of(&set->shards[i], offset));
 }
 
+/* turn_histogram renders the shards' loop turns by duration
+ * (struct shard_stats.turn_buckets) as one Prometheus histogram per shard. */
+static void turn_histogram(struct text *t, const struct shard_set *set)
+{
+    static const int64_t bounds_us[] = STATS_TURN_BOUNDS_US;
+    const char *name = "ringcast_shard_loop_turn_seconds";
+    header(t, name, "histogram",
+           "Event-loop turns by the time the shard worked in them, from waking up to waiting "
+           "again; a connection's burst delays the shard's other connections by its turns.");
+    for (unsigned i = 0; i < set->num_shards; i++) {
+        const struct shard_stats *st = &set->shards[i].stats;
+        uint64_t below = 0;
+        for (unsigned b = 0; b < STATS_TURN_BUCKETS; b++) {
+            below += counter_read(&st->turn_buckets[b]);
+            if (b < STATS_TURN_BUCKETS - 1)
+                append(t, "%s_bucket{shard=\"%u\",le=\"%g\"} %llu\n", name, i,
+                       (double)bounds_us[b] / 1e6, (unsigned long long)below);
+            else
+                append(t, "%s_bucket{shard=\"%u\",le=\"+Inf\"} %llu\n", name, i,
+                       (unsigned long long)below);
+        }
+        append(t, "%s_sum{shard=\"%u\"} %.9f\n", name, i, (double)counter_read(&st->turn_ns) / 1e9);
+        append(t, "%s_count{shard=\"%u\"} %llu\n", name, i, (unsigned long long)below);
+    }
+}
+
 char *metrics_render(const struct shard_set *set, size_t *out_len)
 {
     struct text t = {malloc(8192), 0, 8192, 0};
@@ -207,6 +236,7 @@ char *metrics_render(const struct shard_set *set, size_t *out_len)
               "Events a home shard passed to this shard through a ring.", STAT(ring_messages));
     per_shard(&t, set, "ringcast_shard_wakeups_total", "counter",
               "Event-loop iterations after waiting for completions, by shard.", STAT(wakeups));
+    turn_histogram(&t, set);
     if (t.failed) {
         free(t.data);
         return NULL;

@@ -22,11 +22,16 @@
 #define ACCEPT_RETRY_MS 100 /* after running out of memory or files */
 #define EXIT_GRACE_MS 1000  /* at exit: time for killed connections' requests to end */
 
-static int64_t monotonic_ms(void)
+static int64_t monotonic_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t monotonic_ms(void)
+{
+    return monotonic_ns() / 1000000;
 }
 
 /* Wake-ups. */
@@ -315,6 +320,7 @@ static void run_work(struct shard *sh)
         struct conn *c = list;
         list = c->next_work;
         c->flags &= ~CONN_ON_WORK;
+        conn_go_on_leaving(sh, c);
         if (c->state == CONN_DEAD) {
             conn_reap(sh, c);
             continue;
@@ -439,12 +445,21 @@ static void wait_for_work(struct shard *sh)
     }
 }
 
+/* count_turn counts a turn that began at |began_ns| (struct shard_stats). */
+static void count_turn(struct shard *sh, int64_t began_ns)
+{
+    int64_t took_ns = monotonic_ns() - began_ns;
+    counter_add(&sh->stats.turn_buckets[stats_turn_bucket(took_ns)], 1);
+    counter_add(&sh->stats.turn_ns, (uint64_t)took_ns);
+}
+
 static void iterate(struct shard *sh)
 {
     wait_for_work(sh);
     counter_add(&sh->stats.wakeups, 1);
     sh->turn++;
-    sh->now_ms = monotonic_ms();
+    int64_t began_ns = monotonic_ns();
+    sh->now_ms = began_ns / 1000000;
     handle_completions(sh);
     drain_rings(sh);
     run_work(sh);
@@ -456,6 +471,7 @@ static void iterate(struct shard *sh)
     flush_list(sh, &sh->dirty_other);
     publish_rings(sh);
     update_gauges(sh);
+    count_turn(sh, began_ns);
 }
 
 static void run(struct shard *sh)

@@ -275,8 +275,20 @@ void index_cleanup(struct index *idx)
     memset(idx, 0, sizeof(*idx));
 }
 
+/* holds tells whether |s| subscribes to |node|, walking the shorter of the
+ * two lists (a connection with many subscriptions, or a topic with many
+ * subscribers, makes neither subscribe cost its length). */
 static bool holds(const struct subs *s, const struct topic_node *node, uint32_t *out_slot)
 {
+    if (node->nsubs < s->n) {
+        for (uint32_t i = 0; i < node->nsubs; i++) {
+            if (node->subs[i].owner == s) {
+                *out_slot = node->subs[i].slot;
+                return true;
+            }
+        }
+        return false;
+    }
     for (uint32_t i = 0; i < s->n; i++) {
         if (s->v[i].node == node) {
             *out_slot = i;
@@ -357,12 +369,20 @@ enum index_result index_unsubscribe(struct index *idx, struct subs *s, const cha
     return INDEX_ADDED;
 }
 
+uint32_t index_remove_some(struct index *idx, struct subs *s, uint32_t max)
+{
+    for (uint32_t removed = 0; s->n > 0 && removed < max; removed++)
+        remove_slot(idx, s, s->n - 1);
+    if (s->n == 0) {
+        rc_free(s->v);
+        memset(s, 0, sizeof(*s));
+    }
+    return s->n;
+}
+
 void index_remove_all(struct index *idx, struct subs *s)
 {
-    while (s->n > 0)
-        remove_slot(idx, s, s->n - 1);
-    rc_free(s->v);
-    memset(s, 0, sizeof(*s));
+    index_remove_some(idx, s, UINT32_MAX);
 }
 
 /* Matching. */

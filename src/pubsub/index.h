@@ -100,6 +100,10 @@ enum index_result index_subscribe(struct index *idx, struct subs *s, const char 
 enum index_result index_unsubscribe(struct index *idx, struct subs *s, const char *name, size_t len,
                                     uint64_t hash);
 
+/* index_remove_some removes up to |max| subscriptions of |s|, and frees its
+ * array once none is left; returns how many are left. */
+uint32_t index_remove_some(struct index *idx, struct subs *s, uint32_t max);
+
 /* index_remove_all removes every subscription of |s| and frees its array. */
 void index_remove_all(struct index *idx, struct subs *s);
 

@@ -180,10 +180,19 @@ static uint8_t *put_stub_json(uint8_t *out, const struct event_parts *e)
 }
 
 /* SSE record of a JSON text:
- *   id: <seq>\nevent: <type>\ndata: <line>\n[data: <line>\n…]\n
+ *   event: <type>\nid: <seq>\ndata: <line>\n[data: <line>\n…]\n
+ * The event line comes first so that both forms are one range of the same
+ * bytes: the whole record is the named form (addEventListener), and from
+ * the id line on it is the unnamed form, which EventSource dispatches to
+ * onmessage (the order of the fields of a record does not matter to it).
  * A JSON text has line breaks only as whitespace (pretty-printed payloads):
  * each becomes the start of a new data line, which EventSource joins with
  * "\n" again. CR LF, CR and LF each count as one break. */
+static size_t sse_event_len(const struct event_parts *e)
+{
+    return sizeof("event: \n") - 1 + e->event_type_len;
+}
+
 static size_t sse_id_len(const struct event_parts *e)
 {
     return sizeof("id: \n") - 1 + u64_digits(e->seq);
@@ -221,17 +230,16 @@ static size_t line_break_extra(const uint8_t *json, size_t len)
 
 static size_t sse_record_len(const struct event_parts *e, size_t json_len, size_t break_extra)
 {
-    return sse_id_len(e) + sizeof("event: \ndata: \n\n") - 1 + e->event_type_len + json_len +
-           break_extra;
+    return sse_event_len(e) + sse_id_len(e) + sizeof("data: \n\n") - 1 + json_len + break_extra;
 }
 
 static uint8_t *put_sse_record(uint8_t *out, const struct event_parts *e, const uint8_t *json,
                                size_t json_len)
 {
-    out = put(out, LIT("id: "));
-    out = put_u64(out, e->seq);
-    out = put(out, LIT("\nevent: "));
+    out = put(out, LIT("event: "));
     out = put(out, e->event_type, e->event_type_len);
+    out = put(out, LIT("\nid: "));
+    out = put_u64(out, e->seq);
     out = put(out, LIT("\ndata: "));
     const uint8_t *line = json, *end = json + json_len;
     for (const uint8_t *brk = next_break(line, end); brk < end; brk = next_break(line, end)) {
@@ -268,7 +276,8 @@ static uint8_t *finish_encoding(struct msg *m, const struct event_parts *e, uint
     m->ws_frame_len = (uint32_t)(header_len + enc->json_len);
     uint8_t *sse = json + enc->json_len;
     m->sse_record = sse;
-    m->sse_id_len = (uint32_t)sse_id_len(e);
+    m->sse_event_len = (uint16_t)sse_event_len(e);
+    m->sse_id_len = (uint16_t)sse_id_len(e);
     uint8_t *end = put_sse_record(sse, e, json, enc->json_len);
     m->sse_record_len = (uint32_t)(end - sse);
     assert(m->sse_record_len == enc->sse_len); /* the size computed before writing */
@@ -296,7 +305,8 @@ static void init_header(struct msg *m, const struct msg_input *in, const struct 
     m->ws_frame = NULL;
     m->sse_record = NULL;
     m->audience = NULL;
-    m->ws_frame_len = m->sse_record_len = m->sse_id_len = 0;
+    m->ws_frame_len = m->sse_record_len = 0;
+    m->sse_event_len = m->sse_id_len = 0;
 }
 
 struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy, uint64_t seq,

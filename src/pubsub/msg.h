@@ -8,9 +8,13 @@
  *
  * Encodings:
  *   ws_frame    the WebSocket text frame a subscriber receives;
- *   sse_record  "id: <seq>\nevent: <type>\ndata: …\n\n"; a stream with
- *               several subscriptions writes its own id line and sends the
- *               record from sse_record + sse_id_len;
+ *   sse_record  "event: <type>\nid: <seq>\ndata: …\n\n": the named form
+ *               (for addEventListener); from sse_record + sse_event_len on,
+ *               the id line and the data, it is the unnamed form (the
+ *               default: EventSource's onmessage gets it). A stream with
+ *               several subscriptions writes its own id line (and event
+ *               line) and sends the data lines, sse_record + sse_event_len +
+ *               sse_id_len on;
  *   full_json   the complete event JSON (for GET /v1/messages/<topic>/<seq>).
  * An event whose payload is larger than --max-payload is delivered as a stub
  * (--truncate=stub: ws_frame and sse_record carry the stub) or not at all
@@ -52,7 +56,8 @@ struct msg {
     const char *event_type;  /* NUL-terminated, inside the message */
     const uint8_t *ws_frame; /* NULL when dropped */
     uint32_t ws_frame_len;
-    uint32_t sse_id_len;       /* length of the "id: <seq>\n" line at the start of sse_record */
+    uint16_t sse_event_len;    /* "event: <type>\n", the start of sse_record */
+    uint16_t sse_id_len;       /* "id: <seq>\n", the line after it */
     const uint8_t *sse_record; /* NULL when dropped */
     uint32_t sse_record_len;
     uint32_t full_json_len;

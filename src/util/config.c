@@ -17,6 +17,7 @@
 
 #include "util/duration.h"
 #include "util/log.h"
+#include "util/origin.h"
 
 #define RC_VERSION "0.1.0"
 
@@ -30,7 +31,8 @@ enum opt_kind {
     OPT_TRUNCATE,
     OPT_PATH,
     OPT_FLAG,
-    OPT_RATE, /* N or N:BURST into a struct tokenbucket_rate */
+    OPT_RATE,    /* N or N:BURST into a struct tokenbucket_rate */
+    OPT_ORIGINS, /* a comma-separated origin list into a struct origin_list */
 };
 
 struct opt {
@@ -136,6 +138,9 @@ static const struct opt options[] = {
      "SSE comment line to every stream this often (default 30s)"},
     {"sse-retry", "DURATION", OPT_DURATION, OFF(sse_retry_ms), 0, 3600000,
      "reconnection delay suggested to SSE clients (retry:) (default 3s)"},
+    {"sse-named-events", NULL, OPT_FLAG, OFF(sse_named_events), 0, 0,
+     "SSE records carry event: <event_type>, for addEventListener (default: no event: line, "
+     "every event reaches onmessage); a stream chooses with ?events=named or ?events=unnamed"},
     {"ring-size", "N", OPT_UINT, OFF(ring_size), 16, 1u << 24,
      "slots of each cross-shard ring, a power of two (default 4096)"},
     {"recv-buffers", "N", OPT_UINT, OFF(recv_buffers), 16, 32768,
@@ -150,6 +155,14 @@ static const struct opt options[] = {
      "a second secret still accepted, while tokens move to a new one"},
     {"insecure-open", NULL, OPT_FLAG, OFF(insecure_open), 0, 0,
      "without a secret, serve on non-loopback addresses too (anyone may publish and subscribe)"},
+    {"cors-origins", "LIST", OPT_ORIGINS, OFF(cors_origins), 0, 0,
+     "pages of other origins that may use the HTTP routes (SSE, publish, fetch, /healthz, "
+     "/metrics): comma-separated scheme://host[:port], allowed with credentials, and/or * for "
+     "any origin, without credentials (default: none, no CORS headers)"},
+    {"ws-origins", "LIST", OPT_ORIGINS, OFF(ws_origins), 0, 0,
+     "origins whose pages may open WebSocket connections: comma-separated scheme://host[:port] "
+     "or *; another Origin gets 403; clients that send no Origin are let in (default: any "
+     "origin)"},
     {"audience-from-payload", NULL, OPT_FLAG, OFF(audience_from_payload), 0, 0,
      "take an event's audience from its payload (tenantId, organizationId(s), "
      "recipientUserId(s), recipientRoleId(s))"},
@@ -365,6 +378,14 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
         return 0;
     case OPT_RATE:
         return set_rate((struct tokenbucket_rate *)field, o, arg);
+    case OPT_ORIGINS: {
+        const char *error = "";
+        if (origin_list_parse((struct origin_list *)field, arg, &error) != 0) {
+            fprintf(stderr, "ringcast: --%s: %s, in '%s'\n", o->name, error, arg);
+            return -1;
+        }
+        return 0;
+    }
     case OPT_ENDPOINT:
         if (config_parse_endpoint((struct rc_endpoint *)field, arg) != 0) {
             fprintf(stderr, "ringcast: --%s: expected HOST:PORT with a numeric host, got '%s'\n",
@@ -450,8 +471,35 @@ static bool is_power_of_two(unsigned v)
     return v && !(v & (v - 1));
 }
 
+bool config_ambient_credentials(const struct rc_config *cfg)
+{
+    /* Every credential today is explicit: ?token=, Authorization: Bearer or
+     * a Sec-WebSocket-Protocol entry, which another site's page cannot
+     * borrow. A flag that reads a token from a cookie (the ActionCable
+     * dialect's --cable-token-cookie) must make this return true. */
+    (void)cfg;
+    return false;
+}
+
+/* check_origins_guard_cookies: with an ambient credential, any site's page
+ * could open a WebSocket connection as its visitor; --ws-origins must then
+ * say which pages may. */
+static int check_origins_guard_cookies(const struct rc_config *cfg)
+{
+    if (config_ambient_credentials(cfg) &&
+        (!origin_list_given(&cfg->ws_origins) || cfg->ws_origins.any)) {
+        fprintf(stderr, "ringcast: a token read from a cookie needs --ws-origins with the "
+                        "origins of your pages (not *): any other site could connect as its "
+                        "visitors\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_config(struct rc_config *cfg)
 {
+    if (check_origins_guard_cookies(cfg) != 0)
+        return -1;
     const struct {
         unsigned value;
         const char *name;

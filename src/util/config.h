@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "util/origin.h"
 #include "util/tokenbucket.h"
 
 /* What happens to events over --max-payload. */
@@ -86,6 +87,9 @@ struct rc_config {
     bool audience_from_payload;          /* take audiences from payload members */
     bool pin_shards;                     /* pin shard i to CPU i */
     bool echo_endpoint;                  /* serve /v1/echo for WebSocket conformance suites */
+    bool sse_named_events;               /* SSE records carry event: <type> by default */
+    struct origin_list cors_origins;     /* pages that may use the HTTP routes (CORS) */
+    struct origin_list ws_origins;       /* pages that may open WebSockets; empty: any */
     int log_level;
 };
 
@@ -96,6 +100,12 @@ void config_defaults(struct rc_config *cfg);
  * to run, 1 when --help or --version was printed (exit 0), or -1 after
  * printing an error (exit 2). */
 int config_parse(struct rc_config *cfg, int argc, char **argv);
+
+/* config_ambient_credentials reports whether a browser could send a
+ * credential on its own (a cookie) with another site's request: then
+ * config_parse insists on --ws-origins. False while every token is given
+ * explicitly (URL, header, subprotocol). */
+bool config_ambient_credentials(const struct rc_config *cfg);
 
 /* config_parse_endpoint parses "HOST:PORT" or "[V6]:PORT" (numeric host,
  * or "localhost") into |out|. Returns 0 or -1. */

@@ -3,7 +3,10 @@
  * The table stores (hash, value) pairs and never looks inside a value: the
  * caller passes an equality callback to tell apart values whose hashes are
  * equal. Linear probing, capacity a power of two, load at most 1/2, deletion
- * by backward shift (no tombstones), so lookups stay short under churn. */
+ * by backward shift (no tombstones), so lookups stay short under churn.
+ * Growing is incremental: each insert or removal moves a few values to the
+ * table twice the size, so no one call costs more than a few dozen moves
+ * (hmap.c). */
 #ifndef RC_HMAP_H
 #define RC_HMAP_H
 
@@ -17,9 +20,13 @@ struct hmap_slot {
 };
 
 struct hmap {
-    struct hmap_slot *slots;
+    struct hmap_slot *slots; /* the table inserts go to */
     uint32_t mask;
-    uint32_t count;
+    uint32_t count;        /* values in both tables */
+    struct hmap_slot *old; /* while growing: the table being emptied, else NULL */
+    uint32_t old_mask;
+    uint32_t old_pos;     /* the next old slot to move */
+    uint32_t old_scanned; /* old slots looked at so far */
 };
 
 /* hmap_eq_fn tells whether |value| is the one |key| describes. */
@@ -42,7 +49,11 @@ int hmap_insert(struct hmap *m, uint64_t hash, void *value);
  * -1 when it is not there. */
 int hmap_remove(struct hmap *m, uint64_t hash, const void *value);
 
-/* hmap_next iterates: |*pos| starts at 0; returns the next value or NULL. */
+/* hmap_growing tells whether values are still being moved to a larger table. */
+bool hmap_growing(const struct hmap *m);
+
+/* hmap_next iterates: |*pos| starts at 0; returns the next value or NULL.
+ * No insert or removal between the calls of one iteration. */
 void *hmap_next(const struct hmap *m, uint32_t *pos);
 
 #endif

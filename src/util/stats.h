@@ -56,6 +56,27 @@ enum stats_limit {
     STATS_NUM_LIMITS,
 };
 
+/* Loop turns by how long the shard worked in them, from waking up to
+ * waiting again: a connection's burst delays every other connection of the
+ * shard by at most the turns it takes (the fairness figure of
+ * docs/operations.md). Upper bounds of the buckets, in microseconds; the last
+ * bucket has none (+Inf). */
+#define STATS_TURN_BOUNDS_US                                                                       \
+    {                                                                                              \
+        50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 100000                                  \
+    }
+#define STATS_TURN_BUCKETS 11
+
+/* stats_turn_bucket is the bucket of a turn of |ns| nanoseconds. */
+static inline unsigned stats_turn_bucket(int64_t ns)
+{
+    static const int64_t bounds_us[] = STATS_TURN_BOUNDS_US;
+    unsigned b = 0;
+    while (b < STATS_TURN_BUCKETS - 1 && ns > bounds_us[b] * 1000)
+        b++;
+    return b;
+}
+
 /* What a shard counts. Totals unless marked as a gauge. */
 struct shard_stats {
     counter_t connections[STATS_NUM_PROTOCOLS]; /* gauge */
@@ -74,15 +95,18 @@ struct shard_stats {
     counter_t dropped;             /* events over --max-payload not delivered (--truncate=drop) */
     counter_t slow_closes;         /* subscribers closed for --max-queued-bytes */
     counter_t idle_closes;         /* WebSocket connections closed for --idle-timeout */
+    counter_t origin_refusals;     /* WebSocket handshakes refused for --ws-origins */
     counter_t output_pauses;       /* reading paused: queued output at half --max-queued-bytes */
     counter_t send_timeouts;       /* closed: output stayed over that bound for --send-timeout */
     counter_t input_budget_pauses; /* reading paused: --input-budget spent in one loop turn */
     counter_t ring_full;           /* publishes that waited for room in a ring */
     counter_t ring_messages;       /* messages received from other shards to deliver */
     counter_t wakeups;             /* loop iterations: no growth means the shard slept */
-    counter_t limited[STATS_NUM_LIMITS]; /* refusals by limit */
-    counter_t handshakes;                /* gauge: connections in their handshake */
-    counter_t body_buffer_bytes;         /* gauge: bytes reserved for request bodies */
+    counter_t turn_buckets[STATS_TURN_BUCKETS]; /* turns by duration (not cumulative) */
+    counter_t turn_ns;                          /* time the turns took, in all */
+    counter_t limited[STATS_NUM_LIMITS];        /* refusals by limit */
+    counter_t handshakes;                       /* gauge: connections in their handshake */
+    counter_t body_buffer_bytes;                /* gauge: bytes reserved for request bodies */
 };
 
 #endif

@@ -104,6 +104,41 @@ def healthz(target, timeout=10):
     return http_status(data) or 0
 
 
+TURN_BUCKET = re.compile(
+    r'^ringcast_shard_loop_turn_seconds_bucket\{shard="(\d+)",le="([^"]+)"\} (\d+)$', re.M)
+
+
+def loop_turns(target, timeout=10):
+    """The server's loop turns by duration (ringcast_shard_loop_turn_seconds,
+    summed over the shards): {upper bound in s (inf last): turns at or under
+    it}, cumulative; {} when /metrics does not answer."""
+    try:
+        with connect(target.host, target.port, timeout) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            data, _ = read_all(sock, time.monotonic() + timeout)
+    except OSError:
+        return {}
+    out = {}
+    for _, le, n in TURN_BUCKET.findall(data.decode("latin-1")):
+        out[float(le)] = out.get(float(le), 0) + int(n)
+    return out
+
+
+def turn_stats(before, after):
+    """What the loop turns between two loop_turns() were: how many, how many
+    took over 1 ms and over 5 ms, and the bucket bound of the longest (ms;
+    None when the histogram was not read)."""
+    if not before or not after:
+        return {"turns": None, "over_1ms": None, "over_5ms": None, "longest_ms": None}
+    bounds = sorted(after)
+    diff = {b: after[b] - before.get(b, 0) for b in bounds}
+    total = diff[bounds[-1]]
+    under = lambda limit: max((diff[b] for b in bounds if b <= limit), default=0)
+    longest = next((b for b in bounds if diff[b] == total), bounds[-1])
+    return {"turns": total, "over_1ms": total - under(0.001), "over_5ms": total - under(0.005),
+            "longest_ms": longest * 1000}
+
+
 class ServerProcess:
     """For bench/abuse: a ringcast |binary| with |flags| on free loopback
     ports, its log kept; stopped by its PID (SIGTERM, then SIGKILL)."""
@@ -449,46 +484,104 @@ def warm_up(target, nbytes=40 * MIB, size=60000):
 
 # ---- one case, watched ---------------------------------------------------------
 
-def run_case(target, run, rate=200, warm_bytes=40 * MIB):
+class AttackerProcess:
+    """Runs |run|(target) in a child process forked before the watcher's
+    threads start, so that the attacker's own work (parsing 100,000 replies,
+    say) never holds the watcher's interpreter lock: the watcher's delays are
+    then the server's, not Python's. go() starts the attack; result() waits
+    for its dict (or re-raises its error as a RuntimeError)."""
+
+    def __init__(self, target, run):
+        import multiprocessing
+        ctx = multiprocessing.get_context("fork")
+        self.parent, child = ctx.Pipe()
+        self.proc = ctx.Process(target=self._child, args=(child, target, run), daemon=True)
+        self.proc.start()
+        child.close()
+
+    @staticmethod
+    def _child(conn, target, run):
+        conn.recv()
+        try:
+            conn.send(("ok", run(target)))
+        except Exception as e:  # handed to the parent, which raises it
+            conn.send(("error", repr(e)))
+
+    def go(self):
+        self.parent.send("go")
+
+    def result(self, timeout_s=600):
+        if not self.parent.poll(timeout_s):
+            self.proc.kill()
+            raise RuntimeError("the attacker gave no result within %d s" % timeout_s)
+        status, value = self.parent.recv()
+        self.proc.join(10)
+        if status != "ok":
+            raise RuntimeError("the attacker failed: %s" % value)
+        return value
+
+    def cancel(self):
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(10)
+
+
+def run_case(target, run, rate=200, warm_bytes=40 * MIB, separate=False):
     """Runs |run|(target) -> {"written", "outcome", ...} between a Watcher's
     start and stop, after warm_up(), under an RssSampler. Returns that dict
     plus "rss_growth_kib" (peak during the case minus the RSS before it),
+    "turns" (turn_stats() of the server's loop turns during the case),
     "watch" (Watcher.stats() of the events due during the case) and
-    "healthz" (the status of a new GET /healthz afterwards)."""
+    "healthz" (the status of a new GET /healthz afterwards). With
+    |separate|, |run| runs in an AttackerProcess, so the watcher's delays
+    measure the server only (bench/abuse's fairness figures)."""
     pid = target.proc.pid
     warm_up(target, warm_bytes)
+    attacker = AttackerProcess(target, run) if separate else None
     watcher = Watcher(target, rate=rate).start()
     try:
         time.sleep(0.3)
         wait_idle(pid, 10)
         baseline = rss_kib(pid)
+        turns_before = loop_turns(target)
         sampler = RssSampler(pid)
         since = time.monotonic_ns()
         try:
-            result = run(target)
+            if attacker:
+                attacker.go()
+                result = attacker.result()
+            else:
+                result = run(target)
             # A quick case still spans a few of the watcher's events.
             time.sleep(max(0, since / 1e9 + 0.25 - time.monotonic()))
         finally:
             until = time.monotonic_ns()
             peak = sampler.stop()
+            turns = turn_stats(turns_before, loop_turns(target))
     finally:
         watcher.stop()
+        if attacker:
+            attacker.cancel()
     result.update(rss_growth_kib=peak - baseline, rss_baseline_kib=baseline,
-                  watch=watcher.stats(since, until), healthz=healthz(target))
+                  watch=watcher.stats(since, until), healthz=healthz(target), turns=turns)
     return result
 
 
 def format_row(name, r):
-    w = r["watch"]
+    w, t = r["watch"], r.get("turns") or {}
     ms = lambda v: "-" if v is None else "%.1f" % v
-    return "%-26s %10s %10s %8s %8s %8s  %s" % (
+    turns = "-" if t.get("turns") is None else "%d/%d/%d" % (t["turns"], t["over_1ms"],
+                                                             t["over_5ms"])
+    return "%-26s %10s %10s %8s %8s %8s %16s %8s  %s" % (
         name, human(r["written"]) if r["written"] >= 1024 else r["written"],
         "%+.1fM" % (r["rss_growth_kib"] / 1024), ms(w["p50_ms"]), ms(w["p99_ms"]),
-        ms(w["max_ms"]), r["outcome"] + ("" if w["lost"] == 0 else "; watcher lost %d" % w["lost"]))
+        ms(w["max_ms"]), turns, ms(t.get("longest_ms")),
+        r["outcome"] + ("" if w["lost"] == 0 else "; watcher lost %d" % w["lost"]))
 
 
-TABLE_HEAD = "%-26s %10s %10s %8s %8s %8s  %s" % ("case", "written", "RSS grew", "p50 ms",
-                                                 "p99 ms", "max ms", "outcome")
+TABLE_HEAD = "%-26s %10s %10s %8s %8s %8s %16s %8s  %s" % (
+    "case", "written", "RSS grew", "p50 ms", "p99 ms", "max ms", "turns/>1ms/>5ms",
+    "turn<=ms", "outcome")
 
 
 def human(n):

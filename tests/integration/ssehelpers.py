@@ -11,15 +11,17 @@ import time
 import urllib.parse
 
 
-def sse_query(topics, token=None, safe=None):
+def sse_query(topics, token=None, safe=None, events=None):
     """The query of /v1/sse: a topic= parameter per item of |topics| (each a
     subscription or a comma-separated list of them), then token= when
-    |token| is given. By default the values are form-encoded; with |safe|,
+    |token| is given, and events= (named, unnamed) when |events| is. By default the values are form-encoded; with |safe|,
     percent-encoded the way a browser writes them, the characters of |safe|
     as they are."""
     query = [("topic", t) for t in topics]
     if token is not None:
         query.append(("token", token))
+    if events is not None:
+        query.append(("events", events))
     if safe is None:
         return urllib.parse.urlencode(query)
     return urllib.parse.urlencode(query, safe=safe, quote_via=urllib.parse.quote)
@@ -29,12 +31,13 @@ class SSEClient:
     """curl -sN -i on /v1/sse?topic=...; records() come out of a queue.
 
     Optional: |token| (sent as ?token=), |headers| (extra request headers,
-    {name: value}), |base_url| (instead of server.http_url) and |safe| (see
-    sse_query())."""
+    {name: value}), |base_url| (instead of server.http_url), |safe| and
+    |events| (see sse_query())."""
 
     def __init__(self, server, *topics, max_time=120, connect_timeout=10, token=None,
-                 headers=None, base_url=None, safe=None):
-        self.url = "%s/v1/sse?%s" % (base_url or server.http_url, sse_query(topics, token, safe))
+                 headers=None, base_url=None, safe=None, events=None):
+        self.url = "%s/v1/sse?%s" % (base_url or server.http_url,
+                                     sse_query(topics, token, safe, events))
         cmd = ["curl", "-sN", "-i", "--max-time", str(max_time), "-H", "Accept: text/event-stream"]
         for name, value in (headers or {}).items():
             cmd += ["-H", "%s: %s" % (name, value)]

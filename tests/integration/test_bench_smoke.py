@@ -279,9 +279,12 @@ def test_loopback_stall_reports_both_cpus():
     assert p.returncode == 2 and "--seconds" in p.stderr, p.stderr
 
 
-def test_callgrind_counts_instructions_per_delivery():
+@pytest.mark.parametrize("extra", [[], ["--protocol", "sse", "--server-arg=--sse-named-events"]],
+                         ids=["ws", "sse-named"])
+def test_callgrind_counts_instructions_per_delivery(extra):
     """bench/callgrind: the release server under callgrind, a small open-loop
-    load; the JSON line holds the count and the functions that took it
+    load, WebSocket or SSE subscribers (a server flag passed through); the
+    JSON line holds the count and the functions that took it
     (docs/BENCHMARKS.md, instructions per delivery). The release build,
     not the sanitized one: valgrind and ASan do not mix."""
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
@@ -290,11 +293,12 @@ def test_callgrind_counts_instructions_per_delivery():
                         "--server", os.path.join(release, "ringcast"),
                         "--bench", os.path.join(release, "ringcast-bench"),
                         "--connections", "100", "--topics", "10", "--rate", "50",
-                        "--settle", "6", "--span", "2", "--top", "5"],
+                        "--settle", "6", "--span", "2", "--top", "5", *extra],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
     r = json.loads(p.stdout.strip().splitlines()[-1])
     assert r["generator_ok"] is True and r["lost"] == 0, r
+    assert r["protocol"] == ("sse" if extra else "ws"), r
     # 50 events/s to 10 subscribers each, for about 2 s.
     assert 1.9 <= r["span_s"] <= 4 and r["instructions"] > 0, r
     assert r["per_delivery"] * 10 <= r["per_event"] + 10, r

@@ -20,13 +20,17 @@ keeps receiving); the p99 goal (5 ms, release build) belongs to bench/abuse.
 Sizes: RINGCAST_HARDENING_UNREAD_MIB (default 12) and
 RINGCAST_HARDENING_BURST (default 20000)."""
 
+import json
 import os
 import re
+import time
+import urllib.request
 
 import pytest
 
 import abuse
 import attacks
+import rcproto as rp
 
 # 12 MiB: enough for the kinds with the smallest replies (an ACK of 19
 # bytes for a PUBLISH of 23) to pass the bound clearly when nothing bounds
@@ -85,3 +89,34 @@ def test_subscribe_burst_starves_nobody(start_server):
     assert r["replies"] == BURST and not r["wrong"], r["outcome"]
     assert r["healthz"] == 200, r
     assert not watcher_problems(r), watcher_problems(r)
+
+
+def subscriptions_gauge(server):
+    with urllib.request.urlopen(server.http_url + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return int(re.search(r"^ringcast_subscriptions (\d+)$", text, re.M).group(1))
+
+
+def test_close_with_many_subscriptions_leaves_the_index(start_server):
+    """A connection holding 10,000 subscriptions closes: it leaves the index
+    a batch per loop turn (conn.c, LEAVE_BATCH), all of it in the end (the
+    gauge returns to 0, ASan sees nothing leak), receives nothing meanwhile,
+    and the topics it held work for a new subscriber afterwards."""
+    n = 10000
+    server = start(start_server, *attacks.burst_flags(n))
+    r = attacks.subscribe_burst(server, n)  # subscribes, reads every reply, closes
+    assert r["replies"] == n and not r["wrong"], r["outcome"]
+    deadline = time.monotonic() + 10
+    while subscriptions_gauge(server) != 0:
+        assert time.monotonic() < deadline, "subscriptions left: %d" % subscriptions_gauge(server)
+        time.sleep(0.05)
+    ws = rp.subscribe(server, "burst:%d" % (n - 1))
+    try:
+        pub, _ = rp.connect_ready(server)
+        pub.send(rp.publish(1, "burst:%d" % (n - 1), b'{"after":"close"}',
+                            content_type="application/json"))
+        event = json.loads(ws.recv())
+        assert event["topic"] == "burst:%d" % (n - 1) and event["data"] == {"after": "close"}
+        pub.close()
+    finally:
+        ws.close()

@@ -1,7 +1,10 @@
 """Server-Sent Events (docs/protocol/sse.md) received by three clients we did
 not write: curl -N, the npm package eventsource (node/sse_client.mjs) and
 Chromium's own EventSource (node/browser_sse.mjs, driven by playwright-core
-with the installed /usr/bin/chromium).
+with the installed /usr/bin/chromium), in both forms of records: unnamed
+(the default: no event: line, every event reaches onmessage) and named
+(?events=named or --sse-named-events: event: <event_type>, for
+addEventListener).
 
 A stream is taken as live once its first bytes (the head and `retry:`)
 arrived: only then are events published. Every wait is bounded by WAIT."""
@@ -256,14 +259,18 @@ def curl_error(*args):
     return int(status.split()[1]), headers, json.loads(body)
 
 
-def stream_events(stream, expected, subscriptions):
+def stream_events(stream, expected, subscriptions, named=False):
     """Checks that curl |stream| of |subscriptions| received exactly the
-    |expected| events with the ids of the doc; returns the records."""
+    |expected| events with the ids of the doc, and event: lines when
+    |named|, none otherwise; returns the records."""
     records = stream.events(len(expected))
     received = [json.loads(r.data) for r in records]
     assert_delivery(received, expected)
     assert [r.id for r in records] == expected_ids(subscriptions, received)
-    assert [r.event_type for r in records] == [e["event_type"] for e in received]
+    if named:
+        assert [r.event_type for r in records] == [e["event_type"] for e in received]
+    else:
+        assert all(r.values("event") == [] for r in records), records
     return records
 
 
@@ -281,19 +288,32 @@ def test_curl_response_head_and_retry(start_server, flags, retry):
         assert stream.wait_live().lines == ["retry: %d" % retry]
 
 
-def test_curl_records_one_exact_topic(server):
+# (server flags, query added to the stream, whether records are named)
+NAMING = [((), "", False), ((), "&events=named", True), ((), "&events=unnamed", False),
+          (("--sse-named-events",), "", True), (("--sse-named-events",), "&events=unnamed", False),
+          (("--sse-named-events",), "&events=named", True)]
+NAMING_IDS = ["default", "events-named", "events-unnamed", "server-named",
+              "server-named-stream-unnamed", "server-named-stream-named"]
+
+
+@pytest.mark.parametrize("flags, query, named", NAMING, ids=NAMING_IDS)
+def test_curl_records_one_exact_topic(start_server, flags, query, named):
+    server = start_server(*flags)
     topic = "orders.42"
     for n in (1, 2):
         publish_event(server, topic, '{"n":%d}' % n)
-    with CurlStream(server.http_url + sse_path(topic)) as stream:
+    with CurlStream(server.http_url + sse_path(topic) + query) as stream:
         stream.wait_live()
         expected = [publish_event(server, topic, '{"status":"paid"}', event_type="order.paid"),
                     publish_event(server, topic, '{"n":4}')]
-        records = stream_events(stream, expected, [topic])
+        records = stream_events(stream, expected, [topic], named)
     # Only what was published while subscribed; the id is the seq.
     assert [r.id for r in records] == ["3", "4"]
     for record in records:
-        assert [name for name, _ in record.fields] == ["id", "event", "data"], record
+        want = ["event", "id", "data"] if named else ["id", "data"]
+        assert [name for name, _ in record.fields] == want, record
+    # Unnamed, the type is in the data (the event JSON) all the same.
+    assert [json.loads(r.data)["event_type"] for r in records] == ["order.paid", "message"]
 
 
 @pytest.mark.parametrize("payload", [PRETTY_JSON, PRETTY_JSON_CRLF], ids=["lf", "crlf"])
@@ -332,17 +352,22 @@ def test_curl_heartbeats(start_server):
 @pytest.mark.parametrize("topic_params", [["orders.42", "customer:7:call:3"],
                                           ["orders.42,customer:7:call:3"]],
                          ids=["repeated-topic", "comma-list"])
-def test_curl_two_exact_topics(server, topic_params):
+@pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
+def test_curl_two_exact_topics(server, topic_params, named):
     first, second = subscriptions = ["orders.42", "customer:7:call:3"]
     # The second topic's seq is 2 before the stream starts: its position in
     # the ids stays 0 until the stream delivered one of its events.
     for n in (1, 2):
         publish_event(server, second, '{"before":%d}' % n)
-    with CurlStream(server.http_url + sse_path(*topic_params)) as stream:
+    query = "&events=named" if named else ""
+    with CurlStream(server.http_url + sse_path(*topic_params) + query) as stream:
         stream.wait_live()
         expected = [publish_event(server, topic, '{"n":%d}' % n, event_type="t.%d" % n)
                     for n, topic in enumerate([first, second, first, first, second])]
-        stream_events(stream, expected, subscriptions)
+        records = stream_events(stream, expected, subscriptions, named)
+    # The stream's own id line first, then (named) the event line.
+    want = ["id", "event", "data"] if named else ["id", "data"]
+    assert all([name for name, _ in r.fields] == want for r in records), records
 
 
 def test_curl_pattern_ids_are_publish_times(server):
@@ -368,8 +393,10 @@ def test_curl_pattern_ids_are_publish_times(server):
     ("GET", "?topic=a&topic=b,c", 400, "too_many_topics", None),
     ("GET", "", 400, "bad_request", None),
     ("GET", "?foo=orders.42", 400, "bad_request", None),
+    ("GET", "?topic=orders.42&events=typed", 400, "bad_request", None),
     ("POST", "?topic=orders.42", 405, "method_not_allowed", None),
-], ids=["bad-topic", "bad-topic-in-list", "too-many-topics", "no-query", "no-topic", "post"])
+], ids=["bad-topic", "bad-topic-in-list", "too-many-topics", "no-query", "no-topic",
+        "bad-events", "post"])
 def test_curl_errors(start_server, method, query, status, code, topic):
     server = start_server("--max-topics-per-conn", "2")
     got_status, headers, error = curl_error("-X", method, server.http_url + "/v1/sse" + query)
@@ -471,12 +498,16 @@ CLIENT_EVENT_TYPES = ["call.status", "message.received"]
 LISTEN_ARGS = [arg for t in CLIENT_EVENT_TYPES for arg in ("--event", t)]
 
 
-def client_scenario(server, subscriptions, start_client, open_timeout=WAIT):
-    """Starts a client with start_client(path, count), publishes
+def client_scenario(server, subscriptions, start_client, open_timeout=WAIT, query="",
+                    named=False):
+    """Starts a client with start_client(path, count), which listens with
+    onmessage and addEventListener for CLIENT_EVENT_TYPES, publishes
     CLIENT_EVENTS once it is open, and checks what it printed: the events of
-    its subscriptions, with the right types, lastEventIds and parsed data."""
+    its subscriptions, with lastEventIds and parsed data, and the types they
+    were dispatched as: their own when |named|, else all "message"
+    (onmessage), whatever their event_type."""
     count = sum(any(matches(s, topic) for s in subscriptions) for topic, *_ in CLIENT_EVENTS)
-    with start_client(sse_path(",".join(subscriptions)), count) as client:
+    with start_client(sse_path(",".join(subscriptions)) + query, count) as client:
         client.wait_open(open_timeout)
         published = [publish_event(server, topic, payload, event_type, content_type)
                      for topic, event_type, payload, content_type in CLIENT_EVENTS]
@@ -484,24 +515,37 @@ def client_scenario(server, subscriptions, start_client, open_timeout=WAIT):
     expected = [e for e in published if any(matches(s, e["topic"]) for s in subscriptions)]
     received = [line["data"] for line in lines]
     assert_delivery(received, expected)
-    assert [line["type"] for line in lines] == [e["event_type"] for e in received]
+    if named:
+        assert [line["type"] for line in lines] == [e["event_type"] for e in received]
+    else:
+        assert [line["type"] for line in lines] == ["message"] * count
+        assert {e["event_type"] for e in received} == {"message", *CLIENT_EVENT_TYPES}
     assert [line["lastEventId"] for line in lines] == expected_ids(subscriptions, received)
 
 
 @pytest.mark.parametrize("subscriptions", [[CLIENT_TOPIC], ["customer:7:call:*", "orders.42"]],
                          ids=["exact-topic", "pattern-and-topic"])
-def test_node_eventsource(server, subscriptions):
+@pytest.mark.parametrize("flags, query, named", [NAMING[0], NAMING[1], NAMING[3]],
+                         ids=[NAMING_IDS[0], NAMING_IDS[1], NAMING_IDS[3]])
+def test_node_eventsource(start_server, subscriptions, flags, query, named):
+    server = start_server(*flags)
+
     def start(path, count):
         return NodeClient("sse_client.mjs", "--url", server.http_url + path,
                           *LISTEN_ARGS,
                           "--count", str(count), "--timeout-ms", str(WAIT * 2000))
-    client_scenario(server, subscriptions, start)
+    client_scenario(server, subscriptions, start, query=query, named=named)
 
 
-def test_chromium_eventsource(server, tmp_path):
+@pytest.mark.parametrize("flags, query, named", [NAMING[0], NAMING[1], NAMING[3]],
+                         ids=[NAMING_IDS[0], NAMING_IDS[1], NAMING_IDS[3]])
+def test_chromium_eventsource(start_server, tmp_path, flags, query, named):
+    server = start_server(*flags)
+
     def start(path, count):
         return NodeClient("browser_sse.mjs", "--origin", server.http_url, "--path", path,
                           "--user-data-dir", str(tmp_path / "chromium-profile"), *LISTEN_ARGS,
                           "--count", str(count), "--timeout-ms", str(WAIT * 4000))
     # Chromium takes a few seconds to start.
-    client_scenario(server, ["customer:7:call:*", "orders.42"], start, open_timeout=WAIT * 3)
+    client_scenario(server, ["customer:7:call:*", "orders.42"], start, open_timeout=WAIT * 3,
+                    query=query, named=named)

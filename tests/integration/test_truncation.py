@@ -188,9 +188,10 @@ def ws_subscribe(server, topic, clients):
 
 
 def subscribers(server, topic, clients):
-    """A WebSocket and an SSE subscriber of |topic|, both subscribed."""
+    """A WebSocket and an SSE subscriber of |topic|, both subscribed; the
+    SSE one asks for named records (a stub keeps its event's type)."""
     ws = ws_subscribe(server, topic, clients)
-    sse = SSEClient(server, topic)
+    sse = SSEClient(server, topic, events="named")
     clients.append(sse)
     return ws, sse
 

@@ -36,12 +36,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
+import { DEFAULT_CHROMIUM, launchChromium } from "./chromium.mjs";
 
 const POLL_MS = 50;
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                       "--no-first-run", "--disable-background-networking",
-                       "--disable-component-update", "--disable-sync"];
 
 function parseOptions() {
     try {
@@ -52,7 +49,7 @@ function parseOptions() {
                 event: { type: "string", multiple: true, default: [] },
                 count: { type: "string", default: "1" },
                 "timeout-ms": { type: "string", default: "30000" },
-                chromium: { type: "string", default: "/usr/bin/chromium" },
+                chromium: { type: "string", default: DEFAULT_CHROMIUM },
                 "user-data-dir": { type: "string" },
             },
         });
@@ -133,12 +130,7 @@ async function main() {
     const profile = options.userDataDir ?? mkdtempSync(join(tmpdir(), "ringcast-chromium-"));
     let context;
     try {
-        context = await chromium.launchPersistentContext(profile, {
-            executablePath: options.chromium,
-            headless: true,
-            args: CHROMIUM_ARGS,
-            timeout: options.timeoutMs,
-        });
+        context = await launchChromium(options.chromium, profile, options.timeoutMs);
         print({ browser: context.browser()?.version() ?? "unknown" });
         const page = context.pages()[0] ?? await context.newPage();
         await page.goto(options.origin + "/healthz", { timeout: Math.max(1, deadline - Date.now()) });

@@ -1,7 +1,8 @@
 /* test_encodings.c: a message's SSE record and truncation stub, built once.
  *
  * Also the fan-out side: SSE streams get the shared record (by pointer),
- * multi-topic streams their own id line in front of the shared rest, and an
+ * from its id line on (unnamed, the default) or whole (named), multi-topic
+ * streams their own id (and event) line in front of the shared rest, and an
  * oversized event goes out as its stub or not at all. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,12 +70,15 @@ static void test_sse_record_layout(void **state)
     struct msg *m = msg_new(&in, &whole, 17, 1768905000123456, 1);
     assert_non_null(m);
     char *record = dup_range(m->sse_record, m->sse_record_len);
-    const char *want_start = "id: 17\nevent: chat.message\ndata: {\"event_type\":\"chat.message\"";
+    const char *want_start = "event: chat.message\nid: 17\ndata: {\"event_type\":\"chat.message\"";
     assert_memory_equal(record, want_start, strlen(want_start));
     assert_string_equal(record + strlen(record) - 3, "}\n\n");
-    /* The id line can be skipped: the rest starts with "event:". */
+    /* The event line can be skipped (the unnamed form starts at "id:"), and
+     * the id line after it (the data lines of a stream's own id line). */
+    assert_int_equal(m->sse_event_len, strlen("event: chat.message\n"));
     assert_int_equal(m->sse_id_len, strlen("id: 17\n"));
-    assert_memory_equal(m->sse_record + m->sse_id_len, "event: ", 7);
+    assert_memory_equal(m->sse_record + m->sse_event_len, "id: 17\ndata: ", 13);
+    assert_memory_equal(m->sse_record + m->sse_event_len + m->sse_id_len, "data: ", 6);
     /* The data is the same event JSON the WebSocket frame carries. */
     char *data = sse_data(m);
     assert_int_equal(strlen(data), m->full_json_len);
@@ -207,11 +211,12 @@ static void count_overflow(void *ctx, struct conn *c)
     ((struct counts *)ctx)->overflowed++;
 }
 
-static struct conn *stream(struct index *idx, const char *const *topics, size_t n)
+static struct conn *stream(struct index *idx, const char *const *topics, size_t n, bool named)
 {
     struct conn *c = calloc(1, sizeof(*c));
     c->ops = &sse_conn_ops;
     c->state = CONN_OPEN;
+    sseconn_name_events(c, named);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(index_subscribe(idx, &c->subs, topics[i], strlen(topics[i]),
                                          rc_hash(topics[i], strlen(topics[i])), 16, UINT32_MAX),
@@ -240,29 +245,45 @@ static void test_sse_streams_share_the_record(void **state)
     index_init(&idx);
     const char *one[] = {"news"};
     const char *two[] = {"news", "alerts:*"};
-    struct conn *a = stream(&idx, one, 1), *b = stream(&idx, one, 1), *multi = stream(&idx, two, 2);
+    struct conn *a = stream(&idx, one, 1, false), *b = stream(&idx, one, 1, false);
+    struct conn *named = stream(&idx, one, 1, true), *multi = stream(&idx, two, 2, false);
+    struct conn *multi_named = stream(&idx, two, 2, true);
     struct counts counts = {0, 0};
     const struct fanout_sink sink = {count_queued, count_overflow, &counts};
     struct msg_input in = input("news", "story", true, "{\"n\":1}");
     struct msg *m = msg_new(&in, &whole, 9, 1768905000000001, 1);
-    assert_int_equal(fanout_deliver(&idx, m, 1 << 20, &sink), 3);
+    assert_int_equal(fanout_deliver(&idx, m, 1 << 20, &sink), 5);
 
-    assert_ptr_equal(entry(a, 0)->data, m->sse_record);
-    assert_ptr_equal(entry(b, 0)->data, m->sse_record);
-    assert_int_equal(entry(a, 0)->len, m->sse_record_len);
-    /* The multi-topic stream: its own id line, then the shared rest. */
+    /* Unnamed (the default): the shared record from its id line on. */
+    assert_ptr_equal(entry(a, 0)->data, m->sse_record + m->sse_event_len);
+    assert_ptr_equal(entry(b, 0)->data, m->sse_record + m->sse_event_len);
+    assert_int_equal(entry(a, 0)->len, m->sse_record_len - m->sse_event_len);
+    assert_memory_equal(entry(a, 0)->data, "id: 9\ndata: {", 13);
+    /* Named: the same bytes, from the event line. */
+    assert_ptr_equal(entry(named, 0)->data, m->sse_record);
+    assert_int_equal(entry(named, 0)->len, m->sse_record_len);
+    assert_memory_equal(entry(named, 0)->data, "event: story\nid: 9\ndata: {", 26);
+    /* The multi-topic streams: their own lines, then the shared data lines. */
+    const uint8_t *data = m->sse_record + m->sse_event_len + m->sse_id_len;
     assert_int_equal(multi->sq.count, 2);
     assert_memory_equal(entry(multi, 0)->data, "id: 9,t0\n", entry(multi, 0)->len);
-    assert_ptr_equal(entry(multi, 1)->data, m->sse_record + m->sse_id_len);
+    assert_ptr_equal(entry(multi, 1)->data, data);
+    assert_int_equal(multi_named->sq.count, 2);
+    assert_int_equal(entry(multi_named, 0)->len, strlen("id: 9,t0\nevent: story\n"));
+    assert_memory_equal(entry(multi_named, 0)->data, "id: 9,t0\nevent: story\n",
+                        entry(multi_named, 0)->len);
+    assert_ptr_equal(entry(multi_named, 1)->data, data);
 
     struct msg_input alert = input("alerts:fire", "alarm", false, "hot");
     struct msg *m2 = msg_new(&alert, &whole, 1, 1768905000000002, 1);
-    assert_int_equal(fanout_deliver(&idx, m2, 1 << 20, &sink), 1);
+    assert_int_equal(fanout_deliver(&idx, m2, 1 << 20, &sink), 2);
     assert_memory_equal(entry(multi, 2)->data, "id: 9,t1768905000000002\n", entry(multi, 2)->len);
 
     free_stream(&idx, a);
     free_stream(&idx, b);
+    free_stream(&idx, named);
     free_stream(&idx, multi);
+    free_stream(&idx, multi_named);
     index_cleanup(&idx);
 }
 

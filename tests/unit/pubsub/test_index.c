@@ -133,6 +133,39 @@ static void test_subscribe_unsubscribe(void **state)
     index_cleanup(&idx);
 }
 
+/* index_remove_some removes a connection's subscriptions a batch at a
+ * time (a closing connection leaves the index over several loop turns):
+ * the others keep theirs, and the array goes with the last. */
+static void test_remove_some(void **state)
+{
+    struct index idx;
+    index_init(&idx);
+    struct subs c[2] = {{0}};
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "t.%d", i);
+        assert_int_equal(index_subscribe(&idx, &c[0], name, strlen(name),
+                                         rc_hash(name, strlen(name)), UINT32_MAX, UINT32_MAX),
+                         INDEX_ADDED);
+        if (i % 10 == 0)
+            assert_int_equal(sub(&idx, &c[1], name), INDEX_ADDED);
+    }
+    assert_int_equal(index_topic_count(&idx), 5000);
+    assert_int_equal(index_remove_some(&idx, &c[0], 2048), 5000 - 2048);
+    assert_non_null(c[0].v);
+    check_links(&idx, c, 2);
+    assert_int_equal(index_remove_some(&idx, &c[0], 2048), 5000 - 4096);
+    assert_int_equal(index_remove_some(&idx, &c[0], 2048), 0);
+    assert_null(c[0].v);
+    assert_int_equal(index_topic_count(&idx), 500); /* those c[1] holds */
+    assert_int_equal(idx.subscriptions, 500);
+    check_links(&idx, c, 2);
+    assert_int_equal(index_remove_some(&idx, &c[0], 2048), 0); /* nothing left: fine */
+    index_remove_all(&idx, &c[1]);
+    assert_int_equal(index_topic_count(&idx), 0);
+    index_cleanup(&idx);
+}
+
 static void test_limit(void **state)
 {
     struct index idx;
@@ -503,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_patterns_visit_once),
         cmocka_unit_test(test_randomized_against_reference),
         cmocka_unit_test(test_topic_count_distinct),
+        cmocka_unit_test(test_remove_some),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

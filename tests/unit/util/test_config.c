@@ -649,10 +649,38 @@ static void test_endpoint_port_digits_only(void **state)
         fail_msg("endpoints accepted:%s", accepted);
 }
 
+/* --cors-origins and --ws-origins fill their lists (origin.h); a bad item
+ * is refused; --sse-named-events is a flag. */
+static void test_origin_lists_and_sse_names(void **state)
+{
+    (void)state;
+    struct rc_config cfg;
+    assert_int_equal(RUN(&cfg, "--cors-origins=https://App.example.com,*",
+                         "--ws-origins=http://localhost:3000", "--sse-named-events"),
+                     0);
+    assert_int_equal(cfg.cors_origins.n, 1);
+    assert_true(cfg.cors_origins.any);
+    assert_string_equal(cfg.cors_origins.origin[0], "https://app.example.com");
+    assert_int_equal(cfg.ws_origins.n, 1);
+    assert_false(cfg.ws_origins.any);
+    assert_true(cfg.sse_named_events);
+    assert_int_equal(RUN(&cfg), 0);
+    assert_false(origin_list_given(&cfg.cors_origins));
+    assert_false(origin_list_given(&cfg.ws_origins));
+    assert_false(cfg.sse_named_events);
+    /* No flag reads a cookie yet: nothing requires --ws-origins. */
+    assert_false(config_ambient_credentials(&cfg));
+    expect_rejected("--cors-origins=https://app.example.com/");
+    expect_rejected("--cors-origins=");
+    expect_rejected("--ws-origins=null");
+    expect_rejected("--ws-origins=https://a,,https://b");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_origin_lists_and_sse_names),
         cmocka_unit_test(test_no_arguments),
         cmocka_unit_test(test_each_flag),
         cmocka_unit_test(test_separate_value_and_last_wins),

@@ -26,6 +26,20 @@ static bool same(const void *value, const void *key)
 /* check_all verifies that every item the model says is in the table is
  * found, every other is not, count matches, and the slots are well formed:
  * every value sits at or after its home slot with no empty slot between. */
+/* check_runs verifies that every value of a table sits at or after its
+ * home slot with no empty slot between. */
+static void check_runs(const struct hmap_slot *slots, uint32_t mask)
+{
+    for (uint32_t s = 0; s <= mask; s++) {
+        if (!slots[s].value)
+            continue;
+        uint32_t home = (uint32_t)slots[s].hash & mask;
+        for (uint32_t j = home; j != s; j = (j + 1) & mask)
+            if (!slots[j].value)
+                fail_msg("slot %u: empty slot %u between it and its home %u", s, j, home);
+    }
+}
+
 static void check_all(const struct hmap *m, struct item *items, size_t n)
 {
     uint32_t in = 0;
@@ -44,14 +58,9 @@ static void check_all(const struct hmap *m, struct item *items, size_t n)
     if (!m->slots)
         return;
     assert_true(m->count * 2 <= m->mask + 1);
-    for (uint32_t s = 0; s <= m->mask; s++) {
-        if (!m->slots[s].value)
-            continue;
-        uint32_t home = (uint32_t)m->slots[s].hash & m->mask;
-        for (uint32_t j = home; j != s; j = (j + 1) & m->mask)
-            if (!m->slots[j].value)
-                fail_msg("slot %u: empty slot %u between it and its home %u", s, j, home);
-    }
+    check_runs(m->slots, m->mask);
+    if (m->old)
+        check_runs(m->old, m->old_mask);
 }
 
 static void test_empty(void **state)
@@ -232,6 +241,61 @@ static void test_next_visits_each_once(void **state)
     free(items);
 }
 
+/* Growing moves the values a few at a time: the insert that fills the
+ * table leaves most of them in the old one, each later insert or removal
+ * moves a bounded share, every value stays findable meanwhile (also after
+ * removals from the old table, whose backward shifts stay inside their
+ * runs), and the old table is gone after at most capacity / 64 calls. */
+static void test_growth_is_incremental(void **state)
+{
+    enum { N = 70000 };
+    struct item *items = calloc(N, sizeof(*items));
+    assert_non_null(items);
+    struct hmap m;
+    hmap_init(&m);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    uint32_t grows = 0, calls_since_grow = 0, old_capacity = 0;
+    for (size_t i = 0; i < N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        items[i] = (struct item){.hash = x % 5 == 0 ? x & 0xfff : x, .in = true};
+        uint32_t mask_before = m.mask;
+        bool had_slots = m.slots != NULL;
+        assert_int_equal(hmap_insert(&m, items[i].hash, &items[i]), 0);
+        calls_since_grow++;
+        if (had_slots && m.mask != mask_before) {
+            grows++;
+            old_capacity = mask_before + 1;
+            calls_since_grow = 1;
+            if (old_capacity >= 1024)
+                assert_true(hmap_growing(&m)); /* not all moved at once */
+        }
+        /* Every third insert during a growth, remove an older value: from
+         * whichever table holds it. */
+        if (hmap_growing(&m) && i % 3 == 0 && i > 10) {
+            size_t victim = (size_t)(x >> 20) % i;
+            if (items[victim].in) {
+                assert_int_equal(hmap_remove(&m, items[victim].hash, &items[victim]), 0);
+                items[victim].in = false;
+                calls_since_grow++;
+            }
+        }
+        if (hmap_growing(&m))
+            assert_true(calls_since_grow <= old_capacity / 64 + 1);
+        if (i % 4093 == 0)
+            check_all(&m, items, i + 1);
+    }
+    assert_true(grows >= 12);
+    check_all(&m, items, N);
+    uint32_t pos = 0, visits = 0;
+    while (hmap_next(&m, &pos))
+        visits++;
+    assert_int_equal(visits, m.count);
+    hmap_cleanup(&m);
+    free(items);
+}
+
 /* 10,000 random inserts, removes and lookups against a reference array. */
 static void test_randomized_against_reference(void **state)
 {
@@ -276,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_growth),
         cmocka_unit_test(test_next_visits_each_once),
         cmocka_unit_test(test_randomized_against_reference),
+        cmocka_unit_test(test_growth_is_incremental),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
