@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "util/cli.h"
+#include "util/duration.h"
 
 #include "pubsub/httppub.h"
 #include "util/jsonv.h"
@@ -106,8 +107,9 @@ static void usage(FILE *out)
         "                         on standard input each line may have an \"audience\")\n"
         "  --window N             events in flight at once with standard input\n"
         "                         (default %d; never more than the server allows)\n"
-        "  --timeout MS           timeout for connecting and for each reply, in\n"
-        "                         milliseconds (default %d)\n"
+        "  --timeout DURATION     timeout for connecting and for each reply (default\n"
+        "                         %dms); DURATION is " DURATION_SYNTAX ",\n"
+        "                         a bare number is milliseconds\n"
         "  -h, --help             show this help and exit\n"
         "  -V, --version          show the version and exit\n"
         "\n"
@@ -741,6 +743,7 @@ int main(int argc, char **argv)
     struct options o = {.window = DEFAULT_WINDOW, .timeout_ms = DEFAULT_TIMEOUT_MS};
     char *token = NULL;
     long v;
+    uint64_t timeout_ms;
     int opt;
 
     opterr = 0;
@@ -776,10 +779,13 @@ int main(int argc, char **argv)
             o.window = v;
             break;
         case 'T':
-            if (parse_long(optarg, 1, INT_MAX, &v) < 0)
-                return cli_usage_error(
-                    PROG, "--timeout: expected milliseconds (1 or more), got \"%s\"", optarg);
-            o.timeout_ms = (int)v;
+            if (duration_parse(optarg, 1, &timeout_ms) != 0 || timeout_ms < 1 ||
+                timeout_ms > INT_MAX)
+                return cli_usage_error(PROG,
+                                       "--timeout: expected at least 1ms as " DURATION_SYNTAX
+                                       " (a bare number is milliseconds), got \"%s\"",
+                                       optarg);
+            o.timeout_ms = (int)timeout_ms;
             break;
         case 'h':
             usage(stdout);
@@ -835,6 +841,9 @@ int main(int argc, char **argv)
     char err[1400];
     if (rc_client_connect(&c, &copts, err, sizeof(err)) < 0) {
         cli_error(PROG, "%s", err);
+        if (token == NULL && strstr(err, "missing token") != NULL)
+            cli_error(PROG, "this server requires a token: give it with --token-file FILE "
+                            "(ringcast-token mints one)");
         free(token);
         return EXIT_CONNECTION;
     }

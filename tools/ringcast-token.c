@@ -21,9 +21,11 @@
 #include <jansson.h>
 
 #include "util/cli.h"
+#include "util/duration.h"
 #include <openssl/mem.h>
 
 #include "pubsub/jwt.h"
+#include "pubsub/topic.h"
 
 #ifndef RINGCAST_VERSION
 #define RINGCAST_VERSION "0.1.0"
@@ -76,8 +78,8 @@ static void usage(FILE *out)
             "  -h, --help             show this help and exit\n"
             "  -V, --version          show the version and exit\n"
             "\n"
-            "DURATION is a whole number with a unit: s (seconds), m (minutes), h (hours)\n"
-            "or d (days), like 90s, 15m, 1h, 7d; a bare number is seconds.\n"
+            "DURATION is " DURATION_SYNTAX ";\n"
+            "a bare number is seconds; here it must come to whole seconds.\n"
             "Strings are UTF-8, at most %d bytes; arrays have at most %d entries (what\n"
             "the server accepts). The header is {\"alg\":\"HS256\",\"typ\":\"JWT\"}.\n"
             "\n"
@@ -95,44 +97,27 @@ static void usage(FILE *out)
             JWT_MIN_SECRET, MAX_STRING, MAX_ENTRIES);
 }
 
-/* parse_duration reads "90s", "15m", "1h", "7d" or "90" (seconds). */
-static int parse_duration(const char *s, int64_t *out)
+/* parse_duration_s reads a duration (util/duration.h; a bare number is
+ * seconds) that is a whole number of seconds, as exp and nbf are. */
+static int parse_duration_s(const char *s, int64_t *out)
 {
-    char *end;
-    long long v;
-    int64_t unit = 1;
-
-    if (s[0] < '0' || s[0] > '9') /* no sign, no space */
+    uint64_t ms;
+    if (duration_parse(s, DURATION_MS_PER_S, &ms) != 0 || ms % DURATION_MS_PER_S != 0)
         return -1;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (errno != 0)
-        return -1;
-    switch (*end) {
-    case '\0':
-        break;
-    case 's':
-        unit = 1;
-        break;
-    case 'm':
-        unit = 60;
-        break;
-    case 'h':
-        unit = 3600;
-        break;
-    case 'd':
-        unit = 86400;
-        break;
-    default:
-        return -1;
-    }
-    if (*end != '\0' && end[1] != '\0')
-        return -1;
-    /* At most about 292 billion years, and then now + v must fit too. */
-    if (v > INT64_MAX / unit / 2)
-        return -1;
-    *out = (int64_t)v * unit;
+    *out = (int64_t)(ms / DURATION_MS_PER_S);
     return 0;
+}
+
+/* check_pattern refuses a --subscribe or --publish value that is no topic
+ * or pattern (docs/protocol/websocket.md): a token with it would match
+ * nothing. Lengths are the server's problem (its --max-topic-length). */
+static int check_pattern(const char *flag, const char *value)
+{
+    enum topic_status status = topic_validate_pattern(value, strlen(value), SIZE_MAX, SIZE_MAX);
+    if (status == TOPIC_OK)
+        return 0;
+    return cli_usage_error(PROG, "%s \"%s\": not a topic or pattern: %s", flag, value,
+                           topic_status_text(status));
 }
 
 static int parse_int64(const char *s, int64_t *out)
@@ -404,10 +389,10 @@ int main(int argc, char **argv)
             }
             break;
         case 'l':
-            if (parse_duration(optarg, &o.ttl) < 0) {
+            if (parse_duration_s(optarg, &o.ttl) < 0) {
                 status = cli_usage_error(PROG,
-                                         "--ttl: expected a duration like 90s, 15m, 1h or 7d "
-                                         "(0: no expiry), got \"%s\"",
+                                         "--ttl: expected whole seconds as " DURATION_SYNTAX
+                                         " (0: no expiry), got \"%s\"",
                                          optarg);
                 goto out;
             }
@@ -421,11 +406,10 @@ int main(int argc, char **argv)
             o.have_exp = true;
             break;
         case 'n':
-            if (parse_duration(optarg, &o.nbf_in) < 0) {
-                status = cli_usage_error(PROG,
-                                         "--nbf-in: expected a duration like 90s, 15m, 1h or 7d, "
-                                         "got \"%s\"",
-                                         optarg);
+            if (parse_duration_s(optarg, &o.nbf_in) < 0) {
+                status = cli_usage_error(
+                    PROG, "--nbf-in: expected whole seconds as " DURATION_SYNTAX ", got \"%s\"",
+                    optarg);
                 goto out;
             }
             o.have_nbf_in = true;
@@ -450,6 +434,9 @@ int main(int argc, char **argv)
         }
         if (l != NULL) {
             if ((status = check_string(flag, optarg)) != 0)
+                goto out;
+            if ((l == &o.subscribe || l == &o.publish) &&
+                (status = check_pattern(flag, optarg)) != 0)
                 goto out;
             if (l->num == MAX_ENTRIES) {
                 status = cli_usage_error(PROG, "%s: at most %d times", flag, MAX_ENTRIES);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/cli.h"
+#include "util/duration.h"
 #include "clock.h"
 #include "config.h"
 #include "payload.h"
@@ -142,7 +143,8 @@ static void usage(FILE *out)
         "                           JSON {\"n\":COUNTER,\"t\":SEND_TIME_NS,\"p\":\"xx..\"}; the\n"
         "                           server truncates payloads over its --max-payload\n"
         "\n"
-        "Time (DUR: a number with ms, s or m; a bare number is seconds):\n"
+        "Time (DUR: " DURATION_SYNTAX ";\n"
+        "a bare number is seconds):\n"
         "  --warmup DUR             publishing before the measurement (default 2s)\n"
         "  --duration DUR           the measured window (default 10s)\n"
         "  --drain DUR              after publishing stops, wait at most this long for\n"
@@ -222,18 +224,15 @@ static int parse_scaled(const char *s, const struct suffix *suffixes, double *ou
     return 0;
 }
 
+/* parse_duration reads a duration (util/duration.h; a bare number is
+ * seconds) of at most a day. */
 static int parse_duration(const char *s, uint64_t *out_ns)
 {
-    static const struct suffix units[] = {
-        {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"", 1e9}, {NULL, 0},
-    };
-    double ns;
+    uint64_t ms;
 
-    if (parse_scaled(s, units, &ns) < 0)
+    if (duration_parse(s, DURATION_MS_PER_S, &ms) != 0 || ms > (uint64_t)86400 * 1000)
         return -1;
-    if (ns > 1e9 * 86400)
-        return -1;
-    *out_ns = (uint64_t)ns;
+    *out_ns = ms * NS_PER_MS;
     return 0;
 }
 

@@ -56,11 +56,18 @@ static void raise_fd_limit(struct rc_config *cfg)
         return;
     rlim_t usable =
         table > SOCKOP_TABLE_SLACK ? (table - SOCKOP_TABLE_SLACK) * cfg->shards : cfg->shards;
-    log_warn("each shard can hold %llu connections (the open file limit is %llu; raising it "
-             "needs CAP_SYS_RESOURCE): serving at most %llu connections instead of "
-             "--max-connections %u (more --shards hold more)",
-             (unsigned long long)(usable / cfg->shards), (unsigned long long)lim.rlim_cur,
-             (unsigned long long)usable, cfg->max_connections);
+    /* The default --max-connections is a ceiling the file limit usually
+     * lowers: that is expected and worth one info line. A limit the user
+     * asked for and cannot have is a warning. */
+    if (cfg->max_connections_given)
+        log_warn("--max-connections %u is more than the open file limit allows: serving at most "
+                 "%llu connections (%llu per shard; the limit is %llu, raising it needs "
+                 "CAP_SYS_RESOURCE, more --shards hold more)",
+                 cfg->max_connections, (unsigned long long)usable,
+                 (unsigned long long)(usable / cfg->shards), (unsigned long long)lim.rlim_cur);
+    else
+        log_info("serving at most %llu connections (what the open file limit %llu allows)",
+                 (unsigned long long)usable, (unsigned long long)lim.rlim_cur);
     cfg->max_connections = (unsigned)usable;
 }
 

@@ -233,7 +233,7 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
 
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_request(sh, c, req, &token, &claims))
+    if (!httpauth_request(sh, c, req, AUTH_SEND_HTTP, &token, &claims))
         return HTTPAPI_STOPPED;
     conn_set_claims(sh, c, claims); /* this request's; the next one brings its own */
     struct httppub_request p;
@@ -290,7 +290,7 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
     http_state_of(c)->keep_alive = req->keep_alive;
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_request(sh, c, req, &token, &claims))
+    if (!httpauth_request(sh, c, req, AUTH_SEND_HTTP, &token, &claims))
         return HTTPAPI_STOPPED;
     conn_set_claims(sh, c, claims);
     const char *rest = req->path + strlen("/v1/messages/");
@@ -316,8 +316,7 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
     }
     if (!auth_may_subscribe(c->claims, topic, topic_len)) {
-        httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len,
-                              "the token's subscribe claim does not contain this topic");
+        httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len, AUTH_FORBIDDEN_SUBSCRIBE);
         return HTTPAPI_STOPPED;
     }
     struct msg *m = NULL;

@@ -8,15 +8,15 @@
 #include "core/shard.h"
 
 bool httpauth_request(struct shard *sh, struct conn *c, const struct http_request *req,
-                      struct auth_token *token, struct claims **out)
+                      const char *how_to_send, struct auth_token *token, struct claims **out)
 {
     *out = NULL;
     auth_find_token(token, req);
     if (!sh->auth->enabled)
         return true;
     char message[512];
-    if (auth_check_text(sh->auth, token->token, token->len, out, message, sizeof(message)) ==
-        JWT_OK)
+    if (auth_check_text(sh->auth, token->token, token->len, out, how_to_send, message,
+                        sizeof(message)) == JWT_OK)
         return true;
     httpreply_error(sh, c, 401, "unauthorized", message,
                     "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n", false);
@@ -24,9 +24,9 @@ bool httpauth_request(struct shard *sh, struct conn *c, const struct http_reques
 }
 
 bool httpauth_keep(struct shard *sh, struct conn *c, const struct http_request *req,
-                   struct auth_token *token, struct claims **out)
+                   const char *how_to_send, struct auth_token *token, struct claims **out)
 {
-    if (!httpauth_request(sh, c, req, token, out))
+    if (!httpauth_request(sh, c, req, how_to_send, token, out))
         return false;
     struct limits_refusal refusal;
     if (limits_hold_subject(sh, c, *out, &refusal))

@@ -13,15 +13,17 @@ struct shard;
 
 /* httpauth_request finds the request's token (into |*token|) and, when
  * tokens are required, checks it: returns true with the claims in |*out|
- * (NULL in open mode), or false after answering 401 and closing. */
+ * (NULL in open mode), or false after answering 401 and closing. The 401
+ * for no token names |how_to_send| (an AUTH_SEND_* of pubsub/auth.h) as
+ * the fix. */
 bool httpauth_request(struct shard *sh, struct conn *c, const struct http_request *req,
-                      struct auth_token *token, struct claims **out);
+                      const char *how_to_send, struct auth_token *token, struct claims **out);
 
 /* httpauth_keep does the same for a connection that keeps its token for
  * its life (a WebSocket, an SSE stream), which then counts for the token's
  * sub: over --max-connections-per-sub it answers 429 (core/limits.h),
  * closes and returns false. */
 bool httpauth_keep(struct shard *sh, struct conn *c, const struct http_request *req,
-                   struct auth_token *token, struct claims **out);
+                   const char *how_to_send, struct auth_token *token, struct claims **out);
 
 #endif

@@ -112,7 +112,7 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     }
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_keep(sh, c, req, &token, &claims))
+    if (!httpauth_keep(sh, c, req, AUTH_SEND_WS, &token, &claims))
         return false;
     size_t protocol_len = 0;
     const char *protocol = auth_subprotocol(req, &token, &protocol_len);

@@ -110,7 +110,7 @@ static enum frame_result handle_hello(struct shard *sh, struct conn *c, const st
         struct claims *claims = NULL;
         char message[300];
         if (auth_check_text(sh->auth, hello.token_len ? hello.token : NULL, hello.token_len,
-                            &claims, message, sizeof(message)) != JWT_OK)
+                            &claims, AUTH_SEND_HELLO, message, sizeof(message)) != JWT_OK)
             return fatal(sh, c, f->corr, RC_ERR_UNAUTHORIZED, message);
         struct limits_refusal refusal;
         if (!limits_hold_subject(sh, c, claims, &refusal)) {

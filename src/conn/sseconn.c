@@ -150,7 +150,7 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     }
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_keep(sh, c, req, &token, &claims))
+    if (!httpauth_keep(sh, c, req, AUTH_SEND_SSE, &token, &claims))
         return false;
     struct httpcors_peer cors = *httpcors_of(c); /* the HTTP state ends here */
     conn_set_ops(sh, c, &sse_conn_ops);

@@ -148,7 +148,7 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
             lens[num_accepted++] = len;
         }
     }
-    if (c->state == CONN_OPEN) {
+    if (c->state == CONN_OPEN && m->acknowledge) {
         size_t len = 0;
         char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
                                           num_accepted, &len);
@@ -196,8 +196,8 @@ static void refresh(struct shard *sh, struct conn *c, const struct control_msg *
     }
     struct claims *claims = NULL;
     char message[256];
-    if (auth_check_text(sh->auth, m->token, m->token_len, &claims, message, sizeof(message)) !=
-        JWT_OK) {
+    if (auth_check_text(sh->auth, m->token, m->token_len, &claims, AUTH_SEND_REFRESH, message,
+                        sizeof(message)) != JWT_OK) {
         send_error(sh, c, CONTROL_ERR_UNAUTHORIZED, NULL, 0, message);
         return;
     }

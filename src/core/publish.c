@@ -14,6 +14,7 @@
 #include "ringcast/protocol.h"
 #include "core/route.h"
 #include "core/shard.h"
+#include "pubsub/topic.h"
 
 /* wait_for_room puts |c| on the blocked list: it is resumed (its ops'
  * resume) once the ring that was full has room. */
@@ -57,13 +58,26 @@ static enum publish_outcome submit(struct shard *sh, unsigned home, struct pubre
     return PUBLISH_SENT;
 }
 
+/* refuse_unpermitted answers a publish outside the token's publish claim:
+ * bad_topic when the topic is not one at all (no token could allow it),
+ * else forbidden. */
+static enum publish_outcome refuse_unpermitted(struct shard *sh, const struct publish_fields *f,
+                                               struct publish_result *out)
+{
+    enum topic_status ts =
+        topic_validate(f->topic, f->topic_len, sh->cfg->max_topic_length, sh->cfg->max_segments);
+    if (ts != TOPIC_OK)
+        return refuse(out, RC_ERR_BAD_TOPIC, topic_status_text(ts));
+    return refuse(out, RC_ERR_FORBIDDEN, AUTH_FORBIDDEN_PUBLISH);
+}
+
 enum publish_outcome publish_submit(struct shard *sh, struct conn *c, struct tokenbucket *bucket,
                                     uint32_t corr, const struct publish_fields *fields,
                                     struct publish_result *out)
 {
     *out = (struct publish_result){0};
     if (!auth_may_publish(c->claims, fields->topic, fields->topic_len))
-        return refuse(out, RC_ERR_FORBIDDEN, "the token's publish claim does not cover this topic");
+        return refuse_unpermitted(sh, fields, out);
     /* Room first: a publish that must wait is not judged twice. */
     uint64_t hash = rc_hash(fields->topic, fields->topic_len);
     unsigned home = route_home_of(sh, hash);

@@ -17,7 +17,7 @@ enum subscribe_status subscribe_topic(struct shard *sh, struct conn *c, const ch
         return SUBSCRIBE_BAD_TOPIC;
     }
     if (!auth_may_subscribe(c->claims, topic, len)) {
-        *out_message = "the token's subscribe claim does not contain this topic";
+        *out_message = AUTH_FORBIDDEN_SUBSCRIBE;
         return SUBSCRIBE_FORBIDDEN;
     }
     switch (index_subscribe(&sh->index, &c->subs, topic, len, rc_hash(topic, len),

@@ -14,6 +14,46 @@ static int fail(const char **out_code, const char *code, char *message, size_t m
     return -1;
 }
 
+#define TYPE_NAMES "subscribe, unsubscribe, ping or refresh"
+
+/* string_is compares a whole decoded JSON string with |name|. */
+static bool string_is(const json_t *s, const char *name)
+{
+    size_t len = json_string_length(s);
+    return len == strlen(name) && memcmp(json_string_value(s), name, len) == 0;
+}
+
+/* parse_alias reads {"action":"SUBSCRIBE"|"UNSUBSCRIBE","topicId":"…"}
+ * (the lambda-websocket-pubsub client) as a subscribe or unsubscribe of
+ * that one topic, without a reply. */
+static int parse_alias(struct control_msg *out, json_t *root, const char **out_code, char *message,
+                       size_t message_len)
+{
+    const json_t *action = json_object_get(root, "action");
+    if (!json_is_string(action))
+        return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                    "\"action\" must be a string: SUBSCRIBE or UNSUBSCRIBE");
+    if (string_is(action, "SUBSCRIBE"))
+        out->type = CONTROL_SUBSCRIBE;
+    else if (string_is(action, "UNSUBSCRIBE"))
+        out->type = CONTROL_UNSUBSCRIBE;
+    else
+        return fail(out_code, CONTROL_ERR_UNKNOWN_TYPE, message, message_len,
+                    "unknown \"action\": it must be SUBSCRIBE or UNSUBSCRIBE");
+    json_t *topic = json_object_get(root, "topicId");
+    if (!json_is_string(topic))
+        return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                    topic ? "\"topicId\" must be a string" : "missing \"topicId\"");
+    out->alias_topics = json_array();
+    if (!out->alias_topics || json_array_append(out->alias_topics, topic) != 0) {
+        json_decref(out->alias_topics);
+        out->alias_topics = NULL;
+        return fail(out_code, CONTROL_ERR_INTERNAL, message, message_len, "out of memory");
+    }
+    out->topics = out->alias_topics;
+    return 0;
+}
+
 /* parse_type compares the whole decoded string: "ping\u0000" (length 5)
  * is not "ping". */
 static int parse_type(const json_t *type, enum control_type *out)
@@ -27,10 +67,8 @@ static int parse_type(const json_t *type, enum control_type *out)
         {"ping", CONTROL_PING},
         {"refresh", CONTROL_REFRESH},
     };
-    const char *text = json_string_value(type);
-    size_t len = json_string_length(type);
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-        if (len == strlen(types[i].name) && memcmp(text, types[i].name, len) == 0) {
+        if (string_is(type, types[i].name)) {
             *out = types[i].type;
             return 0;
         }
@@ -60,16 +98,30 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
                     "a control message is a JSON object");
     }
     const json_t *type = json_object_get(root, "type");
+    if (!type && json_object_get(root, "action")) {
+        if (parse_alias(out, root, out_code, message, message_len) != 0) {
+            json_decref(root);
+            return -1;
+        }
+        out->root = root;
+        return 0;
+    }
+    if (!type) {
+        json_decref(root);
+        return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
+                    "missing \"type\": one of " TYPE_NAMES);
+    }
     if (!json_is_string(type)) {
         json_decref(root);
         return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
-                    "\"type\" must be a string");
+                    "\"type\" must be a string: one of " TYPE_NAMES);
     }
     if (parse_type(type, &out->type) != 0) {
         json_decref(root);
         return fail(out_code, CONTROL_ERR_UNKNOWN_TYPE, message, message_len,
-                    "\"type\" must be subscribe, unsubscribe, ping or refresh");
+                    "unknown \"type\": it must be one of " TYPE_NAMES);
     }
+    out->acknowledge = true;
     if (out->type == CONTROL_REFRESH) {
         json_t *token = json_object_get(root, "token");
         if (!json_is_string(token)) {
@@ -84,7 +136,8 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
         if (!json_is_array(topics)) {
             json_decref(root);
             return fail(out_code, CONTROL_ERR_BAD_REQUEST, message, message_len,
-                        "\"topics\" must be an array of strings");
+                        topics ? "\"topics\" must be an array of strings"
+                               : "missing \"topics\": an array of strings");
         }
         out->topics = topics;
     }
@@ -94,6 +147,7 @@ int control_parse(struct control_msg *out, const uint8_t *data, size_t len, cons
 
 void control_free(struct control_msg *m)
 {
+    json_decref(m->alias_topics);
     json_decref(m->root);
     memset(m, 0, sizeof(*m));
 }

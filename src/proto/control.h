@@ -8,12 +8,18 @@
  *   anything wrong -> {"type":"error","code":"…","message":"…"} (plus "topic" when
  *   the error concerns one topic)
  *
+ * Aliases, the messages of the lambda-websocket-pubsub client (a message
+ * with "action" and no "type"), answered with no reply as that server does:
+ *   {"action":"SUBSCRIBE","topicId":"a"}       subscribe to ["a"]
+ *   {"action":"UNSUBSCRIBE","topicId":"a"}     unsubscribe from ["a"]
+ *
  * Parsing uses jansson: control messages are rare next to events, so a
  * real JSON parser costs nothing that matters. */
 #ifndef RC_CONTROL_H
 #define RC_CONTROL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +33,11 @@ enum control_type {
 struct control_msg {
     enum control_type type;
     json_t *root;
-    json_t *topics;    /* array (subscribe, unsubscribe); borrowed from root */
-    const char *token; /* refresh */
+    json_t *topics;       /* array (subscribe, unsubscribe); borrowed from root */
+    json_t *alias_topics; /* the array built for an alias's topicId, or NULL */
+    const char *token;    /* refresh */
     size_t token_len;
+    bool acknowledge; /* send the subscribed/unsubscribed reply (not for aliases) */
 };
 
 /* The error codes a client can receive (docs/protocol/websocket.md). */

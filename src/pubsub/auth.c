@@ -163,9 +163,8 @@ enum jwt_status auth_check(const struct auth *a, const char *token, size_t len, 
 {
     *out = NULL;
     if (!token) {
-        *out_reason = "a token is required (?token=, Authorization: Bearer, or a "
-                      "Sec-WebSocket-Protocol entry bearer.<token>)";
-        return JWT_MALFORMED;
+        *out_reason = "this server requires a token (it runs with --auth-secret-file)";
+        return JWT_MISSING;
     }
     return jwt_verify(out, token, len, &a->keys, (int64_t)time(NULL), out_reason);
 }
@@ -228,12 +227,34 @@ const char *auth_subprotocol(const struct http_request *req, const struct auth_t
     return t->subprotocol;
 }
 
+/* refusal_advice says what the holder of a refused token can do. */
+static const char *refusal_advice(enum jwt_status status)
+{
+    switch (status) {
+    case JWT_BAD_SIGNATURE:
+        return "; it was signed with another secret than this server's --auth-secret-file "
+               "(or --auth-previous-secret-file)";
+    case JWT_EXPIRED:
+        return "; get a new token (ringcast-token mints one) and connect again";
+    case JWT_NOT_YET_VALID:
+        return "; wait for its nbf or get a token without one";
+    case JWT_BAD_ALG:
+        return "; tokens are HS256 JWTs (ringcast-token mints them)";
+    default:
+        return "";
+    }
+}
+
 enum jwt_status auth_check_text(const struct auth *a, const char *token, size_t len,
-                                struct claims **out, char *message, size_t cap)
+                                struct claims **out, const char *how_to_send, char *message,
+                                size_t cap)
 {
     const char *reason = NULL;
     enum jwt_status status = auth_check(a, token, len, out, &reason);
-    if (status != JWT_OK)
-        snprintf(message, cap, "%s: %s", jwt_status_text(status), reason);
+    if (status == JWT_MISSING)
+        snprintf(message, cap, "%s: %s; send it as %s", jwt_status_text(status), reason,
+                 how_to_send);
+    else if (status != JWT_OK)
+        snprintf(message, cap, "%s: %s%s", jwt_status_text(status), reason, refusal_advice(status));
     return status;
 }

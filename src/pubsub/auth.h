@@ -54,10 +54,18 @@ struct auth_token {
 void auth_find_token(struct auth_token *out, const struct http_request *req);
 
 /* auth_check verifies a token at the current time. Returns JWT_OK and the
- * claims, or a status with |*out_reason|. JWT_MALFORMED when |token| is NULL
+ * claims, or a status with |*out_reason|. JWT_MISSING when |token| is NULL
  * (no token). */
 enum jwt_status auth_check(const struct auth *a, const char *token, size_t len, struct claims **out,
                            const char **out_reason);
+
+/* What a forbidden subscribe (or fetch) and publish are told. */
+#define AUTH_FORBIDDEN_SUBSCRIBE                                                                   \
+    "the token's subscribe claim does not contain this topic: it needs a token whose subscribe "   \
+    "patterns cover it (ringcast-token --subscribe PATTERN)"
+#define AUTH_FORBIDDEN_PUBLISH                                                                     \
+    "the token's publish claim does not cover this topic: it needs a token whose publish "         \
+    "patterns match it (ringcast-token --publish PATTERN)"
 
 /* auth_may_subscribe reports whether |claims| allow the subscription
  * |name| (a topic or pattern); always true for NULL claims (open mode). */
@@ -73,10 +81,24 @@ bool auth_may_publish(const struct claims *claims, const char *topic, size_t len
  * |now_ms| (0: no expiry). */
 int64_t auth_expires_ms(const struct claims *claims, int64_t now_ms);
 
+/* How a client of each kind gives its token: the fix that a "missing
+ * token" message names (AUTH_SEND_* below). */
+#define AUTH_SEND_WS                                                                               \
+    "?token=<token> in the URL, or a Sec-WebSocket-Protocol entry bearer.<token> (or an "          \
+    "Authorization: Bearer <token> header where the client can set one)"
+#define AUTH_SEND_SSE                                                                              \
+    "?token=<token> in the URL (EventSource cannot set headers), or an Authorization: Bearer "     \
+    "<token> header"
+#define AUTH_SEND_HTTP "an Authorization: Bearer <token> header, or ?token=<token> in the URL"
+#define AUTH_SEND_HELLO "the HELLO's token field (ringcast-pub: --token-file FILE)"
+#define AUTH_SEND_REFRESH "the refresh message's \"token\""
+
 /* auth_check_text does auth_check and, when the token is refused, writes
- * what to tell the client ("<status>: <reason>") to |message|. */
+ * what to tell the client to |message|: "<status>: <reason>" and what to do
+ * about it; for a missing token, to send one as |how_to_send| (AUTH_SEND_*). */
 enum jwt_status auth_check_text(const struct auth *a, const char *token, size_t len,
-                                struct claims **out, char *message, size_t cap);
+                                struct claims **out, const char *how_to_send, char *message,
+                                size_t cap);
 
 /* auth_subprotocol chooses the Sec-WebSocket-Protocol to answer: "ringcast"
  * when offered, else the bearer entry the token came in, else none (NULL). */

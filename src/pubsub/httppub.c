@@ -262,10 +262,18 @@ static int parse_raw(struct httppub_request *out, const struct http_request *req
 /* ---- the JSON form ---- */
 
 /* The members of the body this form looks at. */
-enum { MEMBER_TOPIC, MEMBER_EVENT_TYPE, MEMBER_ID, MEMBER_DATA, MEMBER_AUDIENCE, MEMBER_COUNT };
+enum {
+    MEMBER_TOPIC,
+    MEMBER_TOPIC_ID, /* lambda-websocket-pubsub's name for the topic */
+    MEMBER_EVENT_TYPE,
+    MEMBER_ID,
+    MEMBER_DATA,
+    MEMBER_AUDIENCE,
+    MEMBER_COUNT
+};
 
-static const char *const member_names[MEMBER_COUNT] = {"topic", "event_type", "id", "data",
-                                                       "audience"};
+static const char *const member_names[MEMBER_COUNT] = {"topic", "topicId", "event_type",
+                                                       "id",    "data",    "audience"};
 
 struct body_members {
     struct jsonv_member m[MEMBER_COUNT];
@@ -346,7 +354,16 @@ static int read_object(struct httppub_request *out, const uint8_t *body, size_t 
         return -1;
     }
     out->owned[OWNED_STRINGS] = buf;
-    if (take_string(&b, MEMBER_TOPIC, false, HTTPPUB_MAX_TOPIC, &buf, &out->topic, &out->topic_len,
+    if (b.seen[MEMBER_TOPIC] && b.seen[MEMBER_TOPIC_ID]) {
+        set_error(err, 422, "bad_request", "give \"topic\" or \"topicId\", not both");
+        return -1;
+    }
+    if (!b.seen[MEMBER_TOPIC] && !b.seen[MEMBER_TOPIC_ID]) {
+        set_error(err, 422, "bad_request", "\"topic\" (or \"topicId\") is required");
+        return -1;
+    }
+    int topic_member = b.seen[MEMBER_TOPIC] ? MEMBER_TOPIC : MEMBER_TOPIC_ID;
+    if (take_string(&b, topic_member, false, HTTPPUB_MAX_TOPIC, &buf, &out->topic, &out->topic_len,
                     err) != 0)
         return -1;
     if (!b.seen[MEMBER_DATA]) {

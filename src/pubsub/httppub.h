@@ -6,7 +6,9 @@
  *     {"topic":"…", "event_type":"…", "data":<any JSON>, "id":"…"}
  *   with Content-Type application/json (or any "+json" type). "topic" and
  *   "data" are required; "event_type" and "id" are optional strings (null
- *   counts as absent); other members are ignored. The payload is "data"
+ *   counts as absent); other members are ignored. "topicId" may stand for
+ *   "topic" (the body lambda-websocket-pubsub's publishToTopic sends:
+ *   {"topicId":"…","data":…}), never beside it. The payload is "data"
  *   re-serialized compactly, declared JSON.
  *
  *   Raw form ("topic" in the query): ?topic=…&event_type=…&id=… and the body

@@ -307,6 +307,8 @@ const char *jwt_status_text(enum jwt_status status)
         return "token not yet valid";
     case JWT_BAD_CLAIMS:
         return "bad claims";
+    case JWT_MISSING:
+        return "missing token";
     }
     return "unknown token status";
 }

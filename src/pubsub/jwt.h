@@ -33,6 +33,7 @@ enum jwt_status {
     JWT_EXPIRED,       /* now >= exp */
     JWT_NOT_YET_VALID, /* now < nbf */
     JWT_BAD_CLAIMS,    /* a known claim has the wrong type */
+    JWT_MISSING,       /* no token at all (auth_check; jwt_verify never says it) */
 };
 
 /* jwt_verify checks |token| against |keys| at time |now| (seconds since

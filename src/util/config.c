@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/duration.h"
 #include "util/log.h"
 #include "util/origin.h"
 
@@ -23,7 +24,8 @@
 enum opt_kind {
     OPT_UINT,
     OPT_SIZE,
-    OPT_DURATION,
+    OPT_DURATION, /* stored in milliseconds */
+    OPT_SECONDS,  /* a DURATION of whole seconds, stored in seconds */
     OPT_ENDPOINT,
     OPT_LOGLEVEL,
     OPT_TRUNCATE,
@@ -49,7 +51,8 @@ static const struct opt options[] = {
     {"shards", "N", OPT_UINT, OFF(shards), 1, 256,
      "worker threads, one io_uring each (default: online CPUs)"},
     {"listen", "HOST:PORT", OPT_ENDPOINT, OFF(listen), 0, 0,
-     "client port: WebSocket /v1/ws, /healthz (default 127.0.0.1:8080)"},
+     "client port: /v1/ws, /v1/sse, /v1/publish, /v1/messages/, /metrics, /healthz "
+     "(default 127.0.0.1:8080)"},
     {"publish-listen", "HOST:PORT", OPT_ENDPOINT, OFF(publish_listen), 0, 0,
      "binary publish protocol port (default 127.0.0.1:7070)"},
     {"max-connections", "N", OPT_UINT, OFF(max_connections), 1, 100000000,
@@ -114,8 +117,8 @@ static const struct opt options[] = {
      "topics with a sequence counter per shard; more: NACK overloaded (default 1000000)"},
     {"dedup-entries", "N", OPT_UINT, OFF(dedup_entries), 0, 100000000,
      "message ids remembered per shard for idempotent publishing (default 100000)"},
-    {"dedup-seconds", "SECONDS", OPT_UINT, OFF(dedup_seconds), 1, 86400,
-     "how long a message id is remembered (default 600)"},
+    {"dedup-seconds", "DURATION", OPT_SECONDS, OFF(dedup_seconds), 1, 86400,
+     "how long a message id is remembered, in whole seconds (default 600, 10m)"},
     {"max-header-bytes", "BYTES", OPT_SIZE, OFF(max_header_bytes), 256, 1u << 20,
      "largest HTTP request head; larger: 431 (default 8K)"},
     {"max-target-bytes", "BYTES", OPT_SIZE, OFF(max_target_bytes), 16, 1u << 20,
@@ -224,8 +227,11 @@ void config_defaults(struct rc_config *cfg)
 void config_usage(FILE *f)
 {
     fprintf(f, "Usage: ringcast [OPTION]...\n"
-               "Real-time event fan-out server: publishers send events over the binary\n"
-               "publish protocol; subscribers receive them over WebSocket (/v1/ws).\n\n"
+               "Real-time event fan-out server. Publishers send events over the binary\n"
+               "publish protocol (--publish-listen) or POST /v1/publish; subscribers receive\n"
+               "them over WebSocket (/v1/ws) or Server-Sent Events (/v1/sse). The client port\n"
+               "(--listen) also serves GET /v1/messages/TOPIC/SEQ (truncated events), /metrics\n"
+               "and /healthz.\n\n"
                "Without authentication configured the server is open: it binds to loopback\n"
                "by default and says so in its log.\n\nOptions:\n");
     for (size_t i = 0; i < NUM_OPTIONS; i++) {
@@ -236,9 +242,10 @@ void config_usage(FILE *f)
     }
     fprintf(f, "  %-30s %s\n", "-h, --help", "print this help and exit");
     fprintf(f, "  %-30s %s\n", "--version", "print the version and exit");
-    fprintf(f, "\nBYTES accept the suffixes K, M and G (powers of 1024). DURATION is a number\n"
-               "with the unit ms, s or m (a bare number is seconds).\n"
-               "Close codes, the publish protocol and operations: see docs/ in the source.\n");
+    fprintf(f,
+            "\nBYTES accept the suffixes K, M and G (powers of 1024).\nDURATION is " DURATION_SYNTAX
+            ";\na bare number is seconds.\n"
+            "Close codes, the publish protocol and operations: see docs/ in the source.\n");
 }
 
 /* parse_u64 reads a decimal number with an optional unit suffix from a
@@ -278,12 +285,6 @@ static int parse_size(const char *text, uint64_t *out)
         {"K", 1024},    {"k", 1024},   {"M", 1024 * 1024},   {"m", 1024 * 1024}, {"G", 1 << 30},
         {"g", 1 << 30}, {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1 << 30}};
     return parse_with_units(text, units, sizeof(units) / sizeof(units[0]), 1, out);
-}
-
-static int parse_duration_ms(const char *text, uint64_t *out)
-{
-    static const struct unit units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}};
-    return parse_with_units(text, units, sizeof(units) / sizeof(units[0]), 1000, out);
 }
 
 int config_parse_endpoint(struct rc_endpoint *out, const char *text)
@@ -433,12 +434,20 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
             goto bad_number;
         break;
     case OPT_DURATION:
-        if (parse_duration_ms(arg, &value) != 0)
+        if (duration_parse(arg, DURATION_MS_PER_S, &value) != 0)
             goto bad_number;
+        break;
+    case OPT_SECONDS:
+        if (duration_parse(arg, DURATION_MS_PER_S, &value) != 0 || value % DURATION_MS_PER_S != 0)
+            goto bad_number;
+        value /= DURATION_MS_PER_S;
         break;
     }
     if (value < o->min || value > o->max) {
-        const char *unit = o->kind == OPT_DURATION ? "ms" : o->kind == OPT_SIZE ? " bytes" : "";
+        const char *unit = o->kind == OPT_DURATION  ? "ms"
+                           : o->kind == OPT_SECONDS ? "s"
+                           : o->kind == OPT_SIZE    ? " bytes"
+                                                    : "";
         fprintf(stderr, "ringcast: --%s=%s is out of range [%llu%s, %llu%s]\n", o->name, arg,
                 (unsigned long long)o->min, unit, (unsigned long long)o->max, unit);
         return -1;
@@ -451,7 +460,8 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
 bad_number:
     fprintf(stderr, "ringcast: --%s: '%s' is not a valid %s\n", o->name, arg,
             o->kind == OPT_SIZE       ? "size"
-            : o->kind == OPT_DURATION ? "duration"
+            : o->kind == OPT_DURATION ? "duration (" DURATION_SYNTAX ")"
+            : o->kind == OPT_SECONDS  ? "duration of whole seconds (" DURATION_SYNTAX ")"
                                       : "number");
     return -1;
 }
@@ -567,6 +577,8 @@ int config_parse(struct rc_config *cfg, int argc, char **argv)
         }
         if (set_option(cfg, &options[c - 256], optarg) != 0)
             return -1;
+        if (options[c - 256].offset == offsetof(struct rc_config, max_connections))
+            cfg->max_connections_given = true;
     }
     if (optind < argc) {
         fprintf(stderr, "ringcast: unexpected argument '%s' (see --help)\n", argv[optind]);

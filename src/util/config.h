@@ -42,6 +42,7 @@ struct rc_config {
     struct rc_endpoint listen;         /* client port: WebSocket, HTTP */
     struct rc_endpoint publish_listen; /* binary publish protocol */
     unsigned max_connections;          /* whole process; each shard takes an equal share */
+    bool max_connections_given;        /* --max-connections was on the command line */
     unsigned max_connections_per_ip;   /* whole process, shared alike; 0: no limit */
     unsigned max_connections_per_sub;  /* whole process, shared alike; 0: no limit */
     unsigned max_handshakes;           /* per shard */

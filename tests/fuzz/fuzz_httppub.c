@@ -97,7 +97,11 @@ static void check_json_form(const struct httppub_request *r, const uint8_t *body
     if (!root)
         return;
     CHECK(json_is_object(root));
-    CHECK(span_equals_string(r->topic, r->topic_len, json_object_get(root, "topic")));
+    /* The topic is "topic" or, never beside it, "topicId" (the alias). */
+    json_t *topic = json_object_get(root, "topic");
+    json_t *topic_id = json_object_get(root, "topicId");
+    CHECK(!(topic && topic_id));
+    CHECK(span_equals_string(r->topic, r->topic_len, topic ? topic : topic_id));
     CHECK(
         span_equals_string(r->event_type, r->event_type_len, json_object_get(root, "event_type")));
     CHECK(span_equals_string(r->msg_id, r->msg_id_len, json_object_get(root, "id")));

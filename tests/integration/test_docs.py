@@ -4,6 +4,8 @@ import os
 import re
 import subprocess
 
+import pytest
+
 from conftest import TOP, binary
 
 
@@ -22,3 +24,78 @@ def test_readme_test_command_is_what_ci_runs():
     command = "./configure.py --install-deps && tests/run"
     assert "    " + command + "\n" in readme
     assert command + "\n" in ci
+
+
+def read(*parts):
+    with open(os.path.join(TOP, *parts)) as f:
+        return f.read()
+
+
+def all_docs():
+    names = [os.path.join("docs", n) for n in os.listdir(os.path.join(TOP, "docs"))
+             if n.endswith(".md")]
+    names += [os.path.join("docs", "protocol", n)
+              for n in os.listdir(os.path.join(TOP, "docs", "protocol")) if n.endswith(".md")]
+    return "\n".join(read(n) for n in names) + read("README.md")
+
+
+def help_of(program):
+    return subprocess.run([binary(program), "--help"], capture_output=True, text=True,
+                          timeout=10).stdout
+
+
+def served_routes():
+    """The paths the client port serves, read from the route table of the
+    code that dispatches them (src/conn/httpconn.c), not from a list copied
+    by hand."""
+    source = read("src", "conn", "httpconn.c")
+    table = re.search(r"static const struct route routes\[\] = \{(.*?)\n\};", source, re.S)
+    assert table, "src/conn/httpconn.c: no route table"
+    routes = re.findall(r'\{"(/[^"]*)",', table.group(1))
+    assert "/v1/ws" in routes and "/healthz" in routes, routes  # the pattern still reads it
+    return sorted(set(routes))
+
+
+def test_every_route_is_in_the_help_and_the_docs():
+    help_text = help_of("ringcast")
+    docs = all_docs()
+    for route in served_routes():
+        assert route in help_text, "ringcast --help does not name %s" % route
+        assert route in docs, "no doc names %s" % route
+
+
+@pytest.mark.parametrize("program,doc", [("ringcast-pub", "tools.md"),
+                                         ("ringcast-token", "tools.md")])
+def test_tools_doc_shows_the_current_help(program, doc):
+    block = re.search(r"<!-- %s --help -->\n```\n(.*?)```\n<!-- end -->" % re.escape(program),
+                      read("docs", doc), re.S)
+    assert block, "docs/%s lacks the %s --help block" % (doc, program)
+    assert block.group(1) == help_of(program), "run tools/sync-help-doc.py"
+
+
+def test_every_flag_is_documented():
+    docs = all_docs()
+    for program in ("ringcast", "ringcast-pub", "ringcast-token"):
+        flags = set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)", help_of(program), re.M))
+        assert len(flags) > 3, (program, flags)
+        missing = sorted(f for f in flags if f not in docs)
+        assert not missing, "%s flags no doc names: %s" % (program, missing)
+
+
+def test_every_close_code_is_in_close_codes_md():
+    """Each WebSocket close code the server can send (src/proto/ws.h) has its
+    row in docs/close-codes.md."""
+    header = read("src", "proto", "ws.h")
+    codes = re.findall(r"^\s+WS_CLOSE_\w+ = (\d{4}),(.*)$", header, re.M)
+    assert len(codes) >= 10, codes
+    doc = read("docs", "close-codes.md")
+    rows = re.findall(r"^\| \**([\d.]+(?:, [\d.]+)*)\** \|", doc, re.M)
+    listed = set()
+    for row in rows:
+        for part in row.split(", "):
+            low, _, high = part.partition("..")
+            listed.update(range(int(low), int(high or low) + 1))
+    for code, comment in codes:
+        if "never sent" in comment:
+            continue
+        assert int(code) in listed, "close code %s has no row in docs/close-codes.md" % code

@@ -151,8 +151,7 @@ def test_connections_beyond_the_open_file_limit(start_server):
     (4 shards of 192), delivers every event to each, and holds no process
     descriptor for any of them."""
     server = start_server(shards=4, nofile=256)
-    server.wait_for_log(r"each shard can hold 192 connections \(the open file limit is 256")
-    assert "serving at most 768 connections" in server.log()
+    server.wait_for_log(r"serving at most 768 connections \(what the open file limit 256 allows")
     topics = ["nofile.a", "nofile.b"]
     with NodeSubscribers(server.ws_url, connections=600, topics=topics, expect=50,
                          timeout_ms=90000, connect_timeout_ms=60000, hold=True) as subs:

@@ -240,6 +240,63 @@ static void test_type_missing_or_not_string(void **state)
         expect_error(bad[i], CONTROL_ERR_BAD_REQUEST);
 }
 
+/* Issue 14: a missing "type" says so, a mistyped one says that. */
+static void test_type_messages_name_the_problem(void **state)
+{
+    struct parsed p;
+    parse(&p, "{\"topics\":[\"a\"]}");
+    assert_string_equal(p.message,
+                        "missing \"type\": one of subscribe, unsubscribe, ping or refresh");
+    parse(&p, "{\"type\":5}");
+    assert_string_equal(
+        p.message, "\"type\" must be a string: one of subscribe, unsubscribe, ping or refresh");
+    parse(&p, "{\"type\":\"publish\"}");
+    assert_string_equal(p.code, CONTROL_ERR_UNKNOWN_TYPE);
+    assert_non_null(strstr(p.message, "unknown \"type\""));
+    parse(&p, "{\"type\":\"subscribe\"}");
+    assert_string_equal(p.message, "missing \"topics\": an array of strings");
+}
+
+/* The lambda-websocket-pubsub client's messages: one topic, no reply. */
+static void test_action_aliases(void **state)
+{
+    static const struct {
+        const char *text;
+        enum control_type type;
+    } ok[] = {
+        {"{\"action\":\"SUBSCRIBE\",\"topicId\":\"chat:7\"}", CONTROL_SUBSCRIBE},
+        {"{\"topicId\":\"chat:7\",\"action\":\"UNSUBSCRIBE\",\"extra\":1}", CONTROL_UNSUBSCRIBE},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct parsed p;
+        parse(&p, ok[i].text);
+        assert_int_equal(p.rc, 0);
+        assert_int_equal(p.m.type, ok[i].type);
+        assert_false(p.m.acknowledge);
+        assert_int_equal(control_num_topics(&p.m), 1);
+        size_t len = 0;
+        const char *topic = control_topic(&p.m, 0, &len);
+        assert_int_equal(len, 6);
+        assert_memory_equal(topic, "chat:7", 6);
+        control_free(&p.m);
+    }
+    struct parsed p;
+    parse(&p, "{\"type\":\"subscribe\",\"topics\":[\"a\"]}");
+    assert_true(p.m.acknowledge);
+    control_free(&p.m);
+    /* "type" wins over "action": the native message is judged as such. */
+    expect_error("{\"type\":\"subscribe\",\"action\":\"SUBSCRIBE\",\"topicId\":\"a\"}",
+                 CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"action\":\"subscribe\",\"topicId\":\"a\"}", CONTROL_ERR_UNKNOWN_TYPE);
+    expect_error("{\"action\":\"PUBLISH\",\"topicId\":\"a\"}", CONTROL_ERR_UNKNOWN_TYPE);
+    expect_error("{\"action\":1,\"topicId\":\"a\"}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"action\":\"SUBSCRIBE\"}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"action\":\"SUBSCRIBE\",\"topicId\":[\"a\"]}", CONTROL_ERR_BAD_REQUEST);
+    expect_error("{\"action\":null}", CONTROL_ERR_BAD_REQUEST);
+    parse(&p, "{\"action\":\"SUBSCRIBE\"}");
+    assert_string_equal(p.message, "missing \"topicId\"");
+}
+
 static void test_unknown_type(void **state)
 {
     static const char *const bad[] = {
@@ -477,6 +534,8 @@ int main(void)
         cmocka_unit_test(test_not_an_object),
         cmocka_unit_test(test_scalar_is_bad_request),
         cmocka_unit_test(test_type_missing_or_not_string),
+        cmocka_unit_test(test_type_messages_name_the_problem),
+        cmocka_unit_test(test_action_aliases),
         cmocka_unit_test(test_unknown_type),
         cmocka_unit_test(test_topics_missing_or_not_array),
         cmocka_unit_test(test_topic_not_string),

@@ -248,6 +248,23 @@ static void test_json_topic_missing(void **state)
     expect_json_error("{}", 422, "bad_request", "\"topic\"");
 }
 
+/* lambda-websocket-pubsub's publishToTopic body: "topicId" names the topic. */
+static void test_json_topic_id_alias(void **state)
+{
+    struct pub p;
+    assert_int_equal(pub_json(&p, "{\"topicId\":\"chat:7\",\"data\":{\"text\":\"hi\"}}"), 0);
+    assert_str(p.out.topic, p.out.topic_len, "chat:7");
+    assert_str(p.out.payload, p.out.payload_len, "{\"text\":\"hi\"}");
+    assert_int_equal(p.out.event_type_len, 0);
+    pub_done(&p);
+    expect_json_error("{\"topic\":\"a\",\"topicId\":\"a\",\"data\":1}", 422, "bad_request",
+                      "not both");
+    expect_json_error("{\"topicId\":7,\"data\":1}", 422, "bad_request", "\"topicId\"");
+    expect_json_error("{\"topicId\":\"a\",\"topicId\":\"b\",\"data\":1}", 400, "bad_json",
+                      "\"topicId\" twice");
+    expect_json_error("{\"topicId\":\"a\"}", 422, "bad_request", "\"data\"");
+}
+
 static void test_json_null_optional_fields(void **state)
 {
     struct pub p;
@@ -813,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_json_data_types),
         cmocka_unit_test(test_json_data_missing),
         cmocka_unit_test(test_json_topic_missing),
+        cmocka_unit_test(test_json_topic_id_alias),
         cmocka_unit_test(test_json_null_optional_fields),
         cmocka_unit_test(test_json_non_string_fields),
         cmocka_unit_test(test_json_not_an_object),

@@ -218,6 +218,10 @@ static void test_each_flag(void **state)
             fail_msg("unexpected width %zu", cases[i].width);
         }
         resolve_defaults(&want);
+        /* --max-connections also notes that it was given (the file limit's
+         * log line depends on it). */
+        if (cases[i].offset == offsetof(struct rc_config, max_connections))
+            want.max_connections_given = true;
         if (memcmp(&cfg, &want, sizeof(cfg)) != 0)
             fail_msg("'%s' did not set exactly its field", cases[i].arg);
     }
@@ -266,7 +270,8 @@ static void test_durations(void **state)
         {"--close-timeout=1ms", 1},        {"--close-timeout=500ms", 500},
         {"--close-timeout=2s", 2000},      {"--close-timeout=3", 3000}, /* bare: seconds */
         {"--close-timeout=1m", 60000},     {"--close-timeout=60m", 3600000},
-        {"--close-timeout=3600", 3600000},
+        {"--close-timeout=3600", 3600000}, {"--close-timeout=1h", 3600000},
+        {"--close-timeout=1.5s", 1500},    {"--close-timeout=0.5m", 30000},
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         struct rc_config cfg;
@@ -275,6 +280,16 @@ static void test_durations(void **state)
         if (cfg.close_timeout_ms != ok[i].ms)
             fail_msg("'%s' gave %u ms", ok[i].arg, cfg.close_timeout_ms);
     }
+    /* The same syntax on every duration flag (issue 14: --sse-heartbeat 1h). */
+    struct rc_config cfg;
+    assert_int_equal(RUN(&cfg, "--sse-heartbeat=1h"), 0);
+    assert_int_equal(cfg.sse_heartbeat_ms, 3600000);
+    assert_int_equal(RUN(&cfg, "--dedup-seconds=10m"), 0);
+    assert_int_equal(cfg.dedup_seconds, 600);
+    assert_int_equal(RUN(&cfg, "--dedup-seconds=1d"), 0);
+    assert_int_equal(cfg.dedup_seconds, 86400);
+    assert_int_equal(RUN(&cfg, "--dedup-seconds=90"), 0); /* bare: seconds, as before */
+    assert_int_equal(cfg.dedup_seconds, 90);
 }
 
 static void test_out_of_range(void **state)
@@ -392,8 +407,9 @@ static void test_malformed(void **state)
         "--max-queued-bytes=99999999999999999999",
         "--handshake-timeout=",
         "--handshake-timeout=s",
-        "--handshake-timeout=1h",
-        "--handshake-timeout=1.5s",
+        "--handshake-timeout=1.5ms",
+        "--handshake-timeout=2h", /* over its 1h maximum */
+        "--dedup-seconds=1.5s",   /* whole seconds only */
         "--handshake-timeout=10S",
         "--handshake-timeout=10 s",
         "--handshake-timeout=-5s",
