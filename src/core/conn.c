@@ -148,7 +148,7 @@ static void leave_index(struct shard *sh, struct conn *c)
 
 void conn_go_on_leaving(struct shard *sh, struct conn *c)
 {
-    if (c->state != CONN_OPEN && c->subs.v)
+    if (c->state != CONN_OPEN)
         leave_index(sh, c);
 }
 

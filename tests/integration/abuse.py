@@ -93,15 +93,21 @@ class RssSampler:
         return self.peak
 
 
-def healthz(target, timeout=10):
-    """The status of GET /healthz on a new connection (0: no answer)."""
+def http_get(target, path, timeout=10):
+    """The whole answer to GET |path| on a new connection, b"" when there is
+    none."""
     try:
         with connect(target.host, target.port, timeout) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path)
             data, _ = read_all(sock, time.monotonic() + timeout)
     except OSError:
-        return 0
-    return http_status(data) or 0
+        return b""
+    return data
+
+
+def healthz(target, timeout=10):
+    """The status of GET /healthz on a new connection (0: no answer)."""
+    return http_status(http_get(target, b"/healthz", timeout)) or 0
 
 
 TURN_BUCKET = re.compile(
@@ -112,14 +118,9 @@ def loop_turns(target, timeout=10):
     """The server's loop turns by duration (ringcast_shard_loop_turn_seconds,
     summed over the shards): {upper bound in s (inf last): turns at or under
     it}, cumulative; {} when /metrics does not answer."""
-    try:
-        with connect(target.host, target.port, timeout) as sock:
-            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            data, _ = read_all(sock, time.monotonic() + timeout)
-    except OSError:
-        return {}
     out = {}
-    for _, le, n in TURN_BUCKET.findall(data.decode("latin-1")):
+    text = http_get(target, b"/metrics", timeout).decode("latin-1")
+    for _, le, n in TURN_BUCKET.findall(text):
         out[float(le)] = out.get(float(le), 0) + int(n)
     return out
 

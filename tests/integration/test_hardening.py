@@ -24,7 +24,6 @@ import json
 import os
 import re
 import time
-import urllib.request
 
 import pytest
 
@@ -92,8 +91,7 @@ def test_subscribe_burst_starves_nobody(start_server):
 
 
 def subscriptions_gauge(server):
-    with urllib.request.urlopen(server.http_url + "/metrics", timeout=10) as r:
-        text = r.read().decode()
+    text = abuse.http_get(server, b"/metrics").decode("latin-1")
     return int(re.search(r"^ringcast_subscriptions (\d+)$", text, re.M).group(1))
 
 
