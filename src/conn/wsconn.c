@@ -12,6 +12,7 @@
 #include "core/limits.h"
 #include "util/hash.h"
 #include "pubsub/jwt.h"
+#include "pubsub/msg.h"
 #include "util/log.h"
 #include "core/shard.h"
 #include "util/stats.h"
@@ -239,6 +240,8 @@ static bool may_change_subscriptions(struct shard *sh, struct conn *c)
     return false;
 }
 
+static void use_data_only(struct conn *c);
+
 static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
 {
     struct control_msg m;
@@ -255,6 +258,8 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
     } else if (m.type == CONTROL_REFRESH) {
         refresh(sh, c, &m);
     } else if (may_change_subscriptions(sh, c)) {
+        if (m.alias_topics)
+            use_data_only(c);
         change_subscriptions(sh, c, &m);
     }
     control_free(&m);
@@ -441,6 +446,44 @@ const struct conn_ops ws_conn_ops = {
     .close_slow = wsconn_close_slow,
     .release = release,
 };
+
+/* A connection that speaks the lambda-websocket-pubsub aliases gets what
+ * that server's postToConnection sends: each event's data alone. The data
+ * bytes are the shared frame's own (msg_ws_data); only the frame header,
+ * a few bytes, is the connection's. */
+static int queue_data(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    size_t len = 0;
+    const uint8_t *data = msg_ws_data(m, &len);
+    uint8_t header[WS_MAX_HEADER];
+    size_t header_len = ws_build_header(header, WS_OP_TEXT, true, len);
+    if (sendq_push_copy(&c->sq, header, header_len) != 0)
+        return -1;
+    return sendq_push_shared(&c->sq, ref, data, (uint32_t)len);
+}
+
+static const struct conn_ops ws_data_conn_ops = {
+    .name = "websocket",
+    .stats_kind = STATS_WEBSOCKET,
+    .encoding = CONN_ENC_WS_DATA,
+    .reads_for_life = true,
+    .on_data = on_data,
+    .on_closing_data = on_closing_data,
+    .on_timer = on_timer,
+    .resume = resume,
+    .drain = drain,
+    .close_slow = wsconn_close_slow,
+    .queue_event = queue_data,
+    .release = release,
+};
+
+/* use_data_only switches the connection's delivery to data alone: the same
+ * kind in every other way (its state and counters stay), so the table is
+ * swapped directly rather than through conn_set_ops. */
+static void use_data_only(struct conn *c)
+{
+    c->ops = &ws_data_conn_ops;
+}
 
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {

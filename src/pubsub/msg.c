@@ -364,6 +364,25 @@ struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy,
     return m;
 }
 
+const uint8_t *msg_ws_data(const struct msg *m, size_t *len)
+{
+    if (!m->ws_frame)
+        return NULL;
+    uint8_t short_len = m->ws_frame[1] & 0x7f;
+    size_t header_len = short_len == 127 ? 10 : short_len == 126 ? 4 : 2;
+    const uint8_t *json = m->ws_frame + header_len;
+    size_t json_len = m->ws_frame_len - header_len;
+    if (m->flags & MSG_OVERSIZED) {
+        *len = json_len;
+        return json;
+    }
+    struct msg_input in = {.topic_len = m->topic_len};
+    struct event_parts e = {&in, m->event_type, m->event_type_len, m->seq, {0}};
+    size_t data_at = head_len(&e) + sizeof(",\"data\":") - 1;
+    *len = json_len - data_at - 1; /* the closing brace */
+    return json + data_at;
+}
+
 void msg_ref(struct msg *m)
 {
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);

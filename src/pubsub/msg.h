@@ -93,6 +93,14 @@ struct msg_policy {
 struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy, uint64_t seq,
                     int64_t time_us, uint32_t refs);
 
+/* msg_ws_data finds, inside the WebSocket frame's JSON, the event's "data"
+ * value (a JSON text: the payload as it was published, or a JSON string of
+ * a text payload), or the whole stub of an oversized event, and stores its
+ * length in |len|. NULL when the event is delivered to no one. The bytes
+ * are the frame's own: a data-only subscriber (the lambda-websocket-pubsub
+ * aliases, wsconn.c) gets them behind a header of its own. */
+const uint8_t *msg_ws_data(const struct msg *m, size_t *len);
+
 /* msg_ref adds a holder. */
 void msg_ref(struct msg *m);
 

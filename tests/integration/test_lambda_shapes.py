@@ -2,7 +2,9 @@
 unchanged: the app's client subscribes with {"action":"SUBSCRIBE",
 "topicId":…} and unsubscribes with {"action":"UNSUBSCRIBE","topicId":…}
 (no reply expected, none sent), and its backend's publishToTopic body
-{"topicId":…,"data":…} is an HTTP publish. Client: Node ws and fetch."""
+{"topicId":…,"data":…} is an HTTP publish. What the client receives is
+what that server's postToConnection sends: the event's data alone, no
+envelope. Client: Node ws and fetch."""
 
 import json
 
@@ -55,16 +57,13 @@ def test_subscribe_publish_unsubscribe(one_shard_server):
         published = client.publish({"topicId": "chat:7", "data": {"text": "hi"}})
         assert published["published"] == 200, published
         assert published["body"]["seq"] == 1, published
-        event = client.message()
-        assert event["topic"] == "chat:7" and event["data"] == {"text": "hi"}, event
-        assert event["seq"] == 1 and event["event_type"] == "message", event
+        assert client.message() == {"text": "hi"}  # the data, as published
 
         client.send({"action": "UNSUBSCRIBE", "topicId": "chat:7"})
         client.sync()
         assert client.publish({"topicId": "chat:7", "data": "gone"})["published"] == 200
         assert client.publish({"topicId": "chat:8", "data": "kept"})["published"] == 200
-        event = client.message()  # chat:7's second event never comes
-        assert (event["topic"], event["data"]) == ("chat:8", "kept"), event
+        assert client.message() == "kept"  # chat:7's second event never comes
         client.sync()
         assert client.finish()["closed"] == 1000
 
@@ -90,3 +89,35 @@ def test_publish_body_with_topic_and_topic_id_is_refused(server):
         line = client.publish({"topic": "a", "topicId": "a", "data": 1})
         assert line["published"] == 422 and line["body"]["error"] == "bad_request", line
         assert "not both" in line["body"]["message"], line
+
+
+def test_text_large_and_truncated_data(start_server):
+    """Every frame header size (2, 4 and 10 bytes), and an oversized event:
+    its stub, which names the fetch URL."""
+    server = start_server("--max-payload", "80000", shards=1)
+    with LambdaClient(server) as client:
+        client.send({"action": "SUBSCRIBE", "topicId": "big"})
+        client.sync()
+        for size in (10, 300, 70000):
+            data = {"blob": "x" * size}
+            assert client.publish({"topicId": "big", "data": data})["published"] == 200
+            assert client.message() == data
+        data = {"id": 9, "blob": "y" * 90000}
+        assert client.publish({"topicId": "big", "data": data})["published"] == 200
+        stub = client.message()
+        assert stub["truncated"] is True and stub["ref"] == {"id": 9}, stub
+        assert stub["fetch"] == "/v1/messages/big/4", stub
+
+
+def test_native_subscribers_keep_the_envelope(one_shard_server):
+    """The data-only shape belongs to the connection that used the aliases;
+    a native subscriber of the same topic still gets the envelope."""
+    with LambdaClient(one_shard_server) as lam, LambdaClient(one_shard_server) as native:
+        lam.send({"action": "SUBSCRIBE", "topicId": "t"})
+        lam.sync()
+        native.send({"type": "subscribe", "topics": ["t"]})
+        assert native.message() == {"type": "subscribed", "topics": ["t"]}
+        assert lam.publish({"topicId": "t", "data": [1, 2]})["published"] == 200
+        assert lam.message() == [1, 2]
+        event = native.message()
+        assert event["data"] == [1, 2] and event["topic"] == "t" and event["seq"] == 1, event

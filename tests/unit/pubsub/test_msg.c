@@ -586,6 +586,62 @@ static void test_lref(void **state)
 }
 
 /* jsonw directly: escaped length always matches what json_escape writes. */
+/* msg_ws_data: the data value inside the shared frame, for JSON and text
+ * payloads, default and named types, every frame header size, and the
+ * whole stub of an oversized event. */
+static void check_data(const struct msg *m, const char *want, size_t want_len)
+{
+    size_t len = 0;
+    const uint8_t *data = msg_ws_data(m, &len);
+    assert_non_null(data);
+    assert_int_equal(len, want_len);
+    assert_memory_equal(data, want, want_len);
+    assert_true(data > m->ws_frame && data + len < m->ws_frame + m->ws_frame_len);
+}
+
+static void test_ws_data(void **state)
+{
+    (void)state;
+    struct msg_input in = input("a:b", "call.status", true, "{\"x\":1}", 7);
+    struct msg *m = msg_new(&in, &deliver_whole, 42, T_2026, 1);
+    check_data(m, "{\"x\":1}", 7);
+    msg_release(m);
+
+    in = input("t", "", false, "he\"llo", 6);
+    m = msg_new(&in, &deliver_whole, 1234567890123ULL, 0, 1);
+    check_data(m, "\"he\\\"llo\"", 9);
+    msg_release(m);
+
+    size_t sizes[] = {100, 200, 70000};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = sizes[i];
+        char *big = malloc(n);
+        memset(big, '7', n);
+        in = input("t", "e", true, big, n);
+        m = msg_new(&in, &deliver_whole, 9, 0, 1);
+        check_data(m, big, n);
+        msg_release(m);
+        free(big);
+    }
+
+    struct msg_policy stub = {4, TRUNCATE_STUB};
+    in = input("t", "e", true, "{\"id\":5,\"y\":2}", 14);
+    m = msg_new(&in, &stub, 3, 0, 1);
+    size_t len = 0;
+    const uint8_t *data = msg_ws_data(m, &len);
+    /* the frame's whole JSON: 4 header bytes for this stub's length */
+    assert_true(len >= 126 && len < 65536);
+    assert_ptr_equal(data, m->ws_frame + 4);
+    assert_ptr_equal(data + len, m->ws_frame + m->ws_frame_len);
+    assert_non_null(memmem(data, len, "\"truncated\":true", 16));
+    msg_release(m);
+
+    struct msg_policy drop = {4, TRUNCATE_DROP};
+    m = msg_new(&in, &drop, 4, 0, 1);
+    assert_null(msg_ws_data(m, &len));
+    msg_release(m);
+}
+
 static void test_jsonw_every_byte(void **state)
 {
     for (int c = 0; c < 256; c++) {
@@ -635,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_refcount_across_threads),
         cmocka_unit_test(test_lref),
         cmocka_unit_test(test_jsonw_every_byte),
+        cmocka_unit_test(test_ws_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
