@@ -76,10 +76,19 @@ def test_tools_doc_shows_the_current_help(program, doc):
 def test_every_flag_is_documented():
     docs = all_docs()
     for program in ("ringcast", "ringcast-pub", "ringcast-token"):
-        flags = set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)", help_of(program), re.M))
-        assert len(flags) > 3, (program, flags)
-        missing = sorted(f for f in flags if f not in docs)
-        assert not missing, "%s flags no doc names: %s" % (program, missing)
+        check_flags_documented(program, docs)
+
+
+def test_every_bench_flag_is_documented():
+    check_flags_documented("ringcast-bench", read("bench", "README.md"))
+
+
+def check_flags_documented(program, docs):
+    """Every flag in |program|'s --help is named somewhere in |docs|."""
+    flags = set(re.findall(r"^\s+(?:-\w, )?(--[a-z][a-z0-9-]*)", help_of(program), re.M))
+    assert len(flags) > 3, (program, flags)
+    missing = sorted(f for f in flags if f not in docs)
+    assert not missing, "%s flags no doc names: %s" % (program, missing)
 
 
 def test_every_close_code_is_in_close_codes_md():
