@@ -41,6 +41,7 @@ DEBIAN_PACKAGES = [
     "libmimalloc-dev",
     "android-libboringssl-dev",
     "libjansson-dev",
+    "zlib1g-dev",
     "libcmocka-dev",
     "wrk",
     "python3-websocket",
@@ -132,7 +133,7 @@ def generate(mode, builddir):
               "-I/usr/include/android"] + WARNINGS + cfg["cflags"]
     if cfg["mimalloc"]:
         cflags.append("-DRC_USE_MIMALLOC=1")
-    libs = ["-luring", "-ljansson", "-L" + boring_lib, "-lcrypto",
+    libs = ["-luring", "-ljansson", "-lz", "-L" + boring_lib, "-lcrypto",
             "-Wl,-rpath," + boring_lib, "-pthread"]
     if cfg["mimalloc"]:
         libs.append("-lmimalloc")

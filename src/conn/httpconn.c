@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "pubsub/auth.h"
 #include "core/conn.h"
@@ -23,6 +24,7 @@
 #include "conn/sseconn.h"
 #include "util/stats.h"
 #include "proto/ws.h"
+#include "proto/wsdeflate.h"
 #include "conn/wsconn.h"
 
 /* fail answers an error and closes the connection after it. */
@@ -74,9 +76,39 @@ static bool ws_origin_allowed(const struct shard *sh, const struct http_request 
            origin_list_find(allowed, origin->value, origin->value_len) != ORIGIN_UNLISTED;
 }
 
+/* agree_deflate answers a permessage-deflate offer (RFC 7692), when
+ * --deflate-level allows it: the Sec-WebSocket-Extensions lines, joined,
+ * go to ws_deflate_negotiate. Writes the answer's header line, or nothing. */
+static void agree_deflate(const struct shard *sh, const struct http_request *req,
+                          struct ws_deflate_agreement *agreed, char *line, size_t cap)
+{
+    memset(agreed, 0, sizeof(*agreed));
+    line[0] = '\0';
+    if (sh->cfg->deflate_level == 0)
+        return;
+    char offers[1024];
+    size_t len = 0;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name_len != 24 || strncasecmp(h->name, "Sec-WebSocket-Extensions", 24) != 0)
+            continue;
+        if (len + 2 + h->value_len > sizeof(offers))
+            return; /* offers this long are not a browser's: none agreed */
+        if (len > 0)
+            offers[len++] = ',';
+        memcpy(offers + len, h->value, h->value_len);
+        len += h->value_len;
+    }
+    char answer[128];
+    if (len > 0 && ws_deflate_negotiate(offers, len, agreed, answer, sizeof(answer)))
+        snprintf(line, cap, "Sec-WebSocket-Extensions: %s\r\n", answer);
+}
+
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
- * answers 101, or an error. Returns true when the connection upgraded. */
-static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req)
+ * answers 101, or an error. Returns true when the connection upgraded,
+ * with what it agreed of permessage-deflate in |deflate|. */
+static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req,
+                    struct ws_deflate_agreement *deflate)
 {
     if (req->method != HTTP_GET) {
         fail(sh, c, 405, "Allow: GET\r\n", "the WebSocket endpoint takes GET only");
@@ -116,13 +148,15 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
         return false;
     size_t protocol_len = 0;
     const char *protocol = auth_subprotocol(req, &token, &protocol_len);
+    char extensions[160];
+    agree_deflate(sh, req, deflate, extensions, sizeof(extensions));
     char response[JWT_MAX_TOKEN + 512];
     int len = snprintf(response, sizeof(response),
                        "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
                        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
+                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s%s\r\n",
                        accept, protocol ? "Sec-WebSocket-Protocol: " : "", (int)protocol_len,
-                       protocol ? protocol : "", protocol ? "\r\n" : "");
+                       protocol ? protocol : "", protocol ? "\r\n" : "", extensions);
     conn_send_copy(sh, c, response, (size_t)len);
     conn_set_claims(sh, c, claims);
     return true;
@@ -179,9 +213,10 @@ static enum served serve_ws(struct shard *sh, struct conn *c, const struct http_
                             uint8_t *after_head, size_t avail)
 {
     bool echo = path_is(req, "/v1/echo");
-    if (upgrade(sh, c, req)) {
+    struct ws_deflate_agreement deflate;
+    if (upgrade(sh, c, req, &deflate)) {
         conn_cancel_timer(sh, c);
-        wsconn_start(sh, c, echo, after_head, avail);
+        wsconn_start(sh, c, echo, &deflate, after_head, avail);
     }
     return STOPPED;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
 #include "pubsub/auth.h"
 #include "pubsub/claims.h"
 #include "proto/control.h"
@@ -19,6 +20,7 @@
 #include "core/subscribe.h"
 #include "pubsub/topic.h"
 #include "proto/ws.h"
+#include "proto/wsdeflate.h"
 #include "proto/wsread.h"
 
 /* What handle_event returns when the input paused (conn_input_next): the
@@ -32,6 +34,10 @@ struct ws_state {
     bool close_received;        /* the peer's close frame came: close TCP once ours is out */
     bool reader_failed;         /* a protocol error: the rest of the input means nothing */
     struct tokenbucket changes; /* --subscribe-rate-per-conn (zeroed: full) */
+    struct ws_deflate_agreement deflate; /* permessage-deflate, as the handshake agreed */
+    uint8_t deflate_level;               /* --deflate-level, for queue_deflated */
+    uint32_t deflate_min_size;           /* --deflate-min-size, capped */
+    struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -270,6 +276,64 @@ struct event_ctx {
     struct conn *c;
 };
 
+/* inflate_message inflates a compressed message into |*out| (freed by the
+ * caller), within --max-message, and checks a text message's UTF-8.
+ * Returns 0, or closes the connection and returns 1. */
+static int inflate_message(struct shard *sh, struct conn *c, const struct ws_event *ev,
+                           uint8_t **out, size_t *out_len)
+{
+    struct ws_state *ws = ws_of(c);
+    enum ws_inflate_status st = ws_inflate(&ws->inflater, &ws->deflate, ev->data, ev->len,
+                                           sh->cfg->max_message, out, out_len);
+    if (st == WS_INFLATE_OK && ev->opcode == WS_OP_TEXT && !utf8_valid(*out, *out_len)) {
+        rc_free(*out);
+        *out = NULL;
+        st = WS_INFLATE_BAD;
+    }
+    if (st == WS_INFLATE_OK)
+        return 0;
+    ws->reader_failed = true;
+    if (st == WS_INFLATE_TOO_BIG)
+        wsconn_close(sh, c, WS_CLOSE_TOO_BIG, "message too big");
+    else if (st == WS_INFLATE_BAD)
+        wsconn_close(sh, c, WS_CLOSE_INVALID_PAYLOAD, "invalid compressed message");
+    else
+        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+    return 1;
+}
+
+static int handle_message(struct shard *sh, struct conn *c, const struct ws_event *ev)
+{
+    if (ws_of(c)->echo) {
+        send_frame(sh, c, ev->opcode, ev->data, ev->len);
+        return 0;
+    }
+    if (ev->opcode != WS_OP_TEXT) {
+        wsconn_close(sh, c, WS_CLOSE_UNSUPPORTED_DATA,
+                     "binary messages are not part of the protocol");
+        return 1;
+    }
+    handle_text(sh, c, ev->data, ev->len);
+    return 0;
+}
+
+/* on_message handles a message, inflated first when it came compressed.
+ * Returns 1 when the connection closed. */
+static int on_message(struct shard *sh, struct conn *c, const struct ws_event *ev)
+{
+    if (!ev->compressed)
+        return handle_message(sh, c, ev);
+    struct ws_event plain = *ev;
+    uint8_t *inflated = NULL;
+    if (inflate_message(sh, c, ev, &inflated, &plain.len) != 0)
+        return 1;
+    plain.data = inflated;
+    plain.compressed = false;
+    int stop = handle_message(sh, c, &plain);
+    rc_free(inflated);
+    return stop;
+}
+
 static int handle_event(void *ctx, const struct ws_event *ev)
 {
     struct event_ctx *e = ctx;
@@ -277,16 +341,8 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     struct conn *c = e->c;
     switch (ev->type) {
     case WS_EV_MESSAGE:
-        if (ws_of(c)->echo) {
-            send_frame(sh, c, ev->opcode, ev->data, ev->len);
-            break;
-        }
-        if (ev->opcode != WS_OP_TEXT) {
-            wsconn_close(sh, c, WS_CLOSE_UNSUPPORTED_DATA,
-                         "binary messages are not part of the protocol");
+        if (on_message(sh, c, ev))
             return 1;
-        }
-        handle_text(sh, c, ev->data, ev->len);
         break;
     case WS_EV_PING:
         send_frame(sh, c, WS_OP_PONG, ev->data, ev->len);
@@ -431,21 +487,21 @@ static void drain(struct shard *sh, struct conn *c)
 static void release(struct conn *c)
 {
     ws_reader_cleanup(&ws_of(c)->reader);
+    ws_inflater_free(ws_of(c)->inflater);
+    ws_of(c)->inflater = NULL;
 }
 
-const struct conn_ops ws_conn_ops = {
-    .name = "websocket",
-    .stats_kind = STATS_WEBSOCKET,
-    .encoding = CONN_ENC_WS_FRAME,
-    .reads_for_life = true,
-    .on_data = on_data,
-    .on_closing_data = on_closing_data,
-    .on_timer = on_timer,
-    .resume = resume,
-    .drain = drain,
-    .close_slow = wsconn_close_slow,
-    .release = release,
-};
+/* A connection that agreed permessage-deflate gets each event's shared
+ * compressed frame, built once for all of them (msg_deflated), or the plain
+ * frame where compressing is not worth it. */
+static int queue_deflated(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    const struct ws_state *ws = ws_of(c);
+    const struct msg_frame *f = msg_deflated(m, ws->deflate_level, ws->deflate_min_size);
+    if (f)
+        return sendq_push_shared(&c->sq, ref, f->bytes, f->len);
+    return sendq_push_shared(&c->sq, ref, m->ws_frame, m->ws_frame_len);
+}
 
 /* A connection that speaks the lambda-websocket-pubsub aliases gets what
  * that server's postToConnection sends: each event's data alone. The data
@@ -462,35 +518,52 @@ static int queue_data(struct conn *c, struct lref *ref, const struct msg *m)
     return sendq_push_shared(&c->sq, ref, data, (uint32_t)len);
 }
 
-static const struct conn_ops ws_data_conn_ops = {
-    .name = "websocket",
-    .stats_kind = STATS_WEBSOCKET,
-    .encoding = CONN_ENC_WS_DATA,
-    .reads_for_life = true,
-    .on_data = on_data,
-    .on_closing_data = on_closing_data,
-    .on_timer = on_timer,
-    .resume = resume,
-    .drain = drain,
-    .close_slow = wsconn_close_slow,
-    .queue_event = queue_data,
-    .release = release,
+/* The three ways a native connection receives events share everything
+ * else. */
+#define WS_CONN_OPS_COMMON                                                                         \
+    .name = "websocket", .stats_kind = STATS_WEBSOCKET, .reads_for_life = true,                    \
+    .on_data = on_data, .on_closing_data = on_closing_data, .on_timer = on_timer,                  \
+    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .release = release
+
+const struct conn_ops ws_conn_ops = {
+    WS_CONN_OPS_COMMON,
+    .encoding = CONN_ENC_WS_FRAME,
 };
 
-/* use_data_only switches the connection's delivery to data alone: the same
- * kind in every other way (its state and counters stay), so the table is
- * swapped directly rather than through conn_set_ops. */
+static const struct conn_ops ws_deflate_conn_ops = {
+    WS_CONN_OPS_COMMON,
+    .encoding = CONN_ENC_WS_DEFLATE,
+    .queue_event = queue_deflated,
+};
+
+static const struct conn_ops ws_data_conn_ops = {
+    WS_CONN_OPS_COMMON,
+    .encoding = CONN_ENC_WS_DATA,
+    .queue_event = queue_data,
+};
+
+/* use_data_only switches the connection's delivery to data alone (plain
+ * frames, deflate or not): the same kind in every other way (its state and
+ * counters stay), so the table is swapped directly rather than through
+ * conn_set_ops. */
 static void use_data_only(struct conn *c)
 {
     c->ops = &ws_data_conn_ops;
 }
 
-void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
+void wsconn_start(struct shard *sh, struct conn *c, bool echo,
+                  const struct ws_deflate_agreement *deflate, uint8_t *early, size_t len)
 {
-    conn_set_ops(sh, c, &ws_conn_ops);
+    conn_set_ops(sh, c, deflate->on ? &ws_deflate_conn_ops : &ws_conn_ops);
     limits_handshake_done(sh, c);
-    ws_reader_init(&ws_of(c)->reader);
-    ws_of(c)->echo = echo;
+    struct ws_state *ws = ws_of(c);
+    ws_reader_init(&ws->reader);
+    ws->echo = echo;
+    ws->deflate = *deflate;
+    ws->reader.deflate = deflate->on;
+    ws->deflate_level = (uint8_t)sh->cfg->deflate_level;
+    ws->deflate_min_size =
+        sh->cfg->deflate_min_size > UINT32_MAX ? UINT32_MAX : (uint32_t)sh->cfg->deflate_min_size;
     c->last_rx_ms = sh->now_ms;
     c->next_beat_ms = sh->now_ms + sh->cfg->ping_interval_ms;
     arm_timer(sh, c);

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ws_deflate_agreement;
+
 struct conn;
 struct conn_ops;
 struct shard;
@@ -23,7 +25,8 @@ extern const struct conn_ops ws_conn_ops;
  * connection (/v1/echo) sends every message back instead of speaking the
  * native protocol: it exists so that RFC 6455 conformance suites, which
  * expect an echo server, can test the framing. */
-void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len);
+void wsconn_start(struct shard *sh, struct conn *c, bool echo,
+                  const struct ws_deflate_agreement *deflate, uint8_t *early, size_t len);
 
 /* wsconn_close queues a close frame with |code| and |reason| and closes
  * after it (graceful: queued events go first). */

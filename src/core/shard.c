@@ -16,6 +16,7 @@
 #include "io/net.h"
 #include "core/route.h"
 #include "io/sockop.h"
+#include "proto/wsdeflate.h"
 
 #define TIMER_TICK_MS 50
 #define LISTEN_BACKLOG 4096
@@ -586,6 +587,7 @@ static int setup(struct shard *sh)
 
 static void teardown(struct shard *sh)
 {
+    ws_deflate_thread_cleanup();
     if (sh->ring_ready)
         io_uring_queue_exit(&sh->ring); /* no request is left after this, nor any socket */
     sh->ring_ready = false;

@@ -66,6 +66,7 @@ static void release_message(struct ws_reader *r)
     r->buf_len = 0;
     r->buf_cap = 0;
     r->msg_opcode = 0;
+    r->msg_compressed = 0;
     utf8_init(&r->utf8);
 }
 
@@ -99,7 +100,10 @@ static int check_frame_start(const struct ws_reader *r, uint8_t b0, uint8_t b1)
     uint8_t opcode = b0 & 0x0f;
     bool masked = (b1 & 0x80) != 0;
 
-    if (rsv != 0) /* no extension is ever negotiated */
+    /* RSV1 is permessage-deflate's, on a message's first frame only (RFC
+     * 7692 section 6); no other extension is ever negotiated. */
+    bool starts_message = opcode == WS_OP_TEXT || opcode == WS_OP_BINARY;
+    if (rsv != 0 && !(rsv == 4 && r->deflate && starts_message))
         return WS_CLOSE_PROTOCOL_ERROR;
     if (!opcode_is_known(opcode))
         return WS_CLOSE_PROTOCOL_ERROR;
@@ -142,6 +146,7 @@ static void begin_frame(struct ws_reader *r, const struct ws_frame_header *h)
     memcpy(r->mask, h->mask, sizeof(r->mask));
     if (h->opcode == WS_OP_TEXT || h->opcode == WS_OP_BINARY) {
         r->msg_opcode = h->opcode;
+        r->msg_compressed = (h->rsv & 4) != 0;
         utf8_init(&r->utf8);
     }
 }
@@ -309,14 +314,15 @@ static int reserve(struct ws_reader *r, size_t needed, const struct ws_limits *l
     return 0;
 }
 
-static int deliver_message(uint8_t opcode, const uint8_t *payload, size_t len, ws_event_fn fn,
-                           void *ctx)
+static int deliver_message(uint8_t opcode, bool compressed, const uint8_t *payload, size_t len,
+                           ws_event_fn fn, void *ctx)
 {
     struct ws_event ev = {
         .type = WS_EV_MESSAGE,
         .opcode = (enum ws_opcode)opcode,
         .data = len ? payload : empty_payload,
         .len = len,
+        .compressed = compressed,
     };
     return fn(ctx, &ev);
 }
@@ -328,17 +334,20 @@ static int read_data(struct ws_reader *r, uint8_t *data, size_t len, size_t *pos
     uint8_t *p = data + *pos;
     size_t avail = len - *pos;
     uint8_t opcode = r->msg_opcode;
+    bool compressed = r->msg_compressed;
+    bool check_text = opcode == WS_OP_TEXT && !compressed; /* compressed: after inflating */
 
     /* The whole message is this frame, and all of it is here: in place. */
     if (r->frame_fin && r->buf_len == 0 && r->frame_done == 0 && avail >= r->frame_len) {
         size_t n = (size_t)r->frame_len;
         ws_unmask(p, n, r->mask, 0);
-        if (opcode == WS_OP_TEXT && !utf8_valid(p, n))
+        if (check_text && !utf8_valid(p, n))
             return fail(r, WS_CLOSE_INVALID_PAYLOAD);
         *pos += n;
         r->in_frame = 0;
         r->msg_opcode = 0;
-        return deliver_message(opcode, p, n, fn, ctx);
+        r->msg_compressed = 0;
+        return deliver_message(opcode, compressed, p, n, fn, ctx);
     }
 
     size_t take = min_size(avail, r->frame_len - r->frame_done);
@@ -349,7 +358,7 @@ static int read_data(struct ws_reader *r, uint8_t *data, size_t len, size_t *pos
         memcpy(dst, p, take);
         ws_unmask(dst, take, r->mask, r->frame_done);
         /* Checked now, so a bad byte fails before the frame is complete. */
-        if (opcode == WS_OP_TEXT && !utf8_feed(&r->utf8, dst, take))
+        if (check_text && !utf8_feed(&r->utf8, dst, take))
             return fail(r, WS_CLOSE_INVALID_PAYLOAD);
         r->buf_len += take;
         r->frame_done += take;
@@ -360,7 +369,7 @@ static int read_data(struct ws_reader *r, uint8_t *data, size_t len, size_t *pos
     r->in_frame = 0;
     if (!r->frame_fin)
         return 0;
-    if (opcode == WS_OP_TEXT && !utf8_at_boundary(&r->utf8))
+    if (check_text && !utf8_at_boundary(&r->utf8))
         return fail(r, WS_CLOSE_INVALID_PAYLOAD);
 
     /* Detach the message before reporting it, so the reader is idle (and
@@ -369,7 +378,7 @@ static int read_data(struct ws_reader *r, uint8_t *data, size_t len, size_t *pos
     size_t buf_len = r->buf_len;
     r->buf = NULL;
     release_message(r);
-    int rc = deliver_message(opcode, buf, buf_len, fn, ctx);
+    int rc = deliver_message(opcode, compressed, buf, buf_len, fn, ctx);
     rc_free(buf);
     return rc;
 }

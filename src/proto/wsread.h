@@ -2,7 +2,8 @@
  *
  * A ws_reader is fed the bytes a client sends, in pieces of any size, and
  * reports whole messages and control frames through a callback. It enforces
- * RFC 6455: masking required, RSV bits zero (no extensions), known opcodes,
+ * RFC 6455: masking required, RSV bits zero (RSV1 allowed on the first
+ * frame of a message once permessage-deflate is agreed: |deflate|), known opcodes,
  * continuation rules, control frames of at most 125 bytes and never
  * fragmented (they may arrive between the fragments of a message), close
  * codes, UTF-8 of text messages across fragments (checked as the bytes
@@ -35,6 +36,8 @@ struct ws_event {
     enum ws_opcode opcode; /* WS_OP_TEXT or WS_OP_BINARY for messages */
     const uint8_t *data;   /* payload (message, ping/pong data, close reason) */
     size_t len;
+    bool compressed; /* a message sent with RSV1 (permessage-deflate): |data| is deflated, and
+                        its UTF-8 is checked by whoever inflates it */
     uint16_t close_code; /* WS_EV_CLOSE only */
 };
 
@@ -64,6 +67,8 @@ struct ws_reader {
     uint8_t frame_fin;
     uint8_t msg_opcode; /* WS_OP_TEXT or WS_OP_BINARY while a message is open, else 0 */
     uint8_t closed;     /* a close frame was reported: input is ignored */
+    uint8_t msg_compressed; /* the open message came with RSV1 */
+    bool deflate;           /* public: permessage-deflate agreed, RSV1 may start a message */
     uint16_t error;     /* the close code of a protocol error, returned again */
 };
 

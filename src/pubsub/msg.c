@@ -24,6 +24,7 @@
 #include "pubsub/audience.h"
 #include "util/jsonw.h"
 #include "proto/ws.h"
+#include "proto/wsdeflate.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
@@ -305,6 +306,7 @@ static void init_header(struct msg *m, const struct msg_input *in, const struct 
     m->ws_frame = NULL;
     m->sse_record = NULL;
     m->audience = NULL;
+    atomic_init(&m->deflated, NULL);
     m->ws_frame_len = m->sse_record_len = 0;
     m->sse_event_len = m->sse_id_len = 0;
 }
@@ -364,14 +366,21 @@ struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy,
     return m;
 }
 
+/* frame_json finds the JSON text inside the WebSocket frame. */
+static const uint8_t *frame_json(const struct msg *m, size_t *len)
+{
+    uint8_t short_len = m->ws_frame[1] & 0x7f;
+    size_t header_len = short_len == 127 ? 10 : short_len == 126 ? 4 : 2;
+    *len = m->ws_frame_len - header_len;
+    return m->ws_frame + header_len;
+}
+
 const uint8_t *msg_ws_data(const struct msg *m, size_t *len)
 {
     if (!m->ws_frame)
         return NULL;
-    uint8_t short_len = m->ws_frame[1] & 0x7f;
-    size_t header_len = short_len == 127 ? 10 : short_len == 126 ? 4 : 2;
-    const uint8_t *json = m->ws_frame + header_len;
-    size_t json_len = m->ws_frame_len - header_len;
+    size_t json_len = 0;
+    const uint8_t *json = frame_json(m, &json_len);
     if (m->flags & MSG_OVERSIZED) {
         *len = json_len;
         return json;
@@ -383,6 +392,46 @@ const uint8_t *msg_ws_data(const struct msg *m, size_t *len)
     return json + data_at;
 }
 
+/* Stored when the message goes plain to every deflate subscriber. */
+static struct msg_frame plain_marker;
+
+static struct msg_frame *build_deflated(const struct msg *m, int level, size_t min_size)
+{
+    size_t json_len = 0;
+    const uint8_t *json = frame_json(m, &json_len);
+    if (json_len < min_size)
+        return &plain_marker;
+    size_t cap = ws_deflate_frame_bound(json_len);
+    struct msg_frame *f = rc_malloc(sizeof(*f) + cap);
+    if (!f)
+        return &plain_marker;
+    size_t len = ws_deflate_frame(json, json_len, level, f->bytes, cap);
+    if (len == 0) {
+        rc_free(f);
+        return &plain_marker;
+    }
+    f->len = (uint32_t)len;
+    struct msg_frame *fitted = rc_realloc(f, sizeof(*f) + len);
+    return fitted ? fitted : f;
+}
+
+const struct msg_frame *msg_deflated(const struct msg *m, int level, size_t min_size)
+{
+    if (!m->ws_frame)
+        return NULL;
+    struct msg *shared = (struct msg *)m; /* the cache is the mutable part */
+    struct msg_frame *f = atomic_load_explicit(&shared->deflated, memory_order_acquire);
+    if (!f) {
+        struct msg_frame *built = build_deflated(m, level, min_size);
+        if (atomic_compare_exchange_strong_explicit(&shared->deflated, &f, built,
+                                                    memory_order_acq_rel, memory_order_acquire))
+            f = built;
+        else if (built != &plain_marker)
+            rc_free(built); /* another shard stored its frame first */
+    }
+    return f == &plain_marker ? NULL : f;
+}
+
 void msg_ref(struct msg *m)
 {
     atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
@@ -392,6 +441,9 @@ void msg_release(struct msg *m)
 {
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1) {
         audience_free(m->audience);
+        struct msg_frame *f = atomic_load_explicit(&m->deflated, memory_order_relaxed);
+        if (f != &plain_marker)
+            rc_free(f);
         rc_free(m);
     }
 }

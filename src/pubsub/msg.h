@@ -43,6 +43,12 @@
 
 struct audience;
 
+/* A frame built after the message: the permessage-deflate frame. */
+struct msg_frame {
+    uint32_t len;
+    uint8_t bytes[];
+};
+
 struct msg {
     _Atomic uint32_t refs;
     uint16_t topic_len;
@@ -63,6 +69,9 @@ struct msg {
     uint32_t full_json_len;
     const uint8_t *full_json;
     struct audience *audience; /* who may receive it; NULL: every permitted subscriber */
+    /* The compressed frame (msg_deflated): the one part set after the
+     * message is shared, once, by whichever shard needs it first. */
+    _Atomic(struct msg_frame *) deflated;
     uint8_t storage[];
 };
 
@@ -100,6 +109,14 @@ struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy,
  * are the frame's own: a data-only subscriber (the lambda-websocket-pubsub
  * aliases, wsconn.c) gets them behind a header of its own. */
 const uint8_t *msg_ws_data(const struct msg *m, size_t *len);
+
+/* msg_deflated returns the message's permessage-deflate frame
+ * (wsdeflate.h), building it at the first call from any shard: compressed
+ * at |level| when its JSON has at least |min_size| bytes and compresses to
+ * fewer bytes. NULL: send the plain frame (small, incompressible, dropped,
+ * or out of memory). Safe from every shard at once: the first frame stored
+ * wins, a frame built in a race is freed. */
+const struct msg_frame *msg_deflated(const struct msg *m, int level, size_t min_size);
 
 /* msg_ref adds a holder. */
 void msg_ref(struct msg *m);

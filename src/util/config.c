@@ -73,6 +73,12 @@ static const struct opt options[] = {
      "largest WebSocket frame payload a client may send; larger: close 1009 (default 64K)"},
     {"max-message", "BYTES", OPT_SIZE, OFF(max_message), 125, 1u << 30,
      "largest WebSocket message after reassembly; larger: close 1009 (default 64K)"},
+    {"deflate-level", "N", OPT_UINT, OFF(deflate_level), 0, 9,
+     "permessage-deflate (RFC 7692) for clients that offer it: zlib level 1 (fast) .. 9 "
+     "(small), each event compressed once for every such subscriber; 0: never agreed (default 6)"},
+    {"deflate-min-size", "BYTES", OPT_SIZE, OFF(deflate_min_size), 0, 1u << 30,
+     "compress events whose WebSocket message has at least this many bytes; smaller ones go "
+     "plain (default 256)"},
     {"max-topics-per-conn", "N", OPT_UINT, OFF(max_topics_per_conn), 1, 1000000,
      "subscriptions one connection may hold (default 1024)"},
     {"max-patterns-per-conn", "N", OPT_UINT, OFF(max_patterns_per_conn), 0, 1000000,
@@ -193,6 +199,8 @@ void config_defaults(struct rc_config *cfg)
     cfg->publish_rate_sub = (struct tokenbucket_rate){1000000, 1000000};
     cfg->max_frame = 64 * 1024;
     cfg->max_message = 64 * 1024;
+    cfg->deflate_level = 6;
+    cfg->deflate_min_size = 256;
     cfg->max_topics_per_conn = 1024;
     cfg->max_patterns_per_conn = 64;
     cfg->max_topic_length = 256;

@@ -53,6 +53,8 @@ struct rc_config {
     struct tokenbucket_rate publish_rate_sub; /* whole process, shared alike */
     uint64_t max_frame;                       /* largest WebSocket frame payload from a client */
     uint64_t max_message;                     /* largest reassembled WebSocket message */
+    uint32_t deflate_level;                   /* permessage-deflate: zlib level 1..9; 0 off */
+    uint64_t deflate_min_size;                /* compress WebSocket messages of this size and up */
     unsigned max_topics_per_conn;
     unsigned max_patterns_per_conn;
     unsigned max_topic_length;

@@ -86,16 +86,27 @@ def read_until_eof(sock, timeout=5):
 class RawWS:
     """A WebSocket connection on a plain socket, after a real handshake."""
 
-    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None):
+    # What every new RawWS offers in Sec-WebSocket-Extensions (None: no
+    # header); test_websocket_rfc6455.py runs its suite both ways.
+    default_extensions = None
+
+    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None, extensions=None):
         """Connects and upgrades; with |rcvbuf|, the socket's receive buffer
-        is that small from before the connect (so is the TCP window)."""
+        is that small from before the connect (so is the TCP window). With
+        |extensions|, the handshake offers them; self.headers holds the
+        response's headers (names in lower case)."""
+        if extensions is None:
+            extensions = RawWS.default_extensions
         self.sock = connect(host, port, timeout, rcvbuf)
         self.timeout = timeout
         self.reader = StreamReader()
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(("GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n" % (path, host, port, key)).encode())
+                           "Sec-WebSocket-Version: 13\r\n%s\r\n"
+                           % (path, host, port, key,
+                              "Sec-WebSocket-Extensions: %s\r\n" % extensions
+                              if extensions else "")).encode())
         head = b""
         while b"\r\n\r\n" not in head:
             chunk = self.sock.recv(4096)
@@ -106,6 +117,8 @@ class RawWS:
         assert lines[0] == "HTTP/1.1 101 Switching Protocols", lines[0]
         headers = {k.lower(): v.strip() for k, v in (l.split(":", 1) for l in lines[1:])}
         assert headers["sec-websocket-accept"] == accept_key(key)
+        self.headers = headers
+        self.deflate = "permessage-deflate" in headers.get("sec-websocket-extensions", "")
         self.reader.feed_data(rest)
 
     @classmethod
@@ -122,7 +135,9 @@ class RawWS:
         """The server's next frame (a websockets Frame); fails on EOF or after
         |timeout| seconds."""
         deadline = time.monotonic() + (timeout or self.timeout)
-        parser = Frame.parse(self.reader.read_exact, mask=False)
+        # RawFrame: websockets' own check refuses RSV1, which a server
+        # sends on compressed messages; check_rsv judges the bits instead.
+        parser = RawFrame.parse(self.reader.read_exact, mask=False)
         try:
             next(parser)
             while True:
@@ -137,7 +152,14 @@ class RawWS:
                 self.reader.feed_data(chunk)
                 parser.send(None)
         except StopIteration as done:
-            return done.value
+            return self.check_rsv(done.value)
+
+    def check_rsv(self, f):
+        """RSV2 and RSV3 never; RSV1 only on a text frame of a connection
+        that agreed permessage-deflate."""
+        assert not f.rsv2 and not f.rsv3, f
+        assert not f.rsv1 or (self.deflate and f.opcode == Opcode.TEXT), f
+        return f
 
     def read_close(self, timeout=None):
         """Reads the next frame, which must be a close frame; returns (code,

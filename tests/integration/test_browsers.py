@@ -410,3 +410,19 @@ def test_chromium_star_without_credentials_and_named_events(start_server, pages)
     assert result["publish"]["status"] == 200, result
     assert result["fetched"]["status"] == 200 and result["fetched"]["body"]["data"] == data
     assert result["ws"]["opened"], result
+
+
+def test_chromium_websocket_gets_compressed_events(start_server, pages):
+    """Chromium offers permessage-deflate by default: the agreement holds and
+    a large event, sent as the shared compressed frame, arrives whole."""
+    page = pages[0]
+    server = start_server("--cors-origins", page.origin, "--max-payload", "100K")
+    url = page.page(mode="wsEvent", pad=20000, **page_params(server, "browser.big"))
+    (result,) = load_pages(url).values()
+    seen = result["wsEvent"]
+    assert seen["extensions"].startswith("permessage-deflate"), seen["extensions"]
+    assert "server_no_context_takeover" in seen["extensions"], seen["extensions"]
+    assert result["publish"]["status"] == 200, result
+    event = seen["event"]
+    assert event["topic"] == "browser.big" and event["event_type"] == "browser.test", event
+    assert event["data"] == {"from": page.origin, "pad": "ab" * 10000}

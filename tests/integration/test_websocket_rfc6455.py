@@ -4,7 +4,11 @@ Well-behaved traffic goes through the `websockets` library (Debian 10.4);
 malformed frames are built with its frame serializer (rawws.frame) and written
 to a raw socket after a real handshake. Every protocol error must be answered
 with the exact close code, followed by the server closing TCP, and must leave
-the server healthy for the next client."""
+the server healthy for the next client.
+
+Every test runs twice: with no extension, and with permessage-deflate
+(RFC 7692) agreed by every client (raw and websockets alike), since a
+negotiated extension changes what RSV1 means and nothing else may change."""
 
 import asyncio
 import json
@@ -24,6 +28,24 @@ TEXT, CONT, BINARY = Opcode.TEXT, Opcode.CONT, Opcode.BINARY
 CLOSE, PING, PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 PING_MSG = b'{"type":"ping"}'
 LIMIT_FLAGS = ("--max-frame", "1024", "--max-message", "4096")
+
+
+# How this run's clients connect (the negotiation fixture sets it).
+CONNECT = {"compression": None}
+
+
+@pytest.fixture(autouse=True, params=["plain", "deflate"])
+def negotiation(request, monkeypatch):
+    deflate = request.param == "deflate"
+    monkeypatch.setattr(RawWS, "default_extensions",
+                        "permessage-deflate; client_max_window_bits" if deflate else None)
+    monkeypatch.setitem(CONNECT, "compression", "deflate" if deflate else None)
+    return request.param
+
+
+def connect(url, **kwargs):
+    """websockets.connect, offering permessage-deflate in the deflate run."""
+    return websockets.connect(url, **CONNECT, **kwargs)
 
 
 def run(coro, timeout=20):
@@ -61,7 +83,7 @@ async def expect_nothing(ws, timeout=0.3):
 def assert_server_healthy(server):
     """A new, well-behaved client can still subscribe and receive an event."""
     async def check():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await subscribe(ws, "health:check")
             await publish_async(server, "health:check", {"ok": 1})
             await expect_event(ws, "health:check", {"ok": 1})
@@ -72,6 +94,7 @@ def assert_fails_with(server, data, code):
     """Sends raw |data| after the handshake; the server answers with a close
     frame carrying |code|, closes TCP, and serves the next client."""
     with RawWS.to(server) as raw:
+        assert raw.deflate == (RawWS.default_extensions is not None), raw.headers
         raw.send(data)
         got, reason = raw.read_close()
         assert got == code, "close code %s (reason %r), expected %d" % (got, reason, code)
@@ -100,6 +123,8 @@ PROTOCOL_ERRORS = {
     "rsv1": frame(TEXT, PING_MSG, rsv1=True),
     "rsv2": frame(TEXT, PING_MSG, rsv2=True),
     "rsv3": frame(TEXT, PING_MSG, rsv3=True),
+    "rsv1-ping": frame(PING, b"p", rsv1=True),
+    "rsv1-continuation": frame(TEXT, b'{"type":', fin=False) + frame(CONT, b'"ping"}', rsv1=True),
     "continuation-without-message": frame(CONT, PING_MSG),
     "text-inside-fragmented-message": frame(TEXT, b'{"type":', fin=False) + frame(TEXT, PING_MSG),
     "ping-126-bytes": frame(PING, b"p" * 126),
@@ -113,7 +138,11 @@ PROTOCOL_ERRORS.update({"close-code-%d" % code: frame(CLOSE, close_payload(code)
 
 
 @pytest.mark.parametrize("data", PROTOCOL_ERRORS.values(), ids=PROTOCOL_ERRORS.keys())
-def test_protocol_error_closes_with_1002(server, data):
+def test_protocol_error_closes_with_1002(server, data, negotiation):
+    if negotiation == "deflate" and data == PROTOCOL_ERRORS["rsv1"]:
+        # RSV1 now says "compressed": this payload is no deflate stream.
+        assert_fails_with(server, data, 1007)
+        return
     assert_fails_with(server, data, 1002)
 
 
@@ -181,7 +210,7 @@ def test_close_code_is_echoed_and_tcp_closed_promptly(start_server, code):
     server = start_server("--close-timeout", "5s")
 
     async def go():
-        ws = await websockets.connect(server.ws_url, close_timeout=10)
+        ws = await connect(server.ws_url, close_timeout=10)
         start = time.monotonic()
         await ws.close(code=code, reason="bye")  # returns once TCP is closed
         elapsed = time.monotonic() - start
@@ -195,7 +224,7 @@ def test_empty_close_gets_empty_close(start_server):
     server = start_server("--close-timeout", "5s")
 
     async def go():
-        ws = await websockets.connect(server.ws_url, close_timeout=10)
+        ws = await connect(server.ws_url, close_timeout=10)
         start = time.monotonic()
         await ws.write_close_frame(Close(1005, ""), data=b"")  # a close frame without a code
         await asyncio.wait_for(ws.wait_closed(), 5)
@@ -216,7 +245,7 @@ def test_ping_with_125_byte_payload_gets_identical_pong(server):
     payload = os.urandom(125)
 
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             pong = await ws.ping(payload)  # resolves only on a pong carrying |payload|
             await asyncio.wait_for(pong, 5)
     run(go())
@@ -228,7 +257,7 @@ def test_ping_with_125_byte_payload_gets_identical_pong(server):
 
 def test_ping_between_fragments_is_answered_before_the_message_completes(server):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             async def parts():
                 yield '{"type":"subscribe",'
                 pong = await ws.ping(b"between fragments")
@@ -261,7 +290,7 @@ def test_fragment_boundary_inside_a_utf8_character(server):
 ], ids=["bad-json", "unknown-type", "topics-not-array"])
 def test_bad_control_message_gets_error_and_connection_stays_open(server, message, code):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await ws.send(message)
             reply = await recv_json(ws)
             assert (reply["type"], reply["code"]) == ("error", code), reply
@@ -273,7 +302,7 @@ def test_bad_control_message_gets_error_and_connection_stays_open(server, messag
 
 def test_json_ping_gets_json_pong(server):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await ws.send(PING_MSG.decode())
             assert await recv_json(ws) == {"type": "pong"}
     run(go())
@@ -281,7 +310,7 @@ def test_json_ping_gets_json_pong(server):
 
 def test_non_string_topic_is_rejected_and_the_others_subscribed(server):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await ws.send(json.dumps({"type": "subscribe", "topics": ["s:a", 5, "s:b"]}))
             error = await recv_json(ws)
             assert (error["type"], error["code"]) == ("error", "bad_topic"), error
@@ -295,7 +324,7 @@ def test_too_many_topics(start_server):
     server = start_server("--max-topics-per-conn", "3")
 
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await ws.send(sub_msg("m:1", "m:2", "m:3", "m:4"))
             error = await recv_json(ws)
             assert (error["type"], error["code"], error["topic"]) == ("error", "too_many_topics",
@@ -306,7 +335,7 @@ def test_too_many_topics(start_server):
 
 def test_unsubscribed_topic_is_no_longer_delivered(server):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await subscribe(ws, "u:gone", "u:kept")
             await ws.send(sub_msg("u:gone", kind="unsubscribe"))
             assert await recv_json(ws) == {"type": "unsubscribed", "topics": ["u:gone"]}
@@ -319,7 +348,7 @@ def test_unsubscribed_topic_is_no_longer_delivered(server):
 
 def test_subscribing_twice_delivers_once(server):
     async def go():
-        async with websockets.connect(server.ws_url) as ws:
+        async with connect(server.ws_url) as ws:
             await subscribe(ws, "d:twice")
             await subscribe(ws, "d:twice")
             await subscribe(ws, "d:other")
@@ -337,7 +366,7 @@ def test_abrupt_disconnect_removes_every_subscription(server, how):
     topics = ["x:1", "x:2", "x:3"]
 
     async def go():
-        async with websockets.connect(server.ws_url) as watcher:
+        async with connect(server.ws_url) as watcher:
             await subscribe(watcher, *topics)
             raw = RawWS.to(server)
             raw.send(frame(TEXT, sub_msg(*topics)))

@@ -14,6 +14,10 @@
 //                        {status, body} or {failed: message}
 //   fetched              fetch GET of |fetch| with the bearer token: the same
 //   ws                   WebSocket /v1/ws: {opened, closeCode}
+// With "mode": "wsEvent" in the parameters, only this check runs instead:
+//   wsEvent              a WebSocket subscribes to |topic|, the page publishes
+//                        an event of |pad| bytes of padding with fetch, and the
+//                        socket reports {extensions, subscribed, event}
 
 const params = JSON.parse(decodeURIComponent(location.hash.slice(1)));
 const WAIT_MS = 5000;
@@ -68,7 +72,33 @@ function socket() {
     return seen;
 }
 
+async function wsEvent() {
+    const seen = { extensions: null, subscribed: null, event: null };
+    const ws = new WebSocket(`${params.ws}/v1/ws`);
+    ws.onopen = () => {
+        seen.extensions = ws.extensions;
+        ws.send(JSON.stringify({ type: "subscribe", topics: [params.topic] }));
+    };
+    ws.onmessage = (e) => {
+        const message = JSON.parse(e.data);
+        if (message.type === "subscribed") seen.subscribed = message;
+        else seen.event = message;
+    };
+    await until(() => seen.subscribed !== null, WAIT_MS);
+    const publish = await request("/v1/publish", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ topic: params.topic, event_type: "browser.test",
+                               data: { from: location.origin, pad: "ab".repeat(params.pad / 2) } }),
+    });
+    await until(() => seen.event !== null, WAIT_MS);
+    ws.close(1000);
+    window.pageResult = { origin: location.origin, publish, wsEvent: seen };
+}
+
 async function run() {
+    if (params.mode === "wsEvent")
+        return wsEvent();
     const plain = stream(false), credentials = stream(true);
     const ws = socket();
     const settled = (s) => s.opened || s.source.readyState === EventSource.CLOSED;

@@ -16,6 +16,7 @@
 
 #include "util/jsonw.h"
 #include "pubsub/msg.h"
+#include "proto/wsdeflate.h"
 
 /* No truncation: every payload is delivered whole. */
 static const struct msg_policy deliver_whole = {UINT64_MAX, TRUNCATE_STUB};
@@ -642,6 +643,80 @@ static void test_ws_data(void **state)
     msg_release(m);
 }
 
+/* msg_deflated: built once, the same bytes for every caller (pointer
+ * identity), from several threads at once; small or dropped events go
+ * plain. */
+#define DEFLATE_THREADS 4
+#define DEFLATE_MSGS 200
+
+struct deflate_race {
+    struct msg *msgs[DEFLATE_MSGS];
+    const struct msg_frame *seen[DEFLATE_THREADS][DEFLATE_MSGS];
+    pthread_barrier_t start;
+    int next_thread;
+    pthread_mutex_t lock;
+};
+
+static void *deflate_all(void *arg)
+{
+    struct deflate_race *r = arg;
+    pthread_mutex_lock(&r->lock);
+    int t = r->next_thread++;
+    pthread_mutex_unlock(&r->lock);
+    pthread_barrier_wait(&r->start);
+    for (int i = 0; i < DEFLATE_MSGS; i++)
+        r->seen[t][i] = msg_deflated(r->msgs[i], 6, 256);
+    ws_deflate_thread_cleanup();
+    return NULL;
+}
+
+static void test_deflated_once(void **state)
+{
+    (void)state;
+    static struct deflate_race r;
+    char payload[2048];
+    memset(payload, 'a', sizeof(payload));
+    payload[0] = '"';
+    payload[sizeof(payload) - 1] = '"';
+    for (int i = 0; i < DEFLATE_MSGS; i++) {
+        struct msg_input in = input("t", "e", true, payload, sizeof(payload));
+        r.msgs[i] = msg_new(&in, &deliver_whole, (uint64_t)i + 1, 0, 1);
+    }
+    assert_int_equal(pthread_barrier_init(&r.start, NULL, DEFLATE_THREADS), 0);
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_t threads[DEFLATE_THREADS];
+    for (int t = 0; t < DEFLATE_THREADS; t++)
+        assert_int_equal(pthread_create(&threads[t], NULL, deflate_all, &r), 0);
+    for (int t = 0; t < DEFLATE_THREADS; t++)
+        pthread_join(threads[t], NULL);
+    for (int i = 0; i < DEFLATE_MSGS; i++) {
+        const struct msg_frame *f = r.seen[0][i];
+        assert_non_null(f);
+        assert_true(f->len < r.msgs[i]->ws_frame_len / 4);
+        assert_int_equal(f->bytes[0], 0xc1); /* FIN, RSV1, text */
+        for (int t = 1; t < DEFLATE_THREADS; t++)
+            assert_ptr_equal(r.seen[t][i], f);
+        assert_ptr_equal(msg_deflated(r.msgs[i], 6, 256), f);
+        msg_release(r.msgs[i]);
+    }
+    pthread_barrier_destroy(&r.start);
+    pthread_mutex_destroy(&r.lock);
+
+    /* Below --deflate-min-size: plain, and it stays plain. */
+    struct msg_input in = input("t", "e", true, "{\"x\":1}", 7);
+    struct msg *m = msg_new(&in, &deliver_whole, 1, 0, 1);
+    assert_null(msg_deflated(m, 6, 256));
+    assert_null(msg_deflated(m, 6, 0));
+    msg_release(m);
+    /* Dropped (--truncate=drop): nothing to compress. */
+    struct msg_policy drop = {4, TRUNCATE_DROP};
+    in = input("t", "e", true, payload, sizeof(payload));
+    m = msg_new(&in, &drop, 2, 0, 1);
+    assert_null(msg_deflated(m, 6, 0));
+    msg_release(m);
+    ws_deflate_thread_cleanup();
+}
+
 static void test_jsonw_every_byte(void **state)
 {
     for (int c = 0; c < 256; c++) {
@@ -692,6 +767,7 @@ int main(void)
         cmocka_unit_test(test_lref),
         cmocka_unit_test(test_jsonw_every_byte),
         cmocka_unit_test(test_ws_data),
+        cmocka_unit_test(test_deflated_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
