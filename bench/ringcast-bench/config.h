@@ -54,6 +54,7 @@ struct config {
     uint32_t recv_buffer_size;
     bool no_multishot;
     enum fixed_files_mode fixed_files_mode;
+    bool deflate;     /* WebSocket subscribers offer permessage-deflate and inflate events */
     bool fixed_files; /* the decision, made by main before any thread starts */
 
     /* publishers */

@@ -113,6 +113,10 @@ static void usage(FILE *out)
         "  --close-timeout DUR      wait for the server's close at the end (default 2s)\n"
         "  --recv-buffers N         receive buffers per thread, a power of two (default %d)\n"
         "  --recv-buffer-size BYTES size of each (default 32K)\n"
+        "  --deflate                WebSocket subscribers offer permessage-deflate\n"
+        "                           (RFC 7692) and inflate the compressed events (zlib,\n"
+        "                           a stream reset per message); recv_mib_per_s then\n"
+        "                           counts the compressed bytes on the wire\n"
         "  --no-multishot           plain receives with a 4 KiB buffer per connection\n"
         "                           instead of multishot receives into a provided-buffer\n"
         "                           ring (used anyway when the kernel lacks them)\n"
@@ -310,6 +314,7 @@ enum {
     OPT_FIXED_FILES,
     OPT_PUBLISHERS,
     OPT_HTTP_PUBLISH,
+    OPT_DEFLATE,
     OPT_RATE,
     OPT_WINDOW,
     OPT_SIZE,
@@ -340,6 +345,7 @@ static const struct option longopts[] = {
     {"recv-buffers", required_argument, NULL, OPT_RECV_BUFFERS},
     {"recv-buffer-size", required_argument, NULL, OPT_RECV_BUFFER_SIZE},
     {"no-multishot", no_argument, NULL, OPT_NO_MULTISHOT},
+    {"deflate", no_argument, NULL, OPT_DEFLATE},
     {"fixed-files", required_argument, NULL, OPT_FIXED_FILES},
     {"publishers", required_argument, NULL, OPT_PUBLISHERS},
     {"http-publish", no_argument, NULL, OPT_HTTP_PUBLISH},
@@ -528,6 +534,9 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const char
         return -1;
     case OPT_HTTP_PUBLISH:
         cfg->http_publish = true;
+        return -1;
+    case OPT_DEFLATE:
+        cfg->deflate = true;
         return -1;
     case OPT_RATE:
         if (parse_scaled(arg, rate_units, &d) < 0 || d > 1e9)

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "rng.h"
 #include "subconn.h"
+#include "inflate.h"
 
 #define SQ_ENTRIES 4096
 #define BUF_GROUP 0
@@ -386,6 +387,8 @@ static void run(struct sub_thread *t)
 
 static void teardown(struct sub_thread *t)
 {
+    inflater_free(t->inflater);
+    t->inflater = NULL;
     if (t->ring_ok) {
         if (t->cfg->fixed_files)
             io_uring_submit(&t->ring); /* the closes of the last slots */

@@ -68,6 +68,8 @@ struct sub_results {
     char first_error[256];
 };
 
+struct inflater;
+
 struct sub_thread {
     const struct config *cfg;
     struct control *ctl;
@@ -96,6 +98,7 @@ struct sub_thread {
     int phase;
     uint64_t win_start, win_end; /* the measured window, once PHASE_RUN is seen */
     uint64_t next_scan_ns;
+    struct inflater *inflater; /* --deflate: the thread's inflate stream and buffer */
 };
 
 /* sub_start starts thread |index|. Returns 0, or -1 with the reason in

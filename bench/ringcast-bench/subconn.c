@@ -14,6 +14,7 @@
 
 #include "clock.h"
 #include "httpresp.h"
+#include "inflate.h"
 #include "payload.h"
 #include "rng.h"
 #include "sseparse.h"
@@ -254,8 +255,9 @@ static bool send_request(struct sub_thread *t, struct subconn *c)
         n = snprintf(req, cap,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-                     "Sec-WebSocket-Version: 13\r\nUser-Agent: " PROG "\r\n\r\n",
-                     path, cfg->host_header, key);
+                     "Sec-WebSocket-Version: 13\r\nUser-Agent: " PROG "\r\n%s\r\n",
+                     path, cfg->host_header, key,
+                     cfg->deflate ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "");
     } else {
         n = snprintf(req, cap,
                      "GET %s HTTP/1.1\r\nHost: %s\r\n"
@@ -520,6 +522,26 @@ static bool on_close(struct sub_thread *t, struct subconn *c, const struct wsp_f
     return true;
 }
 
+/* inflate_frame replaces a compressed message's payload by its inflated
+ * bytes (--deflate); false when the connection failed. */
+static bool inflate_frame(struct sub_thread *t, struct subconn *c, struct wsp_frame *f)
+{
+    if (!t->cfg->deflate || f->opcode != WSP_TEXT) {
+        fail(t, c, "a compressed frame (RSV1) without --deflate, or not text");
+        return false;
+    }
+    size_t len = 0;
+    const uint8_t *plain = inflater_run(&t->inflater, f->payload, f->len, MAX_FRAME, &len);
+    if (plain == NULL) {
+        fail(t, c, "a compressed message that does not inflate");
+        return false;
+    }
+    f->payload = plain;
+    f->len = len;
+    f->compressed = false;
+    return true;
+}
+
 /* on_frame handles one server frame; false when the connection ended. */
 static bool on_frame(struct sub_thread *t, struct subconn *c, const struct wsp_frame *f,
                      uint64_t now_ns)
@@ -575,6 +597,8 @@ static long ws_frames(struct sub_thread *t, struct subconn *c, const uint8_t *p,
             return -1;
         }
         pos += (size_t)r;
+        if (f.compressed && !inflate_frame(t, c, &f))
+            return -1;
         if (!on_frame(t, c, &f, now_ns))
             return -1;
     }

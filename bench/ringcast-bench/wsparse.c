@@ -93,7 +93,8 @@ static int header_length(const uint8_t *p, size_t len, size_t max_len, size_t *o
 {
     if (len < 2)
         return 0;
-    if ((p[0] & 0x70) != 0 || (p[1] & 0x80) != 0) /* RSV bits, or masked */
+    /* RSV2, RSV3, or masked; RSV1 (permessage-deflate) is the caller's to judge */
+    if ((p[0] & 0x30) != 0 || (p[1] & 0x80) != 0)
         return -1;
     uint64_t n = p[1] & 0x7f;
     size_t header = 2;
@@ -138,6 +139,7 @@ long wsp_parse_frame(const uint8_t *p, size_t len, size_t max_len, struct wsp_fr
         return 0;
     out->opcode = p[0] & 0x0f;
     out->fin = (p[0] & 0x80) != 0;
+    out->compressed = (p[0] & 0x40) != 0;
     out->payload = p + header;
     out->len = (size_t)payload;
     return (long)(header + payload);

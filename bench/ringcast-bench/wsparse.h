@@ -39,6 +39,7 @@ size_t wsp_client_frame(uint8_t *out, uint8_t opcode, const uint8_t *payload, si
 struct wsp_frame {
     uint8_t opcode;
     bool fin;
+    bool compressed; /* RSV1: a permessage-deflate message */
     const uint8_t *payload;
     size_t len;
 };

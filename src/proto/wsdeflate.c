@@ -143,30 +143,44 @@ bool ws_deflate_negotiate(const char *offers, size_t len, struct ws_deflate_agre
 
 /* ---- the shared compressed frame ---- */
 
-/* Each shard thread compresses with a stream of its own, reset for every
- * message (server_no_context_takeover). */
-static _Thread_local z_stream compressor;
-static _Thread_local int compressor_level = -1;
+/* Each shard thread compresses with streams of its own, reset for every
+ * message (server_no_context_takeover). Resetting clears the stream's hash
+ * table, 2^(memLevel + 8) bytes: for the usual small event a small table
+ * (memLevel 4: 4 KiB) compresses as well as zlib's default (memLevel 8:
+ * 64 KiB, whose clearing costs a 1 KiB event about as much as compressing
+ * it), so events under SMALL_EVENT bytes use it. */
+#define SMALL_EVENT (16 * 1024)
 
-static z_stream *compressor_for(int level)
+struct compressor {
+    z_stream z;
+    int level; /* -1: not set up */
+};
+
+static _Thread_local struct compressor compressors[2] = {{.level = -1}, {.level = -1}};
+
+static z_stream *compressor_for(int level, size_t len)
 {
-    if (compressor_level == level)
-        return &compressor;
-    if (compressor_level >= 0)
-        deflateEnd(&compressor);
-    memset(&compressor, 0, sizeof(compressor));
-    compressor_level = -1;
-    if (deflateInit2(&compressor, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    bool small = len < SMALL_EVENT;
+    struct compressor *c = &compressors[small ? 0 : 1];
+    if (c->level == level)
+        return &c->z;
+    if (c->level >= 0)
+        deflateEnd(&c->z);
+    memset(&c->z, 0, sizeof(c->z));
+    c->level = -1;
+    if (deflateInit2(&c->z, level, Z_DEFLATED, -15, small ? 4 : 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return NULL;
-    compressor_level = level;
-    return &compressor;
+    c->level = level;
+    return &c->z;
 }
 
 void ws_deflate_thread_cleanup(void)
 {
-    if (compressor_level >= 0)
-        deflateEnd(&compressor);
-    compressor_level = -1;
+    for (size_t i = 0; i < 2; i++) {
+        if (compressors[i].level >= 0)
+            deflateEnd(&compressors[i].z);
+        compressors[i].level = -1;
+    }
 }
 
 size_t ws_deflate_frame_bound(size_t len)
@@ -178,7 +192,7 @@ size_t ws_deflate_frame_bound(size_t len)
 
 size_t ws_deflate_frame(const uint8_t *json, size_t len, int level, uint8_t *out, size_t cap)
 {
-    z_stream *z = compressor_for(level);
+    z_stream *z = compressor_for(level, len);
     if (!z || deflateReset(z) != Z_OK || cap <= WS_MAX_HEADER)
         return 0;
     size_t plain_len = ws_header_len(len) + len;

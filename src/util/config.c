@@ -75,7 +75,7 @@ static const struct opt options[] = {
      "largest WebSocket message after reassembly; larger: close 1009 (default 64K)"},
     {"deflate-level", "N", OPT_UINT, OFF(deflate_level), 0, 9,
      "permessage-deflate (RFC 7692) for clients that offer it: zlib level 1 (fast) .. 9 "
-     "(small), each event compressed once for every such subscriber; 0: never agreed (default 6)"},
+     "(small), each event compressed once for every such subscriber; 0: never agreed (default 1)"},
     {"deflate-min-size", "BYTES", OPT_SIZE, OFF(deflate_min_size), 0, 1u << 30,
      "compress events whose WebSocket message has at least this many bytes; smaller ones go "
      "plain (default 256)"},
@@ -199,7 +199,7 @@ void config_defaults(struct rc_config *cfg)
     cfg->publish_rate_sub = (struct tokenbucket_rate){1000000, 1000000};
     cfg->max_frame = 64 * 1024;
     cfg->max_message = 64 * 1024;
-    cfg->deflate_level = 6;
+    cfg->deflate_level = 1;
     cfg->deflate_min_size = 256;
     cfg->max_topics_per_conn = 1024;
     cfg->max_patterns_per_conn = 64;

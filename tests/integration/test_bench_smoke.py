@@ -49,7 +49,10 @@ def bench(server, *args, timeout=90, nofile=None):
     return p.returncode, json.loads(lines[0]), p.stderr
 
 
-def check_clean(code, r, stderr, connections):
+def check_clean(code, r, stderr, connections, server_cpu_seen=True):
+    """|server_cpu_seen|: the server's CPU time must have moved (false for
+    nchan, whose workers may stay under one 10 ms clock tick in a 1 s run on
+    a loaded machine)."""
     detail = "exit %d\n%s\n%s" % (code, json.dumps(r, indent=1), stderr)
     assert code == 0 and r["ok"] is True and r["failures"] == [], detail
     assert r["connected"] == connections and r["connect_failures"] == 0, detail
@@ -64,7 +67,8 @@ def check_clean(code, r, stderr, connections):
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["p999"] <= lat["max"], detail
     assert r["receives"] > 0 and r["connects_per_s"] > 0, detail
     assert r["server_cpu"] is not None, detail
-    assert r["server_cpu"]["seconds"] > 0 and r["server_cpu"]["rss_kib"] > 0, detail
+    assert r["server_cpu"]["rss_kib"] > 0, detail
+    assert r["server_cpu"]["seconds"] > 0 or not server_cpu_seen, detail
     assert r["client_cpu"]["seconds"] > 0, detail
     late = r["open_loop_late_us"]
     if r["mode"] == "open":
@@ -233,7 +237,7 @@ def test_nchan_target(nchan, protocol):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert not SANITIZER.search(p.stderr), p.stderr
     r = json.loads(p.stdout.strip().splitlines()[-1])
-    detail = check_clean(p.returncode, r, p.stderr, 40)
+    detail = check_clean(p.returncode, r, p.stderr, 40, server_cpu_seen=False)
     assert r["target"] == "nchan" and r["publish_via"] == "http", detail
     assert r["server_cpu"]["pids"] == len(pids), detail
     # 4 topics, 10 subscribers each: every acknowledged publish reached 10.
