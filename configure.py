@@ -132,7 +132,7 @@ def generate(mode, builddir):
               "-I/usr/include/android"] + WARNINGS + cfg["cflags"]
     if cfg["mimalloc"]:
         cflags.append("-DRC_USE_MIMALLOC=1")
-    libs = ["-luring", "-ljansson", "-L" + boring_lib, "-lcrypto",
+    libs = ["-luring", "-ljansson", "-L" + boring_lib, "-lssl", "-lcrypto",
             "-Wl,-rpath," + boring_lib, "-pthread"]
     if cfg["mimalloc"]:
         libs.append("-lmimalloc")
