@@ -358,3 +358,63 @@ def test_tls_flags_are_checked(ca):
                           "--tls-key", ca.issue("other-key")[1]],
                          capture_output=True, text=True, timeout=20)
     assert out.returncode == 2 and "is not the key of the certificate" in out.stderr, out
+
+
+PUBLISH_TLS_PORT = re.compile(r"ringcast TLS listening: publish=\S+:(\d+)")
+
+
+def pub(*args, input=None):
+    return subprocess.run([binary("ringcast-pub")] + list(args), input=input, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_ringcast_pub_over_tls_verifies_the_server(start_server, ca):
+    good = ca.issue("pub-good")
+    server = start_server("--publish-tls-listen", "127.0.0.1:0", "--tls-cert", good[0],
+                          "--tls-key", good[1])
+    port = int(server.wait_for_log(PUBLISH_TLS_PORT.pattern).group(1))
+    ws = websocket.create_connection(server.ws_url, timeout=10)
+    ws.send(json.dumps({"type": "subscribe", "topics": ["pub.tls"]}))
+    json.loads(ws.recv())
+    for host in ("localhost", "127.0.0.1"):
+        out = pub("--tls", "--ca-file", ca.ca_pem, "--server", "%s:%d" % (host, port), "pub.tls",
+                  '{"via":"%s"}' % host)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(ws.recv())["data"] == {"via": host}
+    # Pipelined over TLS: every line acknowledged, in order.
+    lines = "".join(json.dumps({"topic": "pub.tls", "data": {"i": i}}) + "\n" for i in range(500))
+    out = pub("--tls", "--ca-file", ca.ca_pem, "--server", "localhost:%d" % port, input=lines)
+    assert out.returncode == 0, out.stderr
+    assert [json.loads(line)["seq"] for line in out.stdout.splitlines()] == list(range(3, 503))
+    assert [json.loads(ws.recv())["data"]["i"] for _ in range(500)] == list(range(500))
+    # Not trusted (the system's CAs do not know the test CA), or another name.
+    out = pub("--tls", "--server", "localhost:%d" % port, "t", "1")
+    assert out.returncode == 3 and "not trusted" in out.stderr, out
+    other = ca.issue("pub-other", dns=("other.test",), ips=())
+    server2 = start_server("--publish-tls-listen", "127.0.0.1:0", "--tls-cert", other[0],
+                           "--tls-key", other[1])
+    port2 = int(server2.wait_for_log(PUBLISH_TLS_PORT.pattern).group(1))
+    out = pub("--tls", "--ca-file", ca.ca_pem, "--server", "localhost:%d" % port2, "t", "1")
+    assert out.returncode == 3 and "not trusted" in out.stderr, out
+    # Plaintext against the TLS port, TLS against the plaintext port: clean failures.
+    out = pub("--server", "127.0.0.1:%d" % port, "--timeout", "3s", "t", "1")
+    assert out.returncode == 3, out
+    out = pub("--tls", "--ca-file", ca.ca_pem, "--server", server.publish_addr, "t", "1")
+    assert out.returncode == 3, out
+    ws.close()
+
+
+def test_handshakes_in_progress_are_bounded_per_shard(start_server, ca):
+    pair = ca.issue("bounded")
+    tls = TlsServer(start_server("--max-handshakes", "2", *tls_flags(pair), shards=1), ca)
+    stalled = [socket.create_connection(("127.0.0.1", tls.port), timeout=10) for _ in range(2)]
+    for s in stalled:
+        s.sendall(b"\x16\x03\x01")
+    time.sleep(0.3)
+    with socket.create_connection(("127.0.0.1", tls.port), timeout=10) as third:
+        assert read_until_closed(third) == b""  # refused without a plaintext answer
+    for s in stalled:
+        s.close()
+    assert wait_until(lambda: tls.curl(tls.https_url + "/healthz").stdout == '{"status":"ok"}\n')
+    text = tls.curl(tls.https_url + "/metrics").stdout
+    assert re.search(r'^ringcast_limited_total\{limit="handshakes"\} [1-9]', text, re.M), text
