@@ -86,10 +86,13 @@ def read_until_eof(sock, timeout=5):
 class RawWS:
     """A WebSocket connection on a plain socket, after a real handshake."""
 
-    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None):
+    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None, tls_context=None):
         """Connects and upgrades; with |rcvbuf|, the socket's receive buffer
-        is that small from before the connect (so is the TCP window)."""
+        is that small from before the connect (so is the TCP window); with
+        |tls_context|, over TLS (wss://)."""
         self.sock = connect(host, port, timeout, rcvbuf)
+        if tls_context is not None:
+            self.sock = tls_context.wrap_socket(self.sock, server_hostname=host)
         self.timeout = timeout
         self.reader = StreamReader()
         key = base64.b64encode(os.urandom(16)).decode()
@@ -110,7 +113,8 @@ class RawWS:
 
     @classmethod
     def to(cls, server, **kwargs):
-        return cls(server.host, server.port, **kwargs)
+        tls_context = getattr(server, "tls_context", None)  # a tlscerts.TlsView
+        return cls(server.host, server.port, tls_context=tls_context, **kwargs)
 
     def send(self, data):
         self.sock.sendall(data)

@@ -17,6 +17,7 @@ import pytest
 import websockets
 from websockets.frames import Close, Opcode
 
+import tlscerts
 from conftest import publish
 from rawws import RawWS, close_payload, frame
 
@@ -24,6 +25,29 @@ TEXT, CONT, BINARY = Opcode.TEXT, Opcode.CONT, Opcode.BINARY
 CLOSE, PING, PONG = Opcode.CLOSE, Opcode.PING, Opcode.PONG
 PING_MSG = b'{"type":"ping"}'
 LIMIT_FLAGS = ("--max-frame", "1024", "--max-message", "4096")
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return tlscerts.CertAuthority()
+
+
+@pytest.fixture(params=["plain", "tls"])
+def start_server(request, start_server, ca, monkeypatch):
+    """Every test runs twice: over ws:// and over wss:// (a --tls-listen
+    port, the clients trusting the test CA through SSL_CERT_FILE)."""
+    if request.param == "plain":
+        return start_server
+    monkeypatch.setenv("SSL_CERT_FILE", ca.ca_pem)
+
+    def start(*flags, **kwargs):
+        return tlscerts.TlsView(start_server(*flags, *tlscerts.server_flags(ca), **kwargs), ca)
+    return start
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
 
 
 def run(coro, timeout=20):

@@ -4,6 +4,8 @@ for other names). Nothing here is a mock: ringcast loads the files, and the
 clients verify them against ca.pem as they would a real CA's."""
 
 import os
+import re
+import ssl
 import subprocess
 import tempfile
 
@@ -51,3 +53,37 @@ class CertAuthority:
         openssl("ca", "-batch", "-config", conf, "-cert", self.ca_pem, "-keyfile", self.ca_key,
                 "-in", csr, "-out", cert, "-extfile", ext, "-notext", *dates, cwd=self.dir)
         return cert, key
+
+
+TLS_CLIENT_PORT = re.compile(r"ringcast TLS listening: client=\S+:(\d+)")
+
+
+def server_flags(ca, name="server"):
+    """The flags of a TLS client port on a free port with a new certificate
+    for localhost and 127.0.0.1."""
+    cert, key = ca.issue(name)
+    return ["--tls-listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key]
+
+
+class TlsView:
+    """A started conftest.Server seen through its TLS client port: ws_url and
+    http_url are wss:// and https://, port is the TLS port, tls_context
+    verifies the test CA (rawws.RawWS uses it); everything else (the publish
+    port, the log, stop) is the server's."""
+
+    def __init__(self, server, ca):
+        self._server = server
+        self.ca = ca
+        self.port = int(server.wait_for_log(TLS_CLIENT_PORT.pattern).group(1))
+        self.tls_context = ssl.create_default_context(cafile=ca.ca_pem)
+
+    def __getattr__(self, name):
+        return getattr(self._server, name)
+
+    @property
+    def ws_url(self):
+        return "wss://%s:%d/v1/ws" % (self.host, self.port)
+
+    @property
+    def http_url(self):
+        return "https://%s:%d" % (self.host, self.port)
