@@ -51,6 +51,7 @@ DEBIAN_PACKAGES = [
     "python3-jwt",
     "curl",
     "chromium",
+    "libnss3-tools",  # certutil: the test CA trusted by Chromium (tests/integration/test_tls.py)
     "valgrind",  # the smoke test of bench/callgrind
     # The peer server of bench/compare, whose adapter (ringcast-bench --target
     # nchan) tests/integration/test_bench_smoke.py checks. "nginx" is the

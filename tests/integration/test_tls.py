@@ -418,3 +418,67 @@ def test_handshakes_in_progress_are_bounded_per_shard(start_server, ca):
     assert wait_until(lambda: tls.curl(tls.https_url + "/healthz").stdout == '{"status":"ok"}\n')
     text = tls.curl(tls.https_url + "/metrics").stdout
     assert re.search(r'^ringcast_limited_total\{limit="handshakes"\} [1-9]', text, re.M), text
+
+
+def trusting_home(ca, folder):
+    """A HOME whose NSS database (what Chromium on Linux trusts besides its
+    own roots) holds the test CA, made with certutil."""
+    nssdb = os.path.join(folder, ".pki", "nssdb")
+    os.makedirs(nssdb)
+    subprocess.run(["certutil", "-d", "sql:" + nssdb, "-N", "--empty-password"], check=True,
+                   capture_output=True, timeout=30)
+    subprocess.run(["certutil", "-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "ringcast test CA",
+                    "-i", ca.ca_pem], check=True, capture_output=True, timeout=30)
+    return folder
+
+
+class HttpsPageServer:
+    """browser_pages/ over https://localhost:PORT, with a certificate of the test CA."""
+
+    def __init__(self, ca):
+        import functools
+        import http.server
+        from test_browsers import PAGES, QuietHandler
+        cert, key = ca.issue("pages")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        handler = functools.partial(QuietHandler, directory=PAGES)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.origin = "https://localhost:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def page(self, **params):
+        import urllib.parse
+        return "%s/page.html#%s" % (self.origin, urllib.parse.quote(json.dumps(params)))
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_chromium_on_an_https_page_uses_eventsource_fetch_and_websocket_over_tls(
+        start_server, ca, tmp_path, monkeypatch):
+    from test_browsers import assert_stream_works, load_pages
+    page_server = HttpsPageServer(ca)
+    try:
+        tls = TlsServer(start_server("--cors-origins", page_server.origin, "--max-payload", "64",
+                                     *tls_flags(ca.issue("browser"))), ca)
+        out = tls.curl("-X", "POST", "-H", "Content-Type: application/json", "--data",
+                       json.dumps({"topic": "browser.kept", "data": {"text": "y" * 100}}),
+                       tls.https_url + "/v1/publish")
+        fetch_path = "/v1/messages/browser.kept/%d" % json.loads(out.stdout)["seq"]
+        monkeypatch.setenv("HOME", trusting_home(ca, str(tmp_path / "home")))
+        params = dict(http=tls.https_url, ws="wss://localhost:%d" % tls.port,
+                      topic="browser.room", token="", fetch=fetch_path, events="")
+        (result,) = load_pages(page_server.page(**params)).values()
+    finally:
+        page_server.close()
+    assert result["origin"] == page_server.origin
+    assert_stream_works(result["sse"], page_server.origin, "message")
+    assert result["publish"]["status"] == 200, result
+    assert result["fetched"]["status"] == 200, result
+    assert result["fetched"]["body"]["data"] == {"text": "y" * 100}
+    assert result["ws"] == {"opened": True, "closeCode": 1000}, result
+    assert tls.metric("ringcast_tls_handshakes_total", resumed="false") >= 1
