@@ -432,36 +432,10 @@ def trusting_home(ca, folder):
     return folder
 
 
-class HttpsPageServer:
-    """browser_pages/ over https://localhost:PORT, with a certificate of the test CA."""
-
-    def __init__(self, ca):
-        import functools
-        import http.server
-        from test_browsers import PAGES, QuietHandler
-        cert, key = ca.issue("pages")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        handler = functools.partial(QuietHandler, directory=PAGES)
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.origin = "https://localhost:%d" % self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def page(self, **params):
-        import urllib.parse
-        return "%s/page.html#%s" % (self.origin, urllib.parse.quote(json.dumps(params)))
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_chromium_on_an_https_page_uses_eventsource_fetch_and_websocket_over_tls(
         start_server, ca, tmp_path, monkeypatch):
-    from test_browsers import assert_stream_works, load_pages
-    page_server = HttpsPageServer(ca)
+    from test_browsers import PageServer, assert_stream_works, load_pages
+    page_server = PageServer(tls=ca.issue("pages"))
     try:
         tls = TlsServer(start_server("--cors-origins", page_server.origin, "--max-payload", "64",
                                      *tls_flags(ca.issue("browser"))), ca)
