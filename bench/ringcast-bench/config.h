@@ -54,7 +54,11 @@ struct config {
     uint32_t recv_buffer_size;
     bool no_multishot;
     enum fixed_files_mode fixed_files_mode;
-    bool fixed_files; /* the decision, made by main before any thread starts */
+    bool tls;            /* --tls: subscribers over TLS (subtls.h) */
+    bool tls_resume;     /* --tls-resume: later connections resume the thread's session */
+    bool publish_tls;    /* --publish-tls: publishers over TLS */
+    const char *ca_file; /* --ca-file: verify the server (publishers always do) */
+    bool fixed_files;    /* the decision, made by main before any thread starts */
 
     /* publishers */
     uint32_t publishers;

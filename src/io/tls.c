@@ -36,6 +36,25 @@ const char *tls_failure_name(enum tls_failure f)
     return f < TLS_NUM_FAILURES ? failure_names[f] : "unknown";
 }
 
+/* reserve makes room for |more| output bytes. Returns 0 or -1. */
+static int reserve(struct tls_session *s, size_t more)
+{
+    size_t need = (size_t)s->out_len + more;
+    if (need > UINT32_MAX)
+        return -1;
+    if (need <= s->out_cap)
+        return 0;
+    size_t cap = s->out_cap ? s->out_cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *grown = rc_realloc(s->out, cap);
+    if (!grown)
+        return -1;
+    s->out = grown;
+    s->out_cap = (uint32_t)cap;
+    return 0;
+}
+
 /* The output grows by what BoringSSL writes (a record: up to 16 KiB and
  * its overhead) and is freed once sent. */
 static int bio_write(BIO *bio, const char *data, int len)
@@ -43,19 +62,9 @@ static int bio_write(BIO *bio, const char *data, int len)
     struct tls_session *s = BIO_get_data(bio);
     if (len <= 0)
         return 0;
-    size_t need = (size_t)s->out_len + (size_t)len;
-    if (need > UINT32_MAX)
+    if (reserve(s, (size_t)len) != 0)
         return -1;
-    if (need > s->out_cap) {
-        size_t cap = s->out_cap ? s->out_cap : 4096;
-        while (cap < need)
-            cap *= 2;
-        uint8_t *grown = rc_realloc(s->out, cap);
-        if (!grown)
-            return -1;
-        s->out = grown;
-        s->out_cap = (uint32_t)cap;
-    }
+    size_t need = (size_t)s->out_len + (size_t)len;
     memcpy(s->out + s->out_len, data, (size_t)len);
     s->out_len = (uint32_t)need;
     return len;
@@ -293,8 +302,16 @@ ssize_t tls_session_read(struct tls_session *s, uint8_t *buf, size_t cap)
     }
 }
 
+/* The most a record adds to its plaintext: header, explicit nonce (TLS
+ * 1.2), tag, content type (TLS 1.3). */
+#define RECORD_OVERHEAD 32
+
 int tls_session_seal(struct tls_session *s, const uint8_t *data, size_t len)
 {
+    /* Sized once for the whole batch: growing record by record would copy
+     * what was sealed before. */
+    if (reserve(s, len + (len / SSL3_RT_MAX_PLAIN_LENGTH + 1) * RECORD_OVERHEAD) != 0)
+        return -1;
     while (len > 0) {
         int chunk = len > (1u << 20) ? (1 << 20) : (int)len;
         if (SSL_write(s->ssl, data, chunk) != chunk) {

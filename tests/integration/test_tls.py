@@ -456,3 +456,20 @@ def test_chromium_on_an_https_page_uses_eventsource_fetch_and_websocket_over_tls
     assert result["fetched"]["body"]["data"] == {"text": "y" * 100}
     assert result["ws"] == {"opened": True, "closeCode": 1000}, result
     assert tls.metric("ringcast_tls_handshakes_total", resumed="false") >= 1
+
+
+def test_ringcast_bench_over_tls_with_resumption(start_server, ca):
+    from test_bench_smoke import bench, check_clean
+    server = start_server(*tlscerts.server_flags(ca, "bench"), shards=2)
+    tls = tlscerts.TlsView(server, ca)
+    code, r, stderr = bench(tls, "--connections", 100, "--topics", 2, "--warmup", "0.5s",
+                            "--duration", "2s", "--tls-resume", "--ca-file", ca.ca_pem,
+                            "--connect-concurrency", 1)
+    detail = check_clean(code, r, stderr, 100)
+    assert r["tls"] is True and r["deliveries_total"] == r["publishes_total"] * 50, detail
+    # One setup at a time: every connection after the first resumes the ticket.
+    assert r["tls_resumed"] == 99, detail
+    text = subprocess.run(["curl", "-sS", server.http_url + "/metrics"], capture_output=True,
+                          text=True, timeout=20).stdout
+    m = re.search(r'^ringcast_tls_handshakes_total\{resumed="true"\} (\d+)$', text, re.M)
+    assert m and int(m.group(1)) == 99, text[-3000:]
