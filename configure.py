@@ -52,6 +52,7 @@ DEBIAN_PACKAGES = [
     "python3-jwt",
     "curl",
     "chromium",
+    "libnss3-tools",  # certutil: the test CA trusted by Chromium (tests/integration/test_tls.py)
     "valgrind",  # the smoke test of bench/callgrind
     # The peer server of bench/compare, whose adapter (ringcast-bench --target
     # nchan) tests/integration/test_bench_smoke.py checks. "nginx" is the
@@ -133,7 +134,7 @@ def generate(mode, builddir):
               "-I/usr/include/android"] + WARNINGS + cfg["cflags"]
     if cfg["mimalloc"]:
         cflags.append("-DRC_USE_MIMALLOC=1")
-    libs = ["-luring", "-ljansson", "-lz", "-L" + boring_lib, "-lcrypto",
+    libs = ["-luring", "-ljansson", "-lz", "-L" + boring_lib, "-lssl", "-lcrypto",
             "-Wl,-rpath," + boring_lib, "-pthread"]
     if cfg["mimalloc"]:
         libs.append("-lmimalloc")

@@ -28,6 +28,7 @@
 #include "pubsub/httppub.h"
 #include "util/jsonv.h"
 #include "ringcast/client.h"
+#include "ringcast/tls.h"
 
 #ifndef RINGCAST_VERSION
 #define RINGCAST_VERSION "0.1.0"
@@ -54,6 +55,8 @@ struct options {
     const char *audience; /* JSON object text, or NULL */
     long window;
     int timeout_ms;
+    int tls;
+    const char *ca_file; /* NULL: the system's CAs */
 };
 
 static void usage(FILE *out)
@@ -100,6 +103,11 @@ static void usage(FILE *out)
         "                         content type of DATA (TOPIC DATA only); auto (the\n"
         "                         default) sends application/json when DATA is valid\n"
         "                         JSON, text/plain otherwise\n"
+        "  --tls                  connect with TLS (a --publish-tls-listen port); the\n"
+        "                         server's certificate and its name (HOST of --server)\n"
+        "                         are verified\n"
+        "  --ca-file FILE         with --tls, the PEM CA certificates to trust (default:\n"
+        "                         the system's, " RC_TLS_SYSTEM_CAS ")\n"
         "  --token-file FILE      read the auth token (a JWT) from FILE; surrounding\n"
         "                         whitespace is trimmed\n"
         "  --audience JSON        who may receive the event, e.g.\n"
@@ -736,6 +744,8 @@ int main(int argc, char **argv)
         {"audience", required_argument, NULL, 'a'},
         {"window", required_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 'T'},
+        {"tls", no_argument, NULL, 'L'},
+        {"ca-file", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -787,6 +797,12 @@ int main(int argc, char **argv)
                                        optarg);
             o.timeout_ms = (int)timeout_ms;
             break;
+        case 'L':
+            o.tls = 1;
+            break;
+        case 'C':
+            o.ca_file = optarg;
+            break;
         case 'h':
             usage(stdout);
             return fflush(stdout) == 0 ? EXIT_ACKED : EXIT_REFUSED;
@@ -827,6 +843,8 @@ int main(int argc, char **argv)
         return cli_usage_error(PROG, "--id: longer than %d bytes", RC_MAX_SHORT_FIELD);
     if (o.content_type != NULL && strlen(o.content_type) > RC_MAX_SHORT_FIELD)
         return cli_usage_error(PROG, "--content-type: longer than %d bytes", RC_MAX_SHORT_FIELD);
+    if (o.ca_file != NULL && !o.tls)
+        return cli_usage_error(PROG, "--ca-file needs --tls");
     if (o.token_file != NULL &&
         (token = cli_read_token_file(PROG, o.token_file, RC_MAX_TOKEN_LEN)) == NULL)
         return EXIT_USAGE;
@@ -836,6 +854,8 @@ int main(int argc, char **argv)
         .token = token,
         .client_name = PROG "/" RINGCAST_VERSION,
         .timeout_ms = o.timeout_ms,
+        .tls = o.tls,
+        .ca_file = o.ca_file,
     };
     struct rc_client *c;
     char err[1400];

@@ -54,8 +54,12 @@ struct config {
     uint32_t recv_buffer_size;
     bool no_multishot;
     enum fixed_files_mode fixed_files_mode;
-    bool deflate;     /* WebSocket subscribers offer permessage-deflate and inflate events */
-    bool fixed_files; /* the decision, made by main before any thread starts */
+    bool deflate;        /* WebSocket subscribers offer permessage-deflate and inflate events */
+    bool tls;            /* --tls: subscribers over TLS (subtls.h) */
+    bool tls_resume;     /* --tls-resume: later connections resume the thread's session */
+    bool publish_tls;    /* --publish-tls: publishers over TLS */
+    const char *ca_file; /* --ca-file: verify the server (publishers always do) */
+    bool fixed_files;    /* the decision, made by main before any thread starts */
 
     /* publishers */
     uint32_t publishers;

@@ -130,6 +130,17 @@ static void usage(FILE *out)
         "                           connections do not fit in the limit as descriptors,\n"
         "                           and the kernel has sparse file tables (default auto)\n"
         "\n"
+        "TLS:\n"
+        "  --tls                    subscribers over TLS (--addr is a --tls-listen port);\n"
+        "                           multishot receives, no fixed files\n"
+        "  --tls-resume             --tls, and every connection after a thread's first\n"
+        "                           resumes the newest session (ticket) the server gave\n"
+        "                           that thread: connects measure resumed handshakes\n"
+        "  --publish-tls            publishers over TLS (--publish-addr is a\n"
+        "                           --publish-tls-listen port), with --ca-file\n"
+        "  --ca-file FILE           PEM CAs: the server's certificate is verified (without\n"
+        "                           it, subscribers accept any certificate)\n"
+        "\n"
         "Publishers:\n"
         "  --publishers P           publisher connections, one thread each (default 1);\n"
         "                           publisher p publishes to topics p, p+P, p+2P, ...\n"
@@ -323,6 +334,10 @@ enum {
     OPT_DRAIN,
     OPT_JSON,
     OPT_TARGET,
+    OPT_TLS,
+    OPT_TLS_RESUME,
+    OPT_PUBLISH_TLS,
+    OPT_CA_FILE,
 };
 
 static const struct option longopts[] = {
@@ -356,6 +371,10 @@ static const struct option longopts[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"drain", required_argument, NULL, OPT_DRAIN},
     {"json", no_argument, NULL, OPT_JSON},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
+    {"publish-tls", no_argument, NULL, OPT_PUBLISH_TLS},
+    {"ca-file", required_argument, NULL, OPT_CA_FILE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -406,6 +425,18 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const char
         return -1;
     case OPT_PUBLISH_ADDR:
         cfg->publish_addr = arg;
+        return -1;
+    case OPT_TLS:
+        cfg->tls = true;
+        return -1;
+    case OPT_TLS_RESUME:
+        cfg->tls = cfg->tls_resume = true;
+        return -1;
+    case OPT_PUBLISH_TLS:
+        cfg->publish_tls = true;
+        return -1;
+    case OPT_CA_FILE:
+        cfg->ca_file = arg;
         return -1;
     case OPT_TARGET:
         if (strcmp(arg, "ringcast") != 0 && strcmp(arg, "nchan") != 0)
@@ -608,6 +639,16 @@ static int check_config(struct config *cfg, bool source_addrs_given)
                                    "--target nchan needs --publishers <= --topics (each topic's "
                                    "events are numbered by its one publisher)");
         cfg->http_publish = true;
+    }
+    if (cfg->tls || cfg->publish_tls) {
+        if (cfg->target == TARGET_NCHAN)
+            return cli_usage_error(PROG, "--tls and --publish-tls are for --target ringcast");
+        if (cfg->tls && (cfg->no_multishot || cfg->fixed_files_mode == FIXED_FILES_ON))
+            return cli_usage_error(PROG, "--tls needs multishot receives and no fixed files");
+        if (cfg->publish_tls && (cfg->http_publish || cfg->ca_file == NULL))
+            return cli_usage_error(PROG, "--publish-tls needs the binary protocol and --ca-file");
+        if (cfg->tls)
+            cfg->fixed_files_mode = FIXED_FILES_OFF;
     }
     if (cfg->threads > cfg->connections)
         cfg->threads = cfg->connections;

@@ -462,8 +462,10 @@ static int run(struct bench *b)
     }
     r->window_s = (double)cfg->duration_ns / 1e9;
     begin_phase(b, PHASE_CLOSE);
-    for (uint32_t i = 0; i < cfg->threads; i++)
+    for (uint32_t i = 0; i < cfg->threads; i++) {
         sub_join(&b->subs[i]);
+        r->tls_resumed += b->subs[i].res.tls_resumed;
+    }
     return report(b);
 }
 

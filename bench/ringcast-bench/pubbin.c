@@ -19,6 +19,8 @@ static void *bin_connect(const struct config *cfg, char *err, size_t err_len)
         .token = cfg->token,
         .client_name = PROG,
         .timeout_ms = TIMEOUT_MS,
+        .tls = cfg->publish_tls,
+        .ca_file = cfg->ca_file,
     };
     struct rc_client *c;
     char why[1400];

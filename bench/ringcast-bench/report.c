@@ -254,6 +254,8 @@ static void setup_json(json_t *o, const struct report *r)
     json_object_set_new(o, "connect_failures", json_integer(r->connect_failures));
     json_object_set_new(o, "connect_s", rounded(r->setup_s, 3));
     json_object_set_new(o, "connects_per_s", rounded(per_s(r->connected, r->setup_s), 0));
+    json_object_set_new(o, "tls", json_boolean(cfg->tls));
+    json_object_set_new(o, "tls_resumed", json_integer(r->tls_resumed));
     json_object_set_new(o, "topics", json_integer(cfg->topics.count));
     json_object_set_new(o, "pattern_connections",
                         json_integer((json_int_t)(cfg->connections * cfg->topics.pattern_share)));

@@ -20,6 +20,7 @@ struct report {
 
     /* setup */
     uint32_t connected, connect_failures;
+    uint32_t tls_resumed; /* --tls: connections whose handshake resumed a session */
     double setup_s;
     char connect_error[256];
 

@@ -13,6 +13,7 @@
 #include "rng.h"
 #include "subconn.h"
 #include "inflate.h"
+#include "subtls.h"
 
 #define SQ_ENTRIES 4096
 #define BUF_GROUP 0
@@ -448,6 +449,9 @@ int sub_start(struct sub_thread *t, const struct config *cfg, struct control *ct
         return -1;
     }
     hist_init(t->res.latency);
+    if (cfg->tls && (t->tls_ctx = subtls_ctx_new(cfg->ca_file, cfg->tls_resume, t->res.first_error,
+                                                 sizeof(t->res.first_error))) == NULL)
+        return -1;
     int err = pthread_create(&t->tid, NULL, sub_main, t);
     if (err != 0) {
         snprintf(t->res.first_error, sizeof(t->res.first_error),
@@ -469,4 +473,6 @@ void sub_free(struct sub_thread *t)
 {
     free(t->res.latency);
     t->res.latency = NULL;
+    subtls_ctx_free(t->tls_ctx);
+    t->tls_ctx = NULL;
 }

@@ -59,6 +59,7 @@ struct sub_results {
     uint64_t foreign;   /* events of topics not ours (a '*' pattern on a shared server) */
     uint64_t misrouted; /* events of our topics the connection did not subscribe to */
     uint32_t ready, failed;
+    uint32_t tls_resumed;  /* --tls: handshakes that resumed a session */
     uint32_t slow_closes;  /* close code 4001 */
     uint32_t other_closes; /* any other close or EOF from the server while subscribed */
     uint32_t last_close_code;
@@ -84,6 +85,7 @@ struct sub_thread {
     bool ring_ok;
     struct bufring rb;
     bool multishot;
+    struct ssl_ctx_st *tls_ctx; /* --tls: the thread's client context (subtls.h) */
     struct subconn *conns;
     uint32_t num_conns;
     uint32_t next_open;  /* the next connection to open */

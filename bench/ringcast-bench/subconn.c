@@ -137,9 +137,12 @@ void subconn_kill(struct sub_thread *t, struct subconn *c)
     subconn_release(t, c);
 }
 
-static bool send_all(int fd, const void *buf, size_t len)
+/* send_all sends |len| bytes at once (through TLS with --tls). */
+static bool send_all(struct subconn *c, const void *buf, size_t len)
 {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (c->tls)
+        return subtls_send(c->tls, buf, len);
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
     return n == (ssize_t)len;
 }
 
@@ -192,7 +195,7 @@ static bool send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, con
     if (c->fixed)
         return send_fixed(t, c, opcode, payload, len);
     size_t n = wsp_client_frame(frame, opcode, payload, len, (uint32_t)rng_next(&t->rng));
-    return send_all(c->fd, frame, n);
+    return send_all(c, frame, n);
 }
 
 static bool send_close(struct sub_thread *t, struct subconn *c, unsigned code)
@@ -264,13 +267,23 @@ static bool send_request(struct sub_thread *t, struct subconn *c)
                      "Accept: text/event-stream\r\nUser-Agent: " PROG "\r\n\r\n",
                      path, cfg->host_header);
     }
-    bool ok = n > 0 && (size_t)n < cap && send_all(c->fd, req, (size_t)n);
+    bool ok = n > 0 && (size_t)n < cap && send_all(c, req, (size_t)n);
     free(req);
     return ok;
 }
 
 static void on_connected(struct sub_thread *t, struct subconn *c)
 {
+    if (t->tls_ctx) {
+        /* The request goes once the TLS handshake is done (tls_on_data). */
+        if ((c->tls = subtls_start(t->tls_ctx, c->fd, "localhost")) == NULL) {
+            fail(t, c, "cannot start TLS");
+            return;
+        }
+        c->state = CS_HANDSHAKE;
+        sub_arm_recv(t, c);
+        return;
+    }
     if (!send_request(t, c)) {
         fail(t, c, "cannot send the %s request: %s",
              t->cfg->protocol == PROTO_WS ? "upgrade" : "SSE", strerror(errno));
@@ -707,8 +720,59 @@ static size_t stitch_length(const struct sub_thread *t, const struct subconn *c,
     return want < len ? want : len;
 }
 
+static void plain_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *data, size_t len,
+                          uint64_t now_ns);
+
+/* tls_on_data takes ciphertext: the handshake (then the request), then
+ * records, whose plaintext goes where a plaintext connection's bytes go. */
+static void tls_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *data, size_t len,
+                        uint64_t now_ns)
+{
+    static _Thread_local uint8_t plain[16384];
+
+    if (!subtls_feed(c->tls, data, len)) {
+        fail(t, c, "out of memory for TLS");
+        return;
+    }
+    if (!c->tls_established) {
+        int r = subtls_handshake(c->tls);
+        if (r < 0) {
+            fail(t, c, "the TLS handshake failed");
+            return;
+        }
+        if (r == 0)
+            return;
+        c->tls_established = true;
+        if (subtls_resumed(c->tls))
+            t->res.tls_resumed++;
+        if (!send_request(t, c)) {
+            fail(t, c, "cannot send the request over TLS");
+            return;
+        }
+    }
+    while (c->state != CS_DEAD) {
+        long n = subtls_read(c->tls, plain, sizeof(plain));
+        if (n == 0)
+            return;
+        if (n < 0) {
+            subconn_on_eof(t, c, 0);
+            return;
+        }
+        plain_on_data(t, c, plain, (size_t)n, now_ns);
+    }
+}
+
 void subconn_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *data, size_t len,
                      uint64_t now_ns)
+{
+    if (c->tls)
+        tls_on_data(t, c, data, len, now_ns);
+    else
+        plain_on_data(t, c, data, len, now_ns);
+}
+
+static void plain_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *data, size_t len,
+                          uint64_t now_ns)
 {
     while (len > 0 && c->partial_len > 0) {
         size_t take = stitch_length(t, c, data, len);
@@ -859,6 +923,8 @@ void subconn_account(struct sub_thread *t, const struct subconn *c)
 
 void subconn_free(struct subconn *c)
 {
+    subtls_free(c->tls);
+    c->tls = NULL;
     free(c->partial);
     free(c->many);
     free(c->pong);

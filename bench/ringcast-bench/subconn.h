@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "stream.h"
+#include "subtls.h"
 #include "sub.h"
 #include "wsparse.h"
 
@@ -58,20 +59,22 @@ enum {
 #define SUBCONN_MAX_PONG 512
 
 struct subconn {
-    int fd;             /* -1 once closed, or once installed in the file table */
-    uint8_t state;      /* enum subconn_state */
-    uint8_t ops;        /* OP_* in flight */
-    bool was_ready;     /* reached READY */
-    bool server_closed; /* the server ended it while READY */
-    bool fixed;         /* the socket is in the ring's file table, at the connection's index */
-    uint32_t id;        /* global connection index */
-    int32_t topic;      /* the subscribed topic, -1: the pattern */
+    int fd;               /* -1 once closed, or once installed in the file table */
+    uint8_t state;        /* enum subconn_state */
+    uint8_t ops;          /* OP_* in flight */
+    bool was_ready;       /* reached READY */
+    bool server_closed;   /* the server ended it while READY */
+    bool fixed;           /* the socket is in the ring's file table, at the connection's index */
+    bool tls_established; /* --tls: the handshake is done */
+    uint32_t id;          /* global connection index */
+    int32_t topic;        /* the subscribed topic, -1: the pattern */
     uint32_t partial_len, partial_cap;
     uint8_t *partial; /* an incomplete frame or line; without multishot, the receive buffer */
     uint64_t deadline_ns;
     struct stream one;   /* an exact connection's stream */
     struct stream *many; /* a pattern connection's streams, one per topic */
     uint8_t *pong;       /* fixed file: the pong in flight (allocated at the first ping) */
+    struct subtls *tls;  /* --tls: the connection's TLS (subtls.h) */
     uint8_t close_frame[SUBCONN_CLOSE_FRAME]; /* fixed file: the close frame in flight */
 };
 

@@ -19,6 +19,9 @@ struct rc_client_options {
     const char *token;       /* NULL or "" for none */
     const char *client_name; /* NULL for "" */
     int timeout_ms;          /* connect, handshake and each read; 0 means 10000 */
+    int tls;                 /* TLS (a --publish-tls-listen port): the certificate and the
+                                server's name (HOST of |server|) are verified */
+    const char *ca_file;     /* with |tls|: PEM CAs to trust; NULL: the system's */
 };
 
 struct rc_reply {

@@ -20,6 +20,7 @@
 #include "conn/pubconn.h"
 #include "core/shard.h"
 #include "io/sockop.h"
+#include "app/tlsload.h"
 
 /* Descriptors needed besides connections: listeners, rings, eventfds, logs. */
 #define FD_OVERHEAD 64
@@ -154,8 +155,35 @@ static void wait_for_drain(struct server *srv, const sigset_t *signals)
     }
 }
 
+/* endpoints lists every port the server listens on: the client port, the
+ * publish port, then the TLS ones. Returns how many. */
+static unsigned endpoints(struct server *srv, struct rc_endpoint **out)
+{
+    unsigned n = 0;
+    out[n++] = &srv->cfg.listen;
+    out[n++] = &srv->cfg.publish_listen;
+    for (unsigned i = 0; i < srv->cfg.tls.listen.count; i++)
+        out[n++] = &srv->cfg.tls.listen.v[i];
+    for (unsigned i = 0; i < srv->cfg.tls.publish_listen.count; i++)
+        out[n++] = &srv->cfg.tls.publish_listen.v[i];
+    return n;
+}
+
+#define MAX_ENDPOINTS (2 + 2 * CONFIG_MAX_REPEATS)
+_Static_assert(MAX_ENDPOINTS <= SHARD_MAX_LISTENERS, "a listener for every port");
+
+static void log_tls_ports(const struct server *srv)
+{
+    const struct rc_tls_config *tls = &srv->cfg.tls;
+    for (unsigned i = 0; i < tls->listen.count; i++)
+        log_info("ringcast TLS listening: client=%s", tls->listen.v[i].text);
+    for (unsigned i = 0; i < tls->publish_listen.count; i++)
+        log_info("ringcast TLS listening: publish=%s", tls->publish_listen.v[i].text);
+}
+
 static void log_startup(const struct server *srv)
 {
+    log_tls_ports(srv);
     log_info("ringcast listening: client=%s publish=%s shards=%u", srv->cfg.listen.text,
              srv->cfg.publish_listen.text, srv->set.num_shards);
     if (srv->auth.enabled) {
@@ -175,8 +203,9 @@ static int check_open_mode(const struct server *srv)
 {
     if (srv->auth.enabled || srv->cfg.insecure_open)
         return 0;
-    const struct rc_endpoint *eps[2] = {&srv->cfg.listen, &srv->cfg.publish_listen};
-    for (int i = 0; i < 2; i++) {
+    struct rc_endpoint *eps[MAX_ENDPOINTS];
+    unsigned num_eps = endpoints((struct server *)srv, eps);
+    for (unsigned i = 0; i < num_eps; i++) {
         if (!net_is_loopback(eps[i])) {
             log_error("refusing to listen on %s without authentication: give --auth-secret-file, "
                       "or --insecure-open to serve open anyway",
@@ -193,9 +222,48 @@ static int check_open_mode(const struct server *srv)
 static void set_listeners(struct server *srv)
 {
     struct shard_set *set = &srv->set;
-    set->listeners[set->num_listeners++] = (struct listener_spec){&srv->cfg.listen, &http_conn_ops};
+    const struct rc_tls_config *tls = &srv->cfg.tls;
     set->listeners[set->num_listeners++] =
-        (struct listener_spec){&srv->cfg.publish_listen, &pub_conn_ops};
+        (struct listener_spec){&srv->cfg.listen, &http_conn_ops, NULL};
+    set->listeners[set->num_listeners++] =
+        (struct listener_spec){&srv->cfg.publish_listen, &pub_conn_ops, NULL};
+    for (unsigned i = 0; i < tls->listen.count; i++)
+        set->listeners[set->num_listeners++] =
+            (struct listener_spec){&tls->listen.v[i], &http_conn_ops, &srv->tls};
+    for (unsigned i = 0; i < tls->publish_listen.count; i++)
+        set->listeners[set->num_listeners++] =
+            (struct listener_spec){&tls->publish_listen.v[i], &pub_conn_ops, &srv->tls};
+}
+
+/* start_tls loads the certificates when a TLS port is configured. */
+static int start_tls(struct server *srv)
+{
+    const struct rc_tls_config *tls = &srv->cfg.tls;
+    if (tls->listen.count == 0 && tls->publish_listen.count == 0)
+        return 0;
+    char err[512];
+    if (tlsload_start(&srv->tls, tls, err, sizeof(err)) != 0) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    tlsload_log_ktls();
+    return 0;
+}
+
+/* wait_for_stop waits for SIGTERM or SIGINT and returns it; SIGHUP
+ * meanwhile reloads the certificates. */
+static int wait_for_stop(struct server *srv, const sigset_t *signals)
+{
+    for (;;) {
+        int sig = 0;
+        sigwait(signals, &sig);
+        if (sig != SIGHUP)
+            return sig;
+        if (srv->tls.ctx)
+            tlsload_reload(&srv->tls, &srv->cfg.tls);
+        else
+            log_info("SIGHUP: no TLS certificates to reload");
+    }
 }
 
 int server_run(const struct rc_config *cfg)
@@ -212,6 +280,7 @@ int server_run(const struct rc_config *cfg)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL); /* the shards inherit the mask */
     raise_fd_limit(&srv.cfg);
 
@@ -222,13 +291,17 @@ int server_run(const struct rc_config *cfg)
         log_error("%s", err);
         return 2;
     }
-    if (check_open_mode(&srv) != 0) {
+    if (check_open_mode(&srv) != 0 || start_tls(&srv) != 0) {
+        tls_server_cleanup(&srv.tls);
         auth_cleanup(&srv.auth);
         return 2;
     }
-    int claims[2] = {-1, -1};
-    struct rc_endpoint *eps[2] = {&srv.cfg.listen, &srv.cfg.publish_listen};
-    for (int i = 0; i < 2; i++)
+    int claims[MAX_ENDPOINTS];
+    struct rc_endpoint *eps[MAX_ENDPOINTS];
+    unsigned num_eps = endpoints(&srv, eps);
+    for (unsigned i = 0; i < MAX_ENDPOINTS; i++)
+        claims[i] = -1;
+    for (unsigned i = 0; i < num_eps; i++)
         if ((claims[i] = claim_port(eps[i])) == -1)
             goto out;
     set_listeners(&srv);
@@ -247,10 +320,11 @@ int server_run(const struct rc_config *cfg)
     }
     if (started == num_shards)
         pthread_barrier_wait(&srv.set.setup_done);
-    for (int i = 0; i < 2; i++)
+    for (unsigned i = 0; i < num_eps; i++) {
         if (claims[i] >= 0)
             close(claims[i]);
-    claims[0] = claims[1] = -1;
+        claims[i] = -1;
+    }
     if (atomic_load(&srv.set.setup_failed)) {
         if (started < num_shards) {
             log_error("giving up");
@@ -260,8 +334,7 @@ int server_run(const struct rc_config *cfg)
     }
     log_startup(&srv);
 
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = wait_for_stop(&srv, &signals);
     log_info("%s: closing connections (up to %u ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
              cfg->shutdown_timeout_ms);
     set_phase(&srv, PHASE_DRAIN, started);
@@ -278,10 +351,11 @@ join:
     if (status == 0)
         log_info("stopped");
 out:
-    for (int i = 0; i < 2; i++)
+    for (unsigned i = 0; i < num_eps; i++)
         if (claims[i] >= 0)
             close(claims[i]);
     shard_set_cleanup(&srv.set);
+    tls_server_cleanup(&srv.tls);
     auth_cleanup(&srv.auth);
     return status;
 }

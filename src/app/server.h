@@ -4,6 +4,7 @@
 #define RC_SERVER_H
 
 #include "pubsub/auth.h"
+#include "io/tls.h"
 #include "util/config.h"
 #include "core/shardset.h"
 
@@ -11,10 +12,12 @@ struct server {
     struct rc_config cfg;
     struct auth auth; /* keys, read-only after start */
     struct shard_set set;
+    struct tls_server tls; /* with TLS listeners: the context every shard's sessions use */
 };
 
-/* server_run starts the shards, waits for SIGTERM or SIGINT, shuts down
- * gracefully and returns the process exit status. */
+/* server_run starts the shards, waits for SIGTERM or SIGINT (reloading
+ * the TLS certificates on SIGHUP meanwhile), shuts down gracefully and
+ * returns the process exit status. */
 int server_run(const struct rc_config *cfg);
 
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ringcast/client.h"
+#include "ringcast/tls.h"
 
 #define DEFAULT_SERVER "127.0.0.1:7070"
 #define DEFAULT_PORT "7070"
@@ -37,6 +38,8 @@
 
 struct rc_client {
     int fd;
+    struct rc_tls_ctx *tls_ctx; /* with TLS */
+    struct rc_tls *tls;
     int timeout_ms;
     uint32_t next_corr;
     struct rc_welcome limits;
@@ -201,6 +204,42 @@ static int connect_server(struct rc_client *c, const char *server, int64_t deadl
     return 0;
 }
 
+/* transport_recv and transport_send: the socket's recv and send, or
+ * TLS over it, with the same results (-1 and errno EAGAIN: not now). */
+static ssize_t transport_recv(struct rc_client *c, void *buf, size_t len)
+{
+    return c->tls ? rc_tls_recv(c->tls, buf, len) : recv(c->fd, buf, len, MSG_DONTWAIT);
+}
+
+static ssize_t transport_send(struct rc_client *c, const void *buf, size_t len)
+{
+    return c->tls ? rc_tls_send(c->tls, buf, len)
+                  : send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* transport_error says why the last transport call failed. */
+static const char *transport_error(const struct rc_client *c)
+{
+    return c->tls && errno == EIO ? rc_tls_error(c->tls) : strerror(errno);
+}
+
+/* start_tls runs the TLS handshake on the connected socket, checking the
+ * certificate against |server|'s host name. */
+static int start_tls(struct rc_client *c, const struct rc_client_options *opts, const char *server)
+{
+    char host[256], port[32], err[320];
+    struct rc_tls_ctx_options tls_opts = {.ca_file = opts->ca_file};
+    if (split_server(server, host, sizeof(host), port, sizeof(port)) < 0)
+        return -1; /* connect_server said why */
+    c->tls_ctx = rc_tls_ctx_new(&tls_opts, err, sizeof(err));
+    if (!c->tls_ctx ||
+        rc_tls_connect(&c->tls, c->tls_ctx, c->fd, host, c->timeout_ms, err, sizeof(err)) != 0) {
+        set_err(c, "TLS with %s: %s", server, err);
+        return -1;
+    }
+    return 0;
+}
+
 /* read_some moves what the socket has into the read buffer without
  * blocking. Returns the bytes read, 0 when nothing is available or the
  * buffer is full, -1 on error (c->broken); sets c->eof on end of stream. */
@@ -214,7 +253,7 @@ static long read_some(struct rc_client *c)
     if (c->rlen == RBUF_CAP || c->eof)
         return 0;
     for (;;) {
-        ssize_t n = recv(c->fd, c->rbuf + c->rlen, RBUF_CAP - c->rlen, MSG_DONTWAIT);
+        ssize_t n = transport_recv(c, c->rbuf + c->rlen, RBUF_CAP - c->rlen);
         if (n > 0) {
             c->rlen += (size_t)n;
             return n;
@@ -227,7 +266,7 @@ static long read_some(struct rc_client *c)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK)
             return 0;
-        set_err(c, "reading from %s: %s", c->server, strerror(errno));
+        set_err(c, "reading from %s: %s", c->server, transport_error(c));
         c->broken = 1;
         return -1;
     }
@@ -240,7 +279,7 @@ static int flush_queue(struct rc_client *c)
     if (c->write_error)
         return -1;
     while (c->wpos < c->wlen) {
-        ssize_t n = send(c->fd, c->wbuf + c->wpos, c->wlen - c->wpos, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = transport_send(c, c->wbuf + c->wpos, c->wlen - c->wpos);
         if (n > 0) {
             c->wpos += (size_t)n;
             continue;
@@ -250,7 +289,7 @@ static int flush_queue(struct rc_client *c)
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             /* Keep reading: the server may have said why it closed (a
              * fatal NACK) before the write failed. */
-            set_err(c, "writing to %s: %s", c->server, strerror(errno));
+            set_err(c, "writing to %s: %s", c->server, transport_error(c));
             c->write_error = 1;
             c->wpos = c->wlen = 0;
             return -1;
@@ -354,7 +393,8 @@ static int next_frame(struct rc_client *c, struct rc_frame *f, int64_t deadline,
             c->broken = 1;
             return -1;
         }
-        int r = wait_fd(c->fd, POLLIN, deadline);
+        /* Plaintext already inside TLS is not for poll() to see. */
+        int r = c->tls && rc_tls_pending(c->tls) ? POLLIN : wait_fd(c->fd, POLLIN, deadline);
         if (r == 0) {
             set_err(c, "timed out after %d ms waiting for %s from %s", c->timeout_ms, what,
                     c->server);
@@ -489,7 +529,8 @@ int rc_client_connect(struct rc_client **out, const struct rc_client_options *op
     c->fd = -1;
     c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
     c->next_corr = 1;
-    if (connect_server(c, server, now_ms() + c->timeout_ms) < 0 || handshake(c, opts) < 0) {
+    if (connect_server(c, server, now_ms() + c->timeout_ms) < 0 ||
+        (opts->tls && start_tls(c, opts, server) < 0) || handshake(c, opts) < 0) {
         if (err_len > 0)
             snprintf(err, err_len, "%s", c->err);
         rc_client_free(c);
@@ -504,6 +545,8 @@ void rc_client_free(struct rc_client *c)
 {
     if (c == NULL)
         return;
+    rc_tls_free(c->tls);
+    rc_tls_ctx_free(c->tls_ctx);
     if (c->fd >= 0)
         close(c->fd);
     free(c->wbuf);
@@ -674,7 +717,7 @@ int rc_client_reply_ready(const struct rc_client *c)
 {
     struct rc_frame f;
 
-    if (c->broken || c->eof)
+    if (c->broken || c->eof || (c->tls && rc_tls_pending(c->tls)))
         return 1;
     return rc_frame_decode(&f, c->rbuf + c->rpos, c->rlen - c->rpos, RECV_MAX_FRAME) != 0;
 }

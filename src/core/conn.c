@@ -21,6 +21,7 @@
 #include "util/alloc.h"
 #include "pubsub/auth.h"
 #include "pubsub/claims.h"
+#include "core/conntls.h"
 #include "core/limits.h"
 #include "util/log.h"
 #include "core/shard.h"
@@ -319,6 +320,7 @@ static void release(struct shard *sh, struct conn *c)
     inbuf_clear(&c->in);
     claims_free(c->claims);
     limits_release(sh, c);
+    conntls_free(c);
     if (c->ops->release)
         c->ops->release(c);
     if (c->slot < sh->sendops_cap && sh->sendops[c->slot]) {
@@ -391,18 +393,54 @@ static void begin_linger(struct shard *sh, struct conn *c)
         conn_arm_recv(sh, c);
 }
 
+/* queue_empty: nothing is left to send. */
+static void queue_empty(struct shard *sh, struct conn *c)
+{
+    /* Our final bytes are out. After a completed WebSocket close
+     * handshake the server closes TCP at once (RFC 6455 section 7.1.1);
+     * otherwise it waits for the peer to close. */
+    if (c->state == CONN_CLOSING && (c->flags & CONN_NO_LINGER))
+        conn_kill(sh, c);
+    else if (c->state == CONN_CLOSING)
+        begin_linger(sh, c);
+}
+
+static void submit_send(struct shard *sh, struct conn *c, struct io_uring_sqe *sqe)
+{
+    sockop_target(sqe);
+    io_uring_sqe_set_data64(sqe, uring_pack(OP_SEND, c->gen, c->slot));
+    c->flags |= CONN_SEND_ACTIVE;
+    c->pending++;
+}
+
+/* flush_tls sends |c|'s ciphertext: what is left of the last batch, or
+ * the queue sealed now (conntls.h). */
+static void flush_tls(struct shard *sh, struct conn *c)
+{
+    const uint8_t *out;
+    long len = conntls_next_send(sh, c, &out);
+    if (len < 0) {
+        log_warn("connection %u: cannot seal its output; closing", c->slot);
+        conn_kill(sh, c);
+    } else if (len == 0) {
+        queue_empty(sh, c);
+    } else {
+        struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
+        io_uring_prep_send(sqe, c->fd, out, (size_t)len, MSG_NOSIGNAL);
+        submit_send(sh, c, sqe);
+    }
+}
+
 void conn_flush(struct shard *sh, struct conn *c)
 {
     if ((c->flags & CONN_SEND_ACTIVE) || c->state == CONN_DEAD || c->state == CONN_LINGER)
         return;
+    if (c->tls) {
+        flush_tls(sh, c);
+        return;
+    }
     if (c->sq.count == 0) {
-        /* Our final bytes are out. After a completed WebSocket close
-         * handshake the server closes TCP at once (RFC 6455 section 7.1.1);
-         * otherwise it waits for the peer to close. */
-        if (c->state == CONN_CLOSING && (c->flags & CONN_NO_LINGER))
-            conn_kill(sh, c);
-        else if (c->state == CONN_CLOSING)
-            begin_linger(sh, c);
+        queue_empty(sh, c);
         return;
     }
     struct io_uring_sqe *sqe = uring_get_sqe(&sh->ring);
@@ -424,10 +462,7 @@ void conn_flush(struct shard *sh, struct conn *c)
         op->mh.msg_iovlen = (size_t)sendq_fill_iov(&c->sq, op->iov, max);
         io_uring_prep_sendmsg(sqe, c->fd, &op->mh, MSG_NOSIGNAL);
     }
-    sockop_target(sqe);
-    io_uring_sqe_set_data64(sqe, uring_pack(OP_SEND, c->gen, c->slot));
-    c->flags |= CONN_SEND_ACTIVE;
-    c->pending++;
+    submit_send(sh, c, sqe);
 }
 
 void conn_on_send(struct shard *sh, struct conn *c, int res)
@@ -435,15 +470,19 @@ void conn_on_send(struct shard *sh, struct conn *c, int res)
     c->pending--;
     c->flags &= ~CONN_SEND_ACTIVE;
     if (res < 0) {
-        sendq_complete(&c->sq, 0);
+        if (!c->tls)
+            sendq_complete(&c->sq, 0);
         if (c->state != CONN_DEAD)
             log_debug("send failed on connection %u: %s", c->slot, strerror(-res));
         conn_kill(sh, c);
     } else {
         counter_add(&sh->stats.bytes_sent, (uint64_t)res);
-        sendq_complete(&c->sq, (size_t)res);
+        if (c->tls)
+            conntls_sent(c, (size_t)res);
+        else
+            sendq_complete(&c->sq, (size_t)res);
         output_drained(sh, c);
-        if (c->sq.count > 0 || c->state == CONN_CLOSING)
+        if (c->sq.count > 0 || conntls_has_output(c) || c->state == CONN_CLOSING)
             conn_mark_dirty(sh, c);
     }
     conn_reap(sh, c);
@@ -480,7 +519,9 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     }
     if (cqe_flags & IORING_CQE_F_BUFFER) {
         uint16_t id = (uint16_t)(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
-        if (res > 0 && c->state == CONN_OPEN && c->ops->on_data)
+        if (res > 0 && c->tls && c->state != CONN_DEAD)
+            conntls_on_recv(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
+        else if (res > 0 && c->state == CONN_OPEN && c->ops->on_data)
             c->ops->on_data(sh, c, bufring_data(&sh->bufs, id), (size_t)res);
         else if (res > 0 && c->state != CONN_DEAD && c->state != CONN_OPEN &&
                  c->ops->on_closing_data)
@@ -490,7 +531,7 @@ void conn_on_recv(struct shard *sh, struct conn *c, int res, uint32_t cqe_flags)
     if (res == 0) {
         /* The peer closed its side. While CLOSING, what we queued may
          * still go out (and then we are done); otherwise we are done now. */
-        if (c->state != CONN_CLOSING || c->sq.count == 0)
+        if (c->state != CONN_CLOSING || (c->sq.count == 0 && !conntls_has_output(c)))
             conn_kill(sh, c);
     } else if (res == -ECANCELED && paused_by_us) {
         /* The receive a pause stopped; when the connection resumed

@@ -29,6 +29,7 @@ struct lref;
 struct msg;
 struct pubreq;
 struct shard;
+struct tls_session;
 
 enum conn_state {
     CONN_OPEN,
@@ -168,6 +169,7 @@ struct conn {
     uint32_t input_turn;       /* the shard loop turn |input_used| counts in */
     uint32_t input_used;       /* input messages handled in that turn */
     struct conn_limits limits;
+    struct tls_session *tls; /* NULL: plaintext; else TLS beneath the kind (conntls.h) */
     _Alignas(max_align_t) unsigned char kind_state[CONN_KIND_STATE_BYTES];
 };
 

@@ -8,6 +8,7 @@
 
 #include "core/shardset.h"
 #include "core/shard.h"
+#include "io/tls.h"
 #include "util/stats.h"
 
 static const char *const protocol_names[STATS_NUM_PROTOCOLS] = {"http", "websocket", "sse",
@@ -190,6 +191,26 @@ static void turn_histogram(struct text *t, const struct shard_set *set)
     }
 }
 
+/* tls_families renders the TLS handshakes and failures (zero without TLS
+ * listeners). */
+static void tls_families(struct text *t, const struct shard_set *set)
+{
+    header(t, "ringcast_tls_handshakes_total", "counter",
+           "TLS handshakes completed, full or resuming a session (ticket).");
+    for (int resumed = 0; resumed < 2; resumed++)
+        append(t, "ringcast_tls_handshakes_total{resumed=\"%s\"} %llu\n",
+               resumed ? "true" : "false",
+               (unsigned long long)sum_of(set, STAT(tls_handshakes) +
+                                                   (size_t)resumed * sizeof(counter_t)));
+    header(t, "ringcast_tls_failures_total", "counter",
+           "TLS connections closed for a failure: plaintext on a TLS port, a bad or refused "
+           "handshake, an SNI name no certificate covers, a bad record.");
+    for (int why = TLS_FAIL_PLAINTEXT; why < TLS_NUM_FAILURES; why++)
+        append(
+            t, "ringcast_tls_failures_total{reason=\"%s\"} %llu\n", tls_failure_name(why),
+            (unsigned long long)sum_of(set, STAT(tls_failures) + (size_t)why * sizeof(counter_t)));
+}
+
 char *metrics_render(const struct shard_set *set, size_t *out_len)
 {
     struct text t = {malloc(8192), 0, 8192, 0};
@@ -212,6 +233,7 @@ char *metrics_render(const struct shard_set *set, size_t *out_len)
     for (int i = 0; i < STATS_NUM_LIMITS; i++)
         append(&t, "ringcast_limited_total{limit=\"%s\"} %llu\n", limit_names[i],
                (unsigned long long)sum_of(set, STAT(limited) + (size_t)i * sizeof(counter_t)));
+    tls_families(&t, set);
     per_shard(&t, set, "ringcast_shard_handshakes", "gauge",
               "Connections in their handshake, by shard.", STAT(handshakes));
     per_shard(&t, set, "ringcast_shard_body_buffer_bytes", "gauge",

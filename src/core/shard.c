@@ -12,6 +12,7 @@
 
 #include "util/alloc.h"
 #include "core/conn.h"
+#include "core/conntls.h"
 #include "util/log.h"
 #include "io/net.h"
 #include "core/route.h"
@@ -157,6 +158,11 @@ static void new_connection(struct shard *sh, unsigned which, int fd, const struc
     }
     limits_start(sh, c, address);
     counter_add(&sh->stats.accepted, 1);
+    struct tls_server *tls = sh->set->listeners[which].tls;
+    if (tls && conntls_start(sh, c, tls) != 0) {
+        conn_kill(sh, c);
+        return;
+    }
     ops->start(sh, c);
     conn_arm_recv(sh, c);
 }
@@ -518,9 +524,11 @@ static int open_listeners(struct shard *sh)
             log_error("cannot listen on %s: %s", spec->endpoint->text, strerror(-l->fd));
             return -1;
         }
+        /* A refusal in plaintext means nothing to a TLS client: it only
+         * sees the connection close. */
         for (int why = 0; why < CONN_NUM_REFUSALS; why++)
             l->refusal_len[why] =
-                spec->ops->write_refusal
+                spec->ops->write_refusal && !spec->tls
                     ? spec->ops->write_refusal(l->refusal[why], sizeof(l->refusal[why]), why)
                     : 0;
     }

@@ -25,14 +25,16 @@ struct conn_ops;
 struct rc_config;
 struct rc_endpoint;
 struct shard;
+struct tls_server;
 
-#define SHARD_MAX_LISTENERS 16
+#define SHARD_MAX_LISTENERS 18 /* the two plaintext ports and up to 8 of each TLS one */
 
-/* A listener every shard opens (SO_REUSEPORT), and what its connections
- * speak first. */
+/* A listener every shard opens (SO_REUSEPORT), what its connections
+ * speak first, and whether TLS is beneath it (core/conntls.h). */
 struct listener_spec {
     const struct rc_endpoint *endpoint;
     const struct conn_ops *ops;
+    struct tls_server *tls; /* NULL: plaintext */
 };
 
 enum shard_phase {

@@ -31,8 +31,10 @@ enum opt_kind {
     OPT_TRUNCATE,
     OPT_PATH,
     OPT_FLAG,
-    OPT_RATE,    /* N or N:BURST into a struct tokenbucket_rate */
-    OPT_ORIGINS, /* a comma-separated origin list into a struct origin_list */
+    OPT_RATE,      /* N or N:BURST into a struct tokenbucket_rate */
+    OPT_ORIGINS,   /* a comma-separated origin list into a struct origin_list */
+    OPT_ENDPOINTS, /* repeatable: appended to a struct rc_endpoint_list */
+    OPT_PATHS,     /* repeatable: appended to a struct rc_path_list */
 };
 
 struct opt {
@@ -131,7 +133,8 @@ static const struct opt options[] = {
      "longest HTTP request target (URL), below --max-header-bytes; longer: 414 "
      "(default: half of --max-header-bytes)"},
     {"handshake-timeout", "DURATION", OPT_DURATION, OFF(handshake_timeout_ms), 1, 3600000,
-     "time to send a complete HTTP request head or publish HELLO (default 10s)"},
+     "time to send a complete HTTP request head or publish HELLO, the TLS handshake "
+     "included on TLS ports (default 10s)"},
     {"close-timeout", "DURATION", OPT_DURATION, OFF(close_timeout_ms), 1, 3600000,
      "wait for the peer during a close handshake or after a slow-consumer close (default 2s)"},
     {"shutdown-timeout", "DURATION", OPT_DURATION, OFF(shutdown_timeout_ms), 1, 3600000,
@@ -177,6 +180,17 @@ static const struct opt options[] = {
      "also serve /v1/echo, a WebSocket echo, for conformance suites (Autobahn)"},
     {"log-level", "LEVEL", OPT_LOGLEVEL, OFF(log_level), 0, 0,
      "error, warn, info or debug (default info)"},
+    {"tls-listen", "HOST:PORT", OPT_ENDPOINTS, OFF(tls.listen), 0, 0,
+     "client port over TLS (wss://, https://), the same routes as --listen; repeatable "
+     "(default: none)"},
+    {"publish-tls-listen", "HOST:PORT", OPT_ENDPOINTS, OFF(tls.publish_listen), 0, 0,
+     "binary publish protocol over TLS; repeatable (default: none)"},
+    {"tls-cert", "FILE", OPT_PATHS, OFF(tls.cert_files), 0, 0,
+     "PEM certificate chain, leaf first; repeatable, each with the --tls-key given in the same "
+     "place; with several, the client's SNI name chooses (an unknown name is refused, none gets "
+     "the first); SIGHUP reloads them"},
+    {"tls-key", "FILE", OPT_PATHS, OFF(tls.key_files), 0, 0,
+     "PEM private key of the --tls-cert in the same place"},
 };
 
 #define NUM_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -394,6 +408,15 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
         }
         return 0;
     }
+    case OPT_ENDPOINTS: {
+        struct rc_endpoint_list *list = (struct rc_endpoint_list *)field;
+        if (list->count == CONFIG_MAX_REPEATS) {
+            fprintf(stderr, "ringcast: --%s: at most %d\n", o->name, CONFIG_MAX_REPEATS);
+            return -1;
+        }
+        field = (char *)&list->v[list->count++];
+    }
+        /* fall through */
     case OPT_ENDPOINT:
         if (config_parse_endpoint((struct rc_endpoint *)field, arg) != 0) {
             fprintf(stderr, "ringcast: --%s: expected HOST:PORT with a numeric host, got '%s'\n",
@@ -408,6 +431,15 @@ static int set_option(struct rc_config *cfg, const struct opt *o, const char *ar
             return -1;
         }
         return 0;
+    case OPT_PATHS: {
+        struct rc_path_list *list = (struct rc_path_list *)field;
+        if (list->count == CONFIG_MAX_REPEATS) {
+            fprintf(stderr, "ringcast: --%s: at most %d\n", o->name, CONFIG_MAX_REPEATS);
+            return -1;
+        }
+        field = list->v[list->count++];
+    }
+        /* fall through */
     case OPT_PATH:
         if (strlen(arg) == 0 || strlen(arg) >= 256) {
             fprintf(stderr, "ringcast: --%s: expected a file name of 1 to 255 bytes\n", o->name);
@@ -504,9 +536,33 @@ static int check_origins_guard_cookies(const struct rc_config *cfg)
     return 0;
 }
 
+/* check_tls: certificates and keys come in pairs, and a TLS listener
+ * needs at least one. */
+static int check_tls(const struct rc_tls_config *tls)
+{
+    if (tls->cert_files.count != tls->key_files.count) {
+        fprintf(stderr,
+                "ringcast: give one --tls-key for each --tls-cert (%u certificates, %u "
+                "keys)\n",
+                tls->cert_files.count, tls->key_files.count);
+        return -1;
+    }
+    bool listens = tls->listen.count > 0 || tls->publish_listen.count > 0;
+    if (listens && tls->cert_files.count == 0) {
+        fprintf(stderr, "ringcast: --tls-listen and --publish-tls-listen need --tls-cert and "
+                        "--tls-key\n");
+        return -1;
+    }
+    if (!listens && tls->cert_files.count > 0) {
+        fprintf(stderr, "ringcast: --tls-cert without --tls-listen or --publish-tls-listen\n");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_config(struct rc_config *cfg)
 {
-    if (check_origins_guard_cookies(cfg) != 0)
+    if (check_origins_guard_cookies(cfg) != 0 || check_tls(&cfg->tls) != 0)
         return -1;
     const struct {
         unsigned value;

@@ -37,6 +37,28 @@ struct rc_endpoint {
     socklen_t addr_len;
 };
 
+/* A flag given several times: up to CONFIG_MAX_REPEATS values. */
+#define CONFIG_MAX_REPEATS 8
+
+struct rc_endpoint_list {
+    struct rc_endpoint v[CONFIG_MAX_REPEATS];
+    unsigned count;
+};
+
+struct rc_path_list {
+    char v[CONFIG_MAX_REPEATS][256];
+    unsigned count;
+};
+
+/* TLS (docs/operations.md, "TLS"): listeners and certificate pairs
+ * (cert_files.v[i] goes with key_files.v[i]). */
+struct rc_tls_config {
+    struct rc_endpoint_list listen;         /* client port routes over TLS */
+    struct rc_endpoint_list publish_listen; /* binary publish protocol over TLS */
+    struct rc_path_list cert_files;         /* PEM chains, leaf first */
+    struct rc_path_list key_files;          /* PEM private keys */
+};
+
 struct rc_config {
     unsigned shards;
     struct rc_endpoint listen;         /* client port: WebSocket, HTTP */
@@ -93,6 +115,7 @@ struct rc_config {
     struct origin_list cors_origins;     /* pages that may use the HTTP routes (CORS) */
     struct origin_list ws_origins;       /* pages that may open WebSockets; empty: any */
     int log_level;
+    struct rc_tls_config tls;
 };
 
 /* config_defaults fills |cfg| with the defaults documented in --help. */

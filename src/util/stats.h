@@ -78,6 +78,9 @@ static inline unsigned stats_turn_bucket(int64_t ns)
 }
 
 /* What a shard counts. Totals unless marked as a gauge. */
+/* Reasons a TLS session fails (io/tls.h, enum tls_failure). */
+#define STATS_TLS_FAILURES 5
+
 struct shard_stats {
     counter_t connections[STATS_NUM_PROTOCOLS]; /* gauge */
     counter_t subscriptions;                    /* gauge */
@@ -107,6 +110,8 @@ struct shard_stats {
     counter_t limited[STATS_NUM_LIMITS];        /* refusals by limit */
     counter_t handshakes;                       /* gauge: connections in their handshake */
     counter_t body_buffer_bytes;                /* gauge: bytes reserved for request bodies */
+    counter_t tls_handshakes[2];                /* TLS handshakes done: [0] full, [1] resumed */
+    counter_t tls_failures[STATS_TLS_FAILURES]; /* TLS sessions failed, by enum tls_failure */
 };
 
 #endif

@@ -90,14 +90,18 @@ class RawWS:
     # header); test_websocket_rfc6455.py runs its suite both ways.
     default_extensions = None
 
-    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None, extensions=None):
+    def __init__(self, host, port, path="/v1/ws", timeout=5, rcvbuf=None, extensions=None,
+                 tls_context=None):
         """Connects and upgrades; with |rcvbuf|, the socket's receive buffer
-        is that small from before the connect (so is the TCP window). With
-        |extensions|, the handshake offers them; self.headers holds the
-        response's headers (names in lower case)."""
+        is that small from before the connect (so is the TCP window); with
+        |tls_context|, over TLS (wss://). With |extensions|, the handshake
+        offers them; self.headers holds the response's headers (names in
+        lower case)."""
         if extensions is None:
             extensions = RawWS.default_extensions
         self.sock = connect(host, port, timeout, rcvbuf)
+        if tls_context is not None:
+            self.sock = tls_context.wrap_socket(self.sock, server_hostname=host)
         self.timeout = timeout
         self.reader = StreamReader()
         key = base64.b64encode(os.urandom(16)).decode()
@@ -123,7 +127,8 @@ class RawWS:
 
     @classmethod
     def to(cls, server, **kwargs):
-        return cls(server.host, server.port, **kwargs)
+        tls_context = getattr(server, "tls_context", None)  # a tlscerts.TlsView
+        return cls(server.host, server.port, tls_context=tls_context, **kwargs)
 
     def send(self, data):
         self.sock.sendall(data)

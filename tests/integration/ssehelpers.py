@@ -32,13 +32,14 @@ class SSEClient:
 
     Optional: |token| (sent as ?token=), |headers| (extra request headers,
     {name: value}), |base_url| (instead of server.http_url), |safe| and
-    |events| (see sse_query())."""
+    |events| (see sse_query()), |curl_args| (more curl options: --cacert)."""
 
     def __init__(self, server, *topics, max_time=120, connect_timeout=10, token=None,
-                 headers=None, base_url=None, safe=None, events=None):
+                 headers=None, base_url=None, safe=None, events=None, curl_args=()):
         self.url = "%s/v1/sse?%s" % (base_url or server.http_url,
                                      sse_query(topics, token, safe, events))
         cmd = ["curl", "-sN", "-i", "--max-time", str(max_time), "-H", "Accept: text/event-stream"]
+        cmd += list(curl_args)
         for name, value in (headers or {}).items():
             cmd += ["-H", "%s: %s" % (name, value)]
         self.proc = subprocess.Popen(cmd + [self.url], stdout=subprocess.PIPE,

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import threading
 import urllib.parse
@@ -286,12 +287,19 @@ def test_without_ws_origins_any_origin_connects(start_server):
 # --- Chromium: pages on other origins ----------------------------------------------------
 
 class PageServer:
-    """A tiny http.server on a free loopback port serving browser_pages/."""
+    """A tiny http.server on a free loopback port serving browser_pages/;
+    with |tls|, a (certificate, key) pair for localhost, over
+    https://localhost:PORT."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         handler = functools.partial(QuietHandler, directory=PAGES)
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.origin = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.origin = "https://localhost:%d" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

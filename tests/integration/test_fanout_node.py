@@ -6,8 +6,12 @@ NodeSubscribers, below, is also used by test_slow_consumer.py."""
 
 import collections
 import re
+import shutil
 import time
 
+import pytest
+
+import tlscerts
 from conftest import acked_by_topic, publish, publish_concurrently
 from nodehelpers import NodeScript, event_digest
 
@@ -82,9 +86,23 @@ def publisher_events(p):
             for j in range(EVENTS_PER_PUBLISHER)]
 
 
-def test_fanout_4_shards_1000_subscribers(start_server):
+@pytest.fixture(scope="module")
+def ca():
+    authority = tlscerts.CertAuthority()
+    yield authority
+    shutil.rmtree(authority.dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+def test_fanout_4_shards_1000_subscribers(start_server, transport, ca, monkeypatch):
+    """Over ws:// and over wss:// (each connection's frames sealed by its
+    own TLS session)."""
     start = time.time()
-    server = start_server(shards=SHARDS)
+    if transport == "tls":
+        monkeypatch.setenv("NODE_EXTRA_CA_CERTS", ca.ca_pem)
+        server = tlscerts.TlsView(start_server(*tlscerts.server_flags(ca), shards=SHARDS), ca)
+    else:
+        server = start_server(shards=SHARDS)
     with NodeSubscribers(server.ws_url, connections=SUBSCRIBERS, topics=TOPICS,
                          expect=PER_TOPIC, timeout_ms=150000, connect_timeout_ms=90000,
                          hold=True) as subs:
@@ -130,9 +148,9 @@ def test_fanout_4_shards_1000_subscribers(start_server):
         assert sum(per_shard.values()) == SUBSCRIBERS, per_shard
         assert sorted(per_shard) == list(range(SHARDS)), "subscribers per shard: %s" % per_shard
     t_closed = time.time()
-    print("\nfan-out: connect+subscribe %.1fs, publish %.1fs (10,000 events), "
+    print("\nfan-out (%s): connect+subscribe %.1fs, publish %.1fs (10,000 events), "
           "all 1,000,000 received %.1fs after ready, close %.1fs; total %.1fs; per shard %s" % (
-              t_ready - start, t_published - t_ready, t_received - t_ready,
+              transport, t_ready - start, t_published - t_ready, t_received - t_ready,
               t_closed - t_received, t_closed - start, dict(sorted(per_shard.items()))))
 
 

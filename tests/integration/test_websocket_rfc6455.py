@@ -21,6 +21,7 @@ import pytest
 import websockets
 from websockets.frames import Close, Opcode
 
+import tlscerts
 from conftest import publish
 from rawws import RawWS, close_payload, frame
 
@@ -46,6 +47,29 @@ def negotiation(request, monkeypatch):
 def connect(url, **kwargs):
     """websockets.connect, offering permessage-deflate in the deflate run."""
     return websockets.connect(url, **CONNECT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def ca():
+    return tlscerts.CertAuthority()
+
+
+@pytest.fixture(params=["plain", "tls"])
+def start_server(request, start_server, ca, monkeypatch):
+    """Every test runs twice: over ws:// and over wss:// (a --tls-listen
+    port, the clients trusting the test CA through SSL_CERT_FILE)."""
+    if request.param == "plain":
+        return start_server
+    monkeypatch.setenv("SSL_CERT_FILE", ca.ca_pem)
+
+    def start(*flags, **kwargs):
+        return tlscerts.TlsView(start_server(*flags, *tlscerts.server_flags(ca), **kwargs), ca)
+    return start
+
+
+@pytest.fixture
+def server(start_server):
+    return start_server()
 
 
 def run(coro, timeout=20):
