@@ -355,7 +355,10 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
     }
     if (!httpapi_may_read(sh, c, topic, topic_len))
         return HTTPAPI_STOPPED;
-    const struct pubreq_ask ask = {PUBREQ_FETCH, topic, topic_len, rc_hash(topic, topic_len),
-                                   seq,          0};
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = topic_len,
+                                   .topic_hash = rc_hash(topic, topic_len),
+                                   .seq = seq};
     return httpapi_ask(sh, c, &ask);
 }

@@ -13,25 +13,19 @@
 #include "conn/httpstate.h"
 #include "pubsub/home.h"
 #include "pubsub/msg.h"
+#include "proto/position.h"
 #include "core/pubreq.h"
+#include "conn/historyjson.h"
 #include "core/sendq.h"
 #include "core/shard.h"
 #include "pubsub/topic.h"
 
 #define PREFIX "/v1/history/"
 
-/* parse_count reads a decimal parameter; returns -1 unless it is digits
- * only, at most 19 of them. */
+/* parse_count reads a decimal parameter. */
 static int parse_count(const char *text, uint64_t *out)
 {
-    size_t len = strlen(text);
-    if (len == 0 || len > 19)
-        return -1;
-    for (size_t i = 0; i < len; i++)
-        if (text[i] < '0' || text[i] > '9')
-            return -1;
-    *out = strtoull(text, NULL, 10);
-    return 0;
+    return position_parse_seq(text, strlen(text), out);
 }
 
 /* parse_query reads since= and limit= (others are ignored). */
@@ -73,29 +67,20 @@ enum httpapi_result httphistory_serve(struct shard *sh, struct conn *c,
         return HTTPAPI_STOPPED;
     if (limit > sh->cfg->history_size)
         limit = sh->cfg->history_size;
-    const struct pubreq_ask ask = {
-        PUBREQ_HISTORY, topic, topic_len, rc_hash(topic, topic_len), since, (uint32_t)limit};
+    const struct pubreq_ask ask = {.op = PUBREQ_HISTORY,
+                                   .topic = topic,
+                                   .topic_len = topic_len,
+                                   .topic_hash = rc_hash(topic, topic_len),
+                                   .seq = since,
+                                   .limit = (uint32_t)limit};
     return httpapi_ask(sh, c, &ask);
 }
 
-/* visible reports whether the connection's token may see |m|. */
-static bool visible(const struct conn *c, const struct msg *m)
+/* full_event is the event in full, as GET /v1/messages serves it. */
+static const uint8_t *full_event(const struct msg *m, size_t *out_len)
 {
-    return !m->audience || audience_allows(m->audience, c->claims);
-}
-
-/* queue_event queues the message's full event by reference. */
-static int queue_event(struct conn *c, struct msg *m)
-{
-    msg_ref(m);
-    struct lref *ref = lref_new(m);
-    if (!ref) {
-        msg_release(m);
-        return -1;
-    }
-    int r = sendq_push_shared(&c->sq, ref, m->full_json, m->full_json_len);
-    lref_put(ref); /* the queue entry holds it now, when it was queued */
-    return r;
+    *out_len = m->full_json_len;
+    return m->full_json;
 }
 
 void httphistory_answer(struct shard *sh, struct conn *c, struct pubreq *req)
@@ -105,39 +90,13 @@ void httphistory_answer(struct shard *sh, struct conn *c, struct pubreq *req)
         httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
         return;
     }
-    const struct home_replay *r = &req->replay;
-    char epoch[HOME_EPOCH_LEN + 1];
-    home_format_epoch(epoch, r->pos.epoch);
-    char open[128 + 65536];
-    int open_len =
-        snprintf(open, sizeof(open),
-                 "{\"topic\":\"%.*s\",\"epoch\":\"%s\",\"first_seq\":%llu,"
-                 "\"last_seq\":%llu,\"events\":[",
-                 (int)req->in.topic_len, req->in.topic, epoch, (unsigned long long)r->pos.first_seq,
-                 (unsigned long long)r->pos.last_seq);
-    static const char close[] = "]}\n";
-    size_t body_len = (size_t)open_len + sizeof(close) - 1, shown = 0;
-    for (size_t i = 0; i < r->count; i++) {
-        if (visible(c, r->msgs[i])) {
-            body_len += r->msgs[i]->full_json_len + (shown > 0);
-            shown++;
-        }
-    }
-    httpreply_head(sh, c, 200, "Cache-Control: no-store\r\n", "application/json", body_len,
+    static _Thread_local struct historyjson h; /* large: one per shard thread */
+    historyjson_measure(&h, "{", c, req, full_event);
+    httpreply_head(sh, c, 200, "Cache-Control: no-store\r\n", "application/json", h.len + 1,
                    keep_alive);
-    conn_send_copy(sh, c, open, (size_t)open_len);
-    shown = 0;
-    for (size_t i = 0; i < r->count && c->state != CONN_DEAD; i++) {
-        if (!visible(c, r->msgs[i]))
-            continue;
-        if (shown++ > 0)
-            conn_send_copy(sh, c, ",", 1);
-        if (queue_event(c, r->msgs[i]) != 0) {
-            conn_kill(sh, c);
-            return;
-        }
-    }
-    conn_send_copy(sh, c, close, sizeof(close) - 1);
+    if (historyjson_queue(sh, c, &h, req, full_event) != 0)
+        return;
+    conn_send_copy(sh, c, "\n", 1);
     if (!keep_alive && c->state == CONN_OPEN)
         conn_finish(sh, c);
 }

@@ -42,6 +42,14 @@ static void deliver_one(void *ctx, struct subs *s)
         return;
     if (run->msg->audience && !audience_allows(run->msg->audience, c->claims))
         return; /* decides whether to queue, never what */
+    if (c->flags & CONN_HOLDING) {
+        uint64_t held = 0;
+        int r = c->ops->hold_event(c, run->msg, &held);
+        if (r < 0 || (r > 0 && c->sq.bytes + held > run->max_queued))
+            goto overflow;
+        if (r > 0)
+            return;
+    }
     if (!run->ref && !(run->ref = lref_new(run->msg)))
         goto overflow; /* out of memory: treat it as a slow consumer */
     if (queue_event(c, run->ref, run->msg) != 0)

@@ -76,6 +76,8 @@ void pubreq_init_ask(struct pubreq *req, const struct conn *c, unsigned origin,
     req->op = (uint8_t)ask->op;
     req->seq = ask->seq;
     req->limit = ask->limit;
+    req->since_epoch = ask->since_epoch;
+    req->corr = ask->corr;
     req->in.topic = ask->topic;
     req->in.topic_len = ask->topic_len;
     req->in.topic_hash = ask->topic_hash;

@@ -21,6 +21,7 @@ enum pubreq_op {
     PUBREQ_PUBLISH,
     PUBREQ_FETCH,   /* in.topic and seq name a message; the result is in fetched */
     PUBREQ_HISTORY, /* in.topic, seq (since) and limit; the result is in replay */
+    PUBREQ_RESUME,  /* the same from the client's position (since_epoch, seq): seam.h */
 };
 
 struct pubreq {
@@ -34,6 +35,7 @@ struct pubreq {
     uint64_t seq;              /* publish: the result; fetch: the message asked for */
     struct msg *fetched;       /* fetch result, holding one reference; NULL when not found */
     uint32_t limit;            /* history: the most messages wanted */
+    uint64_t since_epoch;      /* resume: the epoch of the client's position */
     int history_failed;        /* history: the home ran out of memory */
     struct home_replay replay; /* history result, holding references */
     struct audience *audience; /* publish: read at the origin, given to the message */
@@ -62,6 +64,8 @@ struct pubreq_ask {
     uint64_t topic_hash;
     uint64_t seq;
     uint32_t limit;
+    uint64_t since_epoch; /* PUBREQ_RESUME */
+    uint32_t corr;        /* comes back with the answer */
 };
 
 /* pubreq_init_ask fills |req| (on the stack, pointing at the topic) with

@@ -13,6 +13,7 @@
 #include "ringcast/protocol.h"
 #include "core/ringitem.h"
 #include "core/shard.h"
+#include "pubsub/seam.h"
 /* One publish puts at most two items on a data ring: the message, and the
  * result when that shard is the publisher's. */
 #define ITEMS_PER_PUBLISH 2
@@ -141,7 +142,13 @@ void route_ask_at_home(struct shard *sh, struct pubreq *req)
             home_fetch(&sh->home, in->topic, in->topic_len, in->topic_hash, req->seq, sh->now_ms);
         return;
     }
-    req->history_failed = home_replay(&sh->home, in->topic, in->topic_len, in->topic_hash, req->seq,
+    uint64_t since = req->seq;
+    if (req->op == PUBREQ_RESUME) {
+        const struct seam_position pos = {req->since_epoch, req->seq};
+        since =
+            seam_home_since(&pos, home_open(&sh->home, in->topic, in->topic_len, in->topic_hash));
+    }
+    req->history_failed = home_replay(&sh->home, in->topic, in->topic_len, in->topic_hash, since,
                                       req->limit, sh->now_ms, &req->replay) != 0;
 }
 

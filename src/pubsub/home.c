@@ -233,6 +233,13 @@ struct msg *home_fetch(struct home *h, const char *topic, size_t topic_len, uint
     return m;
 }
 
+uint64_t home_open(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash)
+{
+    enum home_result err = HOME_SEQUENCED;
+    const struct home_topic *t = find_or_add_topic(h, topic, topic_len, topic_hash, &err);
+    return t ? t->epoch : 0;
+}
+
 int home_replay(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash,
                 uint64_t since, size_t limit, int64_t now_ms, struct home_replay *out)
 {
@@ -263,36 +270,6 @@ void home_replay_release(struct home_replay *r)
     rc_free(r->msgs);
     r->msgs = NULL;
     r->count = 0;
-}
-
-void home_format_epoch(char out[HOME_EPOCH_LEN + 1], uint64_t epoch)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (int i = HOME_EPOCH_LEN - 1; i >= 0; i--, epoch >>= 4)
-        out[i] = digits[epoch & 15];
-    out[HOME_EPOCH_LEN] = '\0';
-}
-
-int home_parse_epoch(const char *text, size_t len, uint64_t *out)
-{
-    if (len != HOME_EPOCH_LEN)
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        unsigned d;
-        if (ch >= '0' && ch <= '9')
-            d = (unsigned)(ch - '0');
-        else if (ch >= 'a' && ch <= 'f')
-            d = (unsigned)(ch - 'a' + 10);
-        else if (ch >= 'A' && ch <= 'F')
-            d = (unsigned)(ch - 'A' + 10);
-        else
-            return -1;
-        v = v << 4 | d;
-    }
-    *out = v;
-    return 0;
 }
 
 size_t home_topic_count(const struct home *h)

@@ -96,6 +96,12 @@ void home_expire(struct home *h, int64_t now_ms);
 struct msg *home_fetch(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash,
                        uint64_t seq, int64_t now_ms);
 
+/* home_open returns |topic|'s epoch, starting its sequence (seq 0, a new
+ * epoch) when it has none yet: a subscriber's position must name an epoch
+ * before the first event. Returns 0 when the topic cannot be added
+ * (--max-topics, memory). */
+uint64_t home_open(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash);
+
 /* home_replay fills |out| with |topic|'s position and at most |limit| held
  * messages after |since|. Returns 0, or -1 when memory runs out (|out| is
  * then empty). */
@@ -104,16 +110,6 @@ int home_replay(struct home *h, const char *topic, size_t topic_len, uint64_t to
 
 /* home_replay_release drops the references of a replay and its array. */
 void home_replay_release(struct home_replay *r);
-
-#define HOME_EPOCH_LEN 16 /* lowercase hex digits */
-
-/* home_format_epoch writes |epoch| as HOME_EPOCH_LEN lowercase hex digits
- * and a NUL. */
-void home_format_epoch(char out[HOME_EPOCH_LEN + 1], uint64_t epoch);
-
-/* home_parse_epoch reads exactly HOME_EPOCH_LEN hex digits (either case).
- * Returns 0, or -1 when |text| is not an epoch. */
-int home_parse_epoch(const char *text, size_t len, uint64_t *out);
 
 /* home_topic_count returns how many topics this shard sequences. */
 size_t home_topic_count(const struct home *h);

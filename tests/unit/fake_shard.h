@@ -337,7 +337,11 @@ static inline struct pubreq *fake_new_fetch(const struct conn *c, unsigned origi
                                             const char *topic, size_t topic_len,
                                             uint64_t topic_hash, uint64_t seq)
 {
-    const struct pubreq_ask ask = {PUBREQ_FETCH, topic, topic_len, topic_hash, seq, 0};
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = topic_len,
+                                   .topic_hash = topic_hash,
+                                   .seq = seq};
     return pubreq_new_ask(c, origin, &ask);
 }
 

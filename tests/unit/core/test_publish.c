@@ -263,8 +263,11 @@ static void test_blocked_while_ring_full(void **state)
 static enum publish_outcome ask_fetch(struct shard *sh, struct conn *c, const char *topic,
                                       uint64_t seq, struct pubreq *local, bool *failed)
 {
-    const struct pubreq_ask ask = {
-        PUBREQ_FETCH, topic, strlen(topic), rc_hash(topic, strlen(topic)), seq, 0};
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = strlen(topic),
+                                   .topic_hash = rc_hash(topic, strlen(topic)),
+                                   .seq = seq};
     return publish_ask(sh, c, &ask, local, failed);
 }
 
