@@ -13,6 +13,8 @@ import time
 import pytest
 import websocket
 
+from nodehelpers import NodeScript
+
 STEP = 15
 NULL_EPOCH = "0" * 16
 
@@ -243,6 +245,61 @@ def test_history_command(start_server):
 # --- the seam under load ---------------------------------------------------------
 
 
+class Publishers:
+    """One thread per topic posting events continuously until stop()."""
+
+    def __init__(self, server, topics):
+        self.stop_event = threading.Event()
+        self.published = {t: 0 for t in topics}
+        self.errors = []
+        self.threads = [threading.Thread(target=self._loop, args=(server, t)) for t in topics]
+        for t in self.threads:
+            t.start()
+
+    def _loop(self, server, topic):
+        pub = Publisher(server)
+        try:
+            while not self.stop_event.is_set():
+                self.published[topic] = pub.publish(topic, {"n": self.published[topic] + 1})
+        except Exception as e:  # reported by stop()
+            self.errors.append(e)
+        finally:
+            pub.close()
+
+    def stop(self):
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(STEP)
+        assert not self.errors, self.errors
+
+
+def assert_exactly_once_in_order(got):
+    for t, seqs in got.items():
+        if seqs:
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), (t, seqs[:50])
+
+
+def test_seam_exactly_once_with_node_ws(start_server):
+    """The same with the Node ws client, 30 rounds of resuming."""
+    server = start_server("--history-size", "100000", shards=4)
+    topics = ["nseam.%d" % i for i in range(6)]
+    pubs = Publishers(server, topics)
+    got = {t: [] for t in topics}
+    try:
+        with NodeScript("resume_client.mjs", [server.ws_url, json.dumps(topics), "30", "7"]) as node:
+            while True:
+                line = node.next_line(60)
+                assert "error" not in line and "gap" not in line, line
+                if line.get("done"):
+                    break
+                if "event" in line:
+                    got[line["event"]["topic"]].append(line["event"]["seq"])
+    finally:
+        pubs.stop()
+    assert_exactly_once_in_order(got)
+    assert sum(len(s) for s in got.values()) >= 30
+
+
 def test_seam_exactly_once_while_publishing(start_server):
     """4 shards; one publisher per topic posts continuously; subscribers
     resume again and again with their last position (closing cleanly or
@@ -250,23 +307,7 @@ def test_seam_exactly_once_while_publishing(start_server):
     subscriber's deliveries is every event, once, in order."""
     server = start_server("--history-size", "100000", shards=4)
     topics = ["seam.%d" % i for i in range(6)]
-    stop = threading.Event()
-    published = {t: 0 for t in topics}
-    errors = []
-
-    def publish_loop(topic):
-        pub = Publisher(server)
-        try:
-            while not stop.is_set():
-                published[topic] = pub.publish(topic, {"n": published[topic] + 1})
-        except Exception as e:  # reported below
-            errors.append(e)
-        finally:
-            pub.close()
-
-    threads = [threading.Thread(target=publish_loop, args=(t,)) for t in topics]
-    for t in threads:
-        t.start()
+    pubs = Publishers(server, topics)
     rng = random.Random(15)
     got = {t: [] for t in topics}
     positions = None
@@ -287,13 +328,71 @@ def test_seam_exactly_once_while_publishing(start_server):
             else:
                 ws.close()
     finally:
-        stop.set()
-        for t in threads:
-            t.join(STEP)
-    assert not errors, errors
-    for t in topics:
-        seqs = got[t]
-        if seqs:
-            first = seqs[0]
-            assert seqs == list(range(first, first + len(seqs))), (t, seqs[:50])
+        pubs.stop()
+    assert_exactly_once_in_order(got)
     assert sum(len(s) for s in got.values()) > 100
+
+
+# --- tokens and audiences ----------------------------------------------------------
+
+
+def test_replay_filters_like_live_delivery(start_server, tmp_path):
+    import os
+    import subprocess
+
+    from conftest import binary
+
+    secret = str(tmp_path / "secret")
+    with open(secret, "w") as f:
+        f.write(os.urandom(48).hex())
+
+    def mint(sub, tenant=None, subscribe=("*",), publish=()):
+        cmd = [binary("ringcast-token"), "--secret-file", secret, "--ttl", "1h", "--sub", sub]
+        if tenant:
+            cmd += ["--tenant", tenant]
+        for s in subscribe:
+            cmd += ["--subscribe", s]
+        for s in publish:
+            cmd += ["--publish", s]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=STEP)
+        assert p.returncode == 0, p.stderr
+        return p.stdout.strip()
+
+    server = start_server("--auth-secret-file", secret, shards=4)
+    publisher = mint("pub", subscribe=(), publish=("*",))
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=STEP)
+
+    def post(data, audience=None):
+        event = {"topic": "aud.t", "data": data}
+        if audience:
+            event["audience"] = audience
+        conn.request("POST", "/v1/publish", json.dumps(event),
+                     {"Content-Type": "application/json", "Authorization": "Bearer " + publisher})
+        r = conn.getresponse()
+        assert r.status == 200, r.read()
+        r.read()
+
+    def ws_for(token):
+        return websocket.create_connection(server.ws_url + "?token=" + token, timeout=STEP)
+
+    acme = mint("u1", tenant="acme", subscribe=("aud.>",))
+    ws = ws_for(acme)
+    epoch = subscribe(ws, ["aud.t"])["positions"]["aud.t"]["epoch"]
+    ws.close()
+    post({"n": 1})
+    post({"n": 2}, {"tenant": "acme"})
+    post({"n": 3}, {"tenant": "other"})
+    post({"n": 4})
+    ws = ws_for(acme)
+    subscribe(ws, ["aud.t"], {"aud.t": {"epoch": epoch, "seq": 0}})
+    assert [e["seq"] for e in events(ws, 3)] == [1, 2, 4]
+    post({"n": 5}, {"tenant": "other"})
+    post({"n": 6}, {"tenant": "acme"})
+    assert recv(ws)["seq"] == 6
+    ws.send(json.dumps({"type": "history", "topic": "aud.t"}))
+    assert [e["seq"] for e in recv(ws)["events"]] == [1, 2, 4, 6]
+    outsider = ws_for(mint("u2", tenant="acme", subscribe=("other.>",)))
+    outsider.send(json.dumps({"type": "history", "topic": "aud.t"}))
+    reply = recv(outsider)
+    assert reply["type"] == "error" and reply["code"] == "forbidden", reply
+    conn.close()
