@@ -1,4 +1,5 @@
-/* httpapi.c: HTTP publish and fetch (see httpapi.h). */
+/* httpapi.c: HTTP publish, fetch and the way to a topic's history (see
+ * httpapi.h). */
 #include "conn/httpapi.h"
 
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include "core/conn.h"
 #include "proto/http.h"
 #include "conn/httpauth.h"
-#include "conn/httpcors.h"
 #include "pubsub/httppub.h"
 #include "conn/httpreply.h"
 #include "conn/httpstate.h"
@@ -21,6 +21,8 @@
 #include "core/pubreq.h"
 #include "ringcast/protocol.h"
 #include "core/shard.h"
+#include "conn/httphistory.h"
+#include "util/hash.h"
 #include "pubsub/topic.h"
 
 size_t httpapi_max_body(const struct shard *sh)
@@ -117,7 +119,7 @@ static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)
     bool keep_alive = http_state_of(c)->keep_alive;
     if (!m) {
         httpreply_error(sh, c, 404, "not_found",
-                        "not kept: only events over --max-payload are, up to --retain-bytes", "",
+                        "not in history (see --history-size, --history-ttl, --history-bytes)", "",
                         keep_alive);
         return;
     }
@@ -129,14 +131,7 @@ static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)
     }
     /* The body is the message's own bytes, queued by reference. */
     struct lref *ref = lref_new(m);
-    char head[256 + HTTPCORS_HEADERS_MAX];
-    char cors[HTTPCORS_HEADERS_MAX];
-    int len = snprintf(head, sizeof(head),
-                       "HTTP/1.1 200 OK\r\nServer: ringcast\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %u\r\n%s%s\r\n",
-                       m->full_json_len, keep_alive ? "" : "Connection: close\r\n",
-                       httpcors_headers(cors, sh->cfg, httpcors_of(c)->origin));
-    conn_send_copy(sh, c, head, (size_t)len);
+    httpreply_head(sh, c, 200, "", "application/json", m->full_json_len, keep_alive);
     if (!ref || sendq_push_shared(&c->sq, ref, m->full_json, m->full_json_len) != 0) {
         if (ref)
             lref_put(ref);
@@ -155,6 +150,8 @@ void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req)
     if (req->op == PUBREQ_FETCH) {
         answer_fetch(sh, c, req->fetched);
         req->fetched = NULL; /* taken */
+    } else if (req->op == PUBREQ_HISTORY) {
+        httphistory_answer(sh, c, req);
     } else {
         const struct publish_result r = {req->error, NULL, req->seq, req->ack_flags, 0};
         answer_publish(sh, c, req->in.topic, req->in.topic_len, &r);
@@ -280,19 +277,60 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
     return result;
 }
 
-enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct http_request *req)
+bool httpapi_may_read(struct shard *sh, struct conn *c, const char *topic, size_t topic_len)
+{
+    if (!auth_may_subscribe(c->claims, topic, topic_len)) {
+        httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len, AUTH_FORBIDDEN_SUBSCRIBE);
+        return false;
+    }
+    return true;
+}
+
+bool httpapi_authenticate_get(struct shard *sh, struct conn *c, const struct http_request *req,
+                              const char *route)
 {
     if (req->method != HTTP_GET) {
-        httpreply_error(sh, c, 405, "method_not_allowed", "/v1/messages takes GET",
-                        "Allow: GET\r\n", false);
-        return HTTPAPI_STOPPED;
+        char message[64];
+        snprintf(message, sizeof(message), "%s takes GET", route);
+        httpreply_error(sh, c, 405, "method_not_allowed", message, "Allow: GET\r\n", false);
+        return false;
     }
     http_state_of(c)->keep_alive = req->keep_alive;
     struct auth_token token;
     struct claims *claims = NULL;
     if (!httpauth_request(sh, c, req, AUTH_SEND_HTTP, &token, &claims))
-        return HTTPAPI_STOPPED;
+        return false;
     conn_set_claims(sh, c, claims);
+    return true;
+}
+
+enum httpapi_result httpapi_ask(struct shard *sh, struct conn *c, const struct pubreq_ask *ask)
+{
+    struct pubreq local;
+    bool failed = false;
+    switch (publish_ask(sh, c, ask, &local, &failed)) {
+    case PUBLISH_ANSWERED:
+        if (failed) {
+            pubreq_release_results(&local);
+            httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
+            return HTTPAPI_STOPPED;
+        }
+        httpapi_answer(sh, c, &local);
+        pubreq_release_results(&local);
+        return c->state == CONN_OPEN ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
+    case PUBLISH_SENT:
+        wait_for_home(sh, c);
+        return HTTPAPI_WAITING;
+    case PUBLISH_BLOCKED:
+    default:
+        return HTTPAPI_NEED_BODY; /* handled again once the ring has room */
+    }
+}
+
+enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    if (!httpapi_authenticate_get(sh, c, req, "/v1/messages"))
+        return HTTPAPI_STOPPED;
     const char *rest = req->path + strlen("/v1/messages/");
     size_t rest_len = req->path_len - strlen("/v1/messages/");
     const char *slash = NULL;
@@ -315,25 +353,12 @@ enum httpapi_result httpapi_fetch(struct shard *sh, struct conn *c, const struct
                         req->keep_alive);
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
     }
-    if (!auth_may_subscribe(c->claims, topic, topic_len)) {
-        httpreply_topic_error(sh, c, 403, "forbidden", topic, topic_len, AUTH_FORBIDDEN_SUBSCRIBE);
+    if (!httpapi_may_read(sh, c, topic, topic_len))
         return HTTPAPI_STOPPED;
-    }
-    struct msg *m = NULL;
-    bool failed = false;
-    switch (publish_fetch(sh, c, topic, topic_len, seq, &m, &failed)) {
-    case PUBLISH_ANSWERED:
-        if (failed) {
-            httpreply_error(sh, c, 503, "unavailable", "out of memory", "", false);
-            return HTTPAPI_STOPPED;
-        }
-        answer_fetch(sh, c, m);
-        return c->state == CONN_OPEN ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
-    case PUBLISH_SENT:
-        wait_for_home(sh, c);
-        return HTTPAPI_WAITING;
-    case PUBLISH_BLOCKED:
-    default:
-        return HTTPAPI_NEED_BODY; /* handled again once the ring has room */
-    }
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = topic_len,
+                                   .topic_hash = rc_hash(topic, topic_len),
+                                   .seq = seq};
+    return httpapi_ask(sh, c, &ask);
 }

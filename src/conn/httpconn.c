@@ -12,6 +12,7 @@
 #include "core/conn.h"
 #include "proto/http.h"
 #include "conn/httpapi.h"
+#include "conn/httphistory.h"
 #include "conn/httpauth.h"
 #include "conn/httpcors.h"
 #include "conn/httpreply.h"
@@ -243,6 +244,13 @@ static enum served serve_fetch(struct shard *sh, struct conn *c, const struct ht
     return (enum served)httpapi_fetch(sh, c, req);
 }
 
+static enum served serve_history(struct shard *sh, struct conn *c, const struct http_request *req,
+                                 uint8_t *after_head, size_t avail)
+{
+    (void)after_head, (void)avail;
+    return (enum served)httphistory_serve(sh, c, req);
+}
+
 static enum served serve_metrics_route(struct shard *sh, struct conn *c,
                                        const struct http_request *req, uint8_t *after_head,
                                        size_t avail)
@@ -276,6 +284,7 @@ static const struct route routes[] = {
     {"/v1/sse", false, false, "GET", serve_sse},
     {"/v1/publish", false, false, "POST", serve_publish},
     {"/v1/messages/", true, false, "GET", serve_fetch},
+    {"/v1/history/", true, false, "GET", serve_history},
     {"/metrics", false, false, "GET, HEAD", serve_metrics_route},
     {"/healthz", false, false, "GET, HEAD", serve_health_route},
 };

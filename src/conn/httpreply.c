@@ -11,9 +11,8 @@
 #include "proto/http.h"
 #include "util/jsonw.h"
 
-void httpreply_send(struct shard *sh, struct conn *c, int status, const char *extra_headers,
-                    const char *content_type, const void *body, size_t body_len, bool keep_alive,
-                    bool head_only)
+void httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+                    const char *content_type, size_t body_len, bool keep_alive)
 {
     char head[768 + HTTPCORS_HEADERS_MAX];
     char cors[HTTPCORS_HEADERS_MAX];
@@ -28,6 +27,13 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
                        "HTTP/1.1 500 Internal Server Error\r\n"
                        "Content-Length: 0\r\nConnection: close\r\n\r\n");
     conn_send_copy(sh, c, head, (size_t)len);
+}
+
+void httpreply_send(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+                    const char *content_type, const void *body, size_t body_len, bool keep_alive,
+                    bool head_only)
+{
+    httpreply_head(sh, c, status, extra_headers, content_type, body_len, keep_alive);
     if (!head_only && body_len > 0)
         conn_send_copy(sh, c, body, body_len);
     if (!keep_alive)

@@ -19,6 +19,12 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
                     const char *content_type, const void *body, size_t body_len, bool keep_alive,
                     bool head_only);
 
+/* httpreply_head queues the head of that response only: its body (of
+ * |body_len| bytes) is the caller's to queue, and to close after it when
+ * not |keep_alive|. */
+void httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+                    const char *content_type, size_t body_len, bool keep_alive);
+
 /* httpreply_error queues {"error":<code>,"message":<message>} with |status|;
  * the message is JSON-escaped. */
 void httpreply_error(struct shard *sh, struct conn *c, int status, const char *code,

@@ -22,6 +22,7 @@
 #include "proto/ws.h"
 #include "proto/wsdeflate.h"
 #include "proto/wsread.h"
+#include "conn/wsresume.h"
 
 /* What handle_event returns when the input paused (conn_input_next): the
  * reader stops after the message just handled. */
@@ -38,6 +39,7 @@ struct ws_state {
     uint8_t deflate_level;               /* --deflate-level, for queue_deflated */
     uint32_t deflate_min_size;           /* --deflate-min-size, capped */
     struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
+    struct wsresume *resume;    /* a subscribe waiting for positions (wsresume.h) */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -129,17 +131,40 @@ static bool apply_one(struct shard *sh, struct conn *c, const char *topic, size_
     return false;
 }
 
+/* received_already reports whether |c| gets |topic|'s events already:
+ * subscribed to it, or to a pattern that matches it. */
+static bool received_already(const struct conn *c, const char *topic, size_t len)
+{
+    for (uint32_t i = 0; i < c->subs.n; i++) {
+        const struct topic_node *node = c->subs.v[i].node;
+        if (node->is_pattern ? topic_matches(node->name, node->len, topic, len)
+                             : node->len == len && memcmp(node->name, topic, len) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* change_subscriptions applies a subscribe or unsubscribe message: every
  * topic is judged on its own; bad ones get an error each, the others are
- * applied and listed in one reply. */
+ * applied and listed in one reply (a subscribe's with the positions of its
+ * exact topics, wsresume.h). */
 static void change_subscriptions(struct shard *sh, struct conn *c, const struct control_msg *m)
 {
+    const char *bad = NULL;
+    size_t bad_len = 0;
+    if (!wsresume_check_since(m, &bad, &bad_len)) {
+        send_error(sh, c, CONTROL_ERR_BAD_REQUEST, bad, bad_len,
+                   "a position in \"since\" is {\"epoch\":\"<16 hex digits>\",\"seq\":<integer>}");
+        return;
+    }
     size_t n = control_num_topics(m);
     const char **accepted = malloc((n ? n : 1) * sizeof(*accepted));
     size_t *lens = malloc((n ? n : 1) * sizeof(*lens));
-    if (!accepted || !lens) {
+    bool *before = malloc((n ? n : 1) * sizeof(*before));
+    if (!accepted || !lens || !before) {
         free(accepted);
         free(lens);
+        free(before);
         wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
         return;
     }
@@ -150,12 +175,18 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
         const char *topic = control_topic(m, i, &len);
         if (!topic) {
             send_error(sh, c, CONTROL_ERR_BAD_TOPIC, NULL, 0, "topics must be strings");
-        } else if (apply_one(sh, c, topic, len, subscribe)) {
+            continue;
+        }
+        bool was_received = subscribe && received_already(c, topic, len);
+        if (apply_one(sh, c, topic, len, subscribe)) {
+            before[num_accepted] = was_received;
             accepted[num_accepted] = topic;
             lens[num_accepted++] = len;
         }
     }
-    if (c->state == CONN_OPEN && m->acknowledge) {
+    if (c->state == CONN_OPEN && m->acknowledge && subscribe) {
+        wsresume_subscribed(sh, c, &ws_of(c)->resume, m, accepted, lens, before, num_accepted);
+    } else if (c->state == CONN_OPEN && m->acknowledge) {
         size_t len = 0;
         char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
                                           num_accepted, &len);
@@ -163,6 +194,7 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
     }
     free(accepted);
     free(lens);
+    free(before);
 }
 
 static bool same_subject(const struct claims *a, const struct claims *b)
@@ -263,6 +295,9 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
         send_json(sh, c, text, reply_len);
     } else if (m.type == CONTROL_REFRESH) {
         refresh(sh, c, &m);
+    } else if (m.type == CONTROL_HISTORY) {
+        if (may_change_subscriptions(sh, c))
+            wsresume_history(sh, c, &m);
     } else if (may_change_subscriptions(sh, c)) {
         if (m.alias_topics)
             use_data_only(c);
@@ -358,6 +393,8 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     }
     if (c->state != CONN_OPEN)
         return 1;
+    if (c->flags & CONN_READ_PAUSED) /* waiting for a home's answer (wsresume.h) */
+        return INPUT_PAUSED;
     return conn_input_next(sh, c) ? 0 : INPUT_PAUSED;
 }
 
@@ -397,12 +434,25 @@ static void on_data(struct shard *sh, struct conn *c, uint8_t *data, size_t len)
         conn_hold_input(sh, c, data + used, len - used);
 }
 
+/* waiting reports whether |c| still waits for a home's answer; it asks
+ * again what a full ring held back. */
+static bool waiting(struct shard *sh, struct conn *c)
+{
+    if (c->flags & CONN_AWAITING)
+        return true;
+    return wsresume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
+}
+
 /* resume goes on with the input a pause held, then reads again. */
 static void resume(struct shard *sh, struct conn *c)
 {
     c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
     if (c->state != CONN_OPEN)
         return;
+    if (waiting(sh, c)) {
+        c->flags |= CONN_READ_PAUSED;
+        return;
+    }
     if (c->in.len > 0 && conn_input_next(sh, c)) {
         size_t used = feed(sh, c, c->in.data, c->in.len);
         if (c->state == CONN_OPEN)
@@ -484,11 +534,30 @@ static void drain(struct shard *sh, struct conn *c)
     wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
 }
 
+/* on_result takes a home's answer to a subscribe's or a history
+ * request's question, and reads on once none is awaited. */
+static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+{
+    if (c->state != CONN_OPEN)
+        return;
+    if (wsresume_on_result(sh, c, &ws_of(c)->resume, req) && c->state == CONN_OPEN) {
+        c->flags |= CONN_READ_PAUSED;
+        conn_add_work(sh, c); /* resume() reads on */
+    }
+}
+
+static int hold_event(struct conn *c, struct msg *m, uint64_t *out_held)
+{
+    return wsresume_hold(ws_of(c)->resume, m, out_held);
+}
+
 static void release(struct conn *c)
 {
     ws_reader_cleanup(&ws_of(c)->reader);
     ws_inflater_free(ws_of(c)->inflater);
     ws_of(c)->inflater = NULL;
+    wsresume_free(ws_of(c)->resume);
+    ws_of(c)->resume = NULL;
 }
 
 /* A connection that agreed permessage-deflate gets each event's shared
@@ -523,7 +592,8 @@ static int queue_data(struct conn *c, struct lref *ref, const struct msg *m)
 #define WS_CONN_OPS_COMMON                                                                         \
     .name = "websocket", .stats_kind = STATS_WEBSOCKET, .reads_for_life = true,                    \
     .on_data = on_data, .on_closing_data = on_closing_data, .on_timer = on_timer,                  \
-    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .release = release
+    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .on_result = on_result,  \
+    .hold_event = hold_event, .release = release
 
 const struct conn_ops ws_conn_ops = {
     WS_CONN_OPS_COMMON,

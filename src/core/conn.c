@@ -188,6 +188,19 @@ static bool output_over(const struct shard *sh, const struct conn *c)
 }
 
 /* pause_input stops reading from |c| until ops->resume. */
+void conn_pause_input(struct shard *sh, struct conn *c)
+{
+    /* A subscriber reads with one multishot receive: stop it (what it
+     * still brings is held in c->in), and read it one buffer at a time
+     * from now on, so that what a later pause holds is one buffer; one-shot
+     * receives are simply not re-armed. */
+    c->flags |= CONN_READ_PAUSED | CONN_ONE_RECV;
+    if (c->ops->reads_for_life && (c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_RECV_CANCEL)) {
+        c->flags |= CONN_RECV_CANCEL;
+        cancel(sh, c, OP_RECV);
+    }
+}
+
 static void pause_input(struct shard *sh, struct conn *c, bool output_full)
 {
     c->flags |= CONN_READ_PAUSED;
@@ -202,15 +215,7 @@ static void pause_input(struct shard *sh, struct conn *c, bool output_full)
         counter_add(&sh->stats.input_budget_pauses, 1);
         conn_add_work(sh, c); /* resumed in the next turn */
     }
-    /* A subscriber reads with one multishot receive: stop it (what it
-     * still brings is held in c->in), and read it one buffer at a time
-     * from now on, so that what a later pause holds is one buffer; one-shot
-     * receives are simply not re-armed. */
-    c->flags |= CONN_ONE_RECV;
-    if (c->ops->reads_for_life && (c->flags & CONN_RECV_ARMED) && !(c->flags & CONN_RECV_CANCEL)) {
-        c->flags |= CONN_RECV_CANCEL;
-        cancel(sh, c, OP_RECV);
-    }
+    conn_pause_input(sh, c);
 }
 
 bool conn_input_next(struct shard *sh, struct conn *c)

@@ -53,6 +53,7 @@ enum conn_state {
 #define CONN_RECV_CANCEL 0x800 /* the receive was cancelled to pause input: not an error */
 #define CONN_HANDSHAKE 0x1000  /* counted in --max-handshakes (limits.h) */
 #define CONN_ONE_RECV 0x2000   /* paused once for its input: one-shot receives from then on */
+#define CONN_HOLDING 0x4000    /* live events of some topics wait for a replay: hold_event */
 
 /* Why a connection is refused as it is accepted (limits.h): the server is
  * full (503, NACK overloaded), or this client holds its share (429, NACK
@@ -123,6 +124,12 @@ struct conn_ops {
      * is always queued as it is; NULL: the shared bytes of |encoding| as
      * they are). Returns 0 or -1 (memory). */
     int (*queue_event)(struct conn *c, struct lref *ref, const struct msg *m);
+    /* hold_event, called for a CONN_HOLDING connection before |m| is
+     * queued, keeps |m| back (a reference of its own) while its topic waits
+     * for a replay (pubsub/seam.h). Returns 1 when held, with the bytes held
+     * now in |*out_held| (they count in --max-queued-bytes), 0 when |m| is
+     * to be queued as usual, -1 when memory ran out. */
+    int (*hold_event)(struct conn *c, struct msg *m, uint64_t *out_held);
     /* release frees the kind's state (NULL: it owns nothing). */
     void (*release)(struct conn *c);
     /* write_refusal writes what a connection accepted on a listener of
@@ -242,6 +249,10 @@ static inline bool conn_may_read(const struct conn *c)
 {
     return c->state == CONN_OPEN && !(c->flags & (CONN_READ_PAUSED | CONN_BLOCKED | CONN_AWAITING));
 }
+
+/* conn_pause_input stops reading |c| (CONN_READ_PAUSED) until its kind's
+ * resume: what is in flight is held in c->in. */
+void conn_pause_input(struct shard *sh, struct conn *c);
 
 /* conn_hold_input keeps |len| more input bytes in c->in; false (after
  * killing the connection) when that passes what a paused connection may

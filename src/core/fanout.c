@@ -21,10 +21,8 @@ static struct conn *conn_of(struct subs *s)
     return (struct conn *)((char *)s - offsetof(struct conn, subs));
 }
 
-/* queue_event queues the message in the connection's encoding: the same
- * bytes for every subscriber, unless its kind writes its own part (an SSE
- * stream's id line). The WebSocket frame, by far the most common, first. */
-static int queue_event(struct conn *c, struct lref *ref, const struct msg *m)
+/* The WebSocket frame, by far the most common encoding, first. */
+int fanout_queue_event(struct conn *c, struct lref *ref, const struct msg *m)
 {
     const struct conn_ops *ops = c->ops;
     if (ops->encoding == CONN_ENC_WS_FRAME)
@@ -42,9 +40,17 @@ static void deliver_one(void *ctx, struct subs *s)
         return;
     if (run->msg->audience && !audience_allows(run->msg->audience, c->claims))
         return; /* decides whether to queue, never what */
+    if (c->flags & CONN_HOLDING) {
+        uint64_t held = 0;
+        int r = c->ops->hold_event(c, run->msg, &held);
+        if (r < 0 || (r > 0 && c->sq.bytes + held > run->max_queued))
+            goto overflow;
+        if (r > 0)
+            return;
+    }
     if (!run->ref && !(run->ref = lref_new(run->msg)))
         goto overflow; /* out of memory: treat it as a slow consumer */
-    if (queue_event(c, run->ref, run->msg) != 0)
+    if (fanout_queue_event(c, run->ref, run->msg) != 0)
         goto overflow;
     run->delivered++;
     run->sink->queued(run->sink->ctx, c);

@@ -13,6 +13,7 @@
 
 struct conn;
 struct index;
+struct lref;
 struct msg;
 
 struct fanout_sink {
@@ -25,5 +26,12 @@ struct fanout_sink {
  * returns how many got it. It takes over one shard reference of |m|. */
 size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
                       const struct fanout_sink *sink);
+
+/* fanout_queue_event queues |m|, through |ref|, to |c| in the connection's
+ * encoding: the same bytes for every subscriber of that encoding, unless its
+ * kind writes a part of its own (an SSE stream's id line, a data-only
+ * WebSocket's header). Replays (history) queue through it too, so a
+ * replayed event has the shape a live one has. Returns 0 or -1 (memory). */
+int fanout_queue_event(struct conn *c, struct lref *ref, const struct msg *m);
 
 #endif

@@ -25,6 +25,12 @@ static const char *const limit_names[STATS_NUM_LIMITS] = {
     [STATS_LIMIT_SUBJECTS] = "subjects",
 };
 
+static const char *const eviction_names[STATS_NUM_EVICTIONS] = {
+    [STATS_EVICT_SIZE] = "size",
+    [STATS_EVICT_TTL] = "ttl",
+    [STATS_EVICT_BYTES] = "bytes",
+};
+
 struct text {
     char *data;
     size_t len;
@@ -111,6 +117,15 @@ static const struct family totals[] = {
      STAT(input_budget_pauses)},
     {"ringcast_ring_full_total", "counter",
      "Publishes that waited for room in a cross-shard ring (backpressure).", STAT(ring_full)},
+    {"ringcast_history_messages", "gauge",
+     "Events held in history by their topics' home shards (--history-size).", STAT(history.msgs)},
+    {"ringcast_history_bytes", "gauge", "Bytes of those events, as counted in --history-bytes.",
+     STAT(history.bytes)},
+    {"ringcast_history_replays_total", "counter",
+     "Questions answered from history: fetches, history requests and resumes.",
+     STAT(history.replays)},
+    {"ringcast_history_gaps_total", "counter",
+     "Gaps reported to subscribers that resumed past what history still held.", STAT(history.gaps)},
     {"ringcast_handshakes", "gauge",
      "Connections in their handshake (counted in --max-handshakes per shard).", STAT(handshakes)},
     {"ringcast_body_buffer_bytes", "gauge",
@@ -234,6 +249,13 @@ char *metrics_render(const struct shard_set *set, size_t *out_len)
         append(&t, "ringcast_limited_total{limit=\"%s\"} %llu\n", limit_names[i],
                (unsigned long long)sum_of(set, STAT(limited) + (size_t)i * sizeof(counter_t)));
     tls_families(&t, set);
+    header(&t, "ringcast_history_evictions_total", "counter",
+           "Events history let go of, by cause: size (--history-size), ttl (--history-ttl), "
+           "bytes (--history-bytes).");
+    for (int i = 0; i < STATS_NUM_EVICTIONS; i++)
+        append(
+            &t, "ringcast_history_evictions_total{cause=\"%s\"} %llu\n", eviction_names[i],
+            (unsigned long long)sum_of(set, STAT(history.evicted) + (size_t)i * sizeof(counter_t)));
     per_shard(&t, set, "ringcast_shard_handshakes", "gauge",
               "Connections in their handshake, by shard.", STAT(handshakes));
     per_shard(&t, set, "ringcast_shard_body_buffer_bytes", "gauge",

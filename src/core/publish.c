@@ -104,23 +104,22 @@ enum publish_outcome publish_submit(struct shard *sh, struct conn *c, struct tok
     return submit(sh, home, &req, out);
 }
 
-enum publish_outcome publish_fetch(struct shard *sh, struct conn *c, const char *topic,
-                                   size_t topic_len, uint64_t seq, struct msg **out,
-                                   bool *out_failed)
+enum publish_outcome publish_ask(struct shard *sh, struct conn *c, const struct pubreq_ask *ask,
+                                 struct pubreq *local, bool *out_failed)
 {
-    *out = NULL;
     *out_failed = false;
-    uint64_t hash = rc_hash(topic, topic_len);
-    unsigned home = route_home_of(sh, hash);
+    pubreq_init_ask(local, c, sh->id, ask);
+    unsigned home = route_home_of(sh, ask->topic_hash);
     if (home == sh->id) {
-        *out = route_fetch_at_home(sh, topic, topic_len, hash, seq);
+        route_ask_at_home(sh, local);
+        *out_failed = local->history_failed;
         return PUBLISH_ANSWERED;
     }
     if (!route_has_room(sh, home)) {
         wait_for_room(sh, c);
         return PUBLISH_BLOCKED;
     }
-    struct pubreq *req = pubreq_new_fetch(c, sh->id, topic, topic_len, hash, seq);
+    struct pubreq *req = pubreq_new_ask(c, sh->id, ask);
     if (!req) {
         *out_failed = true;
         return PUBLISH_ANSWERED;

@@ -44,13 +44,16 @@ enum publish_outcome publish_submit(struct shard *sh, struct conn *c, struct tok
                                     uint32_t corr, const struct publish_fields *fields,
                                     struct publish_result *out);
 
-/* publish_fetch asks the topic's home for the kept message |seq| of
- * |topic|: PUBLISH_ANSWERED with |*out| the message (holding a reference
- * for the caller) or NULL when it is not kept, or when memory ran out (then
- * |*out_failed| is set); PUBLISH_SENT or PUBLISH_BLOCKED as for a publish.
- * The caller checked the claims. */
-enum publish_outcome publish_fetch(struct shard *sh, struct conn *c, const char *topic,
-                                   size_t topic_len, uint64_t seq, struct msg **out,
-                                   bool *out_failed);
+/* publish_ask asks the topic's history (pubreq.h has the questions):
+ * PUBLISH_ANSWERED when this shard is the home, with the answer in |*local|
+ * (whose results the caller takes or releases with
+ * pubreq_release_results), or when memory ran out (then |*out_failed| is
+ * set); PUBLISH_SENT (the answer comes to the connection's on_result) or
+ * PUBLISH_BLOCKED as for a publish. The caller checked the claims. */
+struct pubreq;
+struct pubreq_ask;
+
+enum publish_outcome publish_ask(struct shard *sh, struct conn *c, const struct pubreq_ask *ask,
+                                 struct pubreq *local, bool *out_failed);
 
 #endif

@@ -66,21 +66,39 @@ void pubreq_init(struct pubreq *req, const struct conn *c, uint32_t corr, unsign
     req->msg_id_len = fields->msg_id_len;
 }
 
-struct pubreq *pubreq_new_fetch(const struct conn *c, unsigned origin, const char *topic,
-                                size_t topic_len, uint64_t topic_hash, uint64_t seq)
+void pubreq_init_ask(struct pubreq *req, const struct conn *c, unsigned origin,
+                     const struct pubreq_ask *ask)
 {
-    struct pubreq *req = rc_calloc(1, sizeof(*req) + topic_len);
-    if (!req)
-        return NULL;
+    memset(req, 0, sizeof(*req));
     req->conn_slot = c->slot;
     req->conn_gen = c->gen;
     req->origin = (uint16_t)origin;
-    req->op = PUBREQ_FETCH;
-    req->seq = seq;
-    req->in.topic = memcpy(req->storage, topic, topic_len);
-    req->in.topic_len = topic_len;
-    req->in.topic_hash = topic_hash;
+    req->op = (uint8_t)ask->op;
+    req->seq = ask->seq;
+    req->limit = ask->limit;
+    req->since_epoch = ask->since_epoch;
+    req->corr = ask->corr;
+    req->in.topic = ask->topic;
+    req->in.topic_len = ask->topic_len;
+    req->in.topic_hash = ask->topic_hash;
+}
+
+struct pubreq *pubreq_new_ask(const struct conn *c, unsigned origin, const struct pubreq_ask *ask)
+{
+    struct pubreq *req = rc_malloc(sizeof(*req) + ask->topic_len);
+    if (!req)
+        return NULL;
+    pubreq_init_ask(req, c, origin, ask);
+    req->in.topic = memcpy(req->storage, ask->topic, ask->topic_len);
     return req;
+}
+
+void pubreq_release_results(struct pubreq *req)
+{
+    if (req->fetched)
+        msg_release(req->fetched);
+    req->fetched = NULL;
+    home_replay_release(&req->replay);
 }
 
 const char *pubreq_error_text(int error)
@@ -97,6 +115,7 @@ const char *pubreq_error_text(int error)
 
 void pubreq_free(struct pubreq *req)
 {
+    pubreq_release_results(req);
     audience_free(req->audience); /* not given to a message: the publish failed */
     rc_free(req);
 }

@@ -13,6 +13,7 @@
 #include "ringcast/protocol.h"
 #include "core/ringitem.h"
 #include "core/shard.h"
+#include "pubsub/seam.h"
 /* One publish puts at most two items on a data ring: the message, and the
  * result when that shard is the publisher's. */
 #define ITEMS_PER_PUBLISH 2
@@ -85,9 +86,10 @@ int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_se
                           uint8_t *out_ack_flags)
 {
     *out_ack_flags = 0;
+    struct home_topic *topic = NULL;
     enum home_result r =
-        home_sequence(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash, req->msg_id,
-                      req->msg_id_len, sh->now_ms, out_seq);
+        home_sequence_topic(&sh->home, req->in.topic, req->in.topic_len, req->in.topic_hash,
+                            req->msg_id, req->msg_id_len, sh->now_ms, out_seq, &topic);
     if (r == HOME_DUPLICATE) {
         counter_add(&sh->stats.duplicates, 1);
         *out_ack_flags = RC_ACK_DUPLICATE;
@@ -107,7 +109,7 @@ int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_se
     if (num_shards > 1)
         interest_query_init(&query, req->in.topic, req->in.topic_len, req->in.topic_hash);
     bool *wants = sh->shard_wants;
-    uint32_t holders = 1 + oversized; /* this shard, and the retention store */
+    uint32_t holders = 2; /* this shard, and the history */
     for (unsigned j = 0; j < num_shards; j++) {
         wants[j] = j != sh->id && interest_may_want(&sh->set->shards[j].interest, &query);
         holders += wants[j];
@@ -126,28 +128,36 @@ int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_se
         xring_push(shard_set_data_ring(sh->set, sh->id, j), ring_item(m, ITEM_DELIVER));
         sh->ring_pushed[j] = true;
     }
-    if (oversized)
-        retain_add(&sh->retain, m);
+    home_hold(&sh->home, topic, m, sh->now_ms);
     deliver_here(sh, m);
     return 0;
 }
 
-struct msg *route_fetch_at_home(struct shard *sh, const char *topic, size_t topic_len,
-                                uint64_t topic_hash, uint64_t seq)
+void route_ask_at_home(struct shard *sh, struct pubreq *req)
 {
-    struct msg *m = retain_find(&sh->retain, topic, topic_len, topic_hash, seq);
-    if (m)
-        msg_ref(m);
-    return m;
+    const struct msg_input *in = &req->in;
+    counter_add(&sh->stats.history.replays, 1);
+    if (req->op == PUBREQ_FETCH) {
+        req->fetched =
+            home_fetch(&sh->home, in->topic, in->topic_len, in->topic_hash, req->seq, sh->now_ms);
+        return;
+    }
+    uint64_t since = req->seq;
+    if (req->op == PUBREQ_RESUME) {
+        const struct seam_position pos = {req->since_epoch, req->seq};
+        since =
+            seam_home_since(&pos, home_open(&sh->home, in->topic, in->topic_len, in->topic_hash));
+    }
+    req->history_failed = home_replay(&sh->home, in->topic, in->topic_len, in->topic_hash, since,
+                                      req->limit, sh->now_ms, &req->replay) != 0;
 }
 
 static bool handle_request(struct shard *sh, struct pubreq *req)
 {
     if (!can_sequence(sh))
         return false;
-    if (req->op == PUBREQ_FETCH)
-        req->fetched =
-            route_fetch_at_home(sh, req->in.topic, req->in.topic_len, req->in.topic_hash, req->seq);
+    if (req->op != PUBREQ_PUBLISH)
+        route_ask_at_home(sh, req);
     else
         req->error = (uint16_t)route_publish_at_home(sh, req, &req->seq, &req->ack_flags);
     xring_push(shard_set_data_ring(sh->set, sh->id, req->origin), ring_item(req, ITEM_RESULT));
@@ -160,9 +170,7 @@ static void handle_result(struct shard *sh, struct pubreq *req)
     struct conn *c = conn_lookup(sh, req->conn_slot, req->conn_gen);
     if (c && c->ops->on_result)
         c->ops->on_result(sh, c, req);
-    if (req->fetched) /* not taken: the connection is gone */
-        msg_release(req->fetched);
-    pubreq_free(req);
+    pubreq_free(req); /* with the results not taken: the connection is gone */
 }
 
 bool route_handle_item(struct shard *sh, void *item)

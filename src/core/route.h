@@ -5,8 +5,8 @@
  * seq, builds the message once and sends the same pointer to the data ring
  * of every shard that may want it (and delivers to its own subscribers
  * itself); the result goes back to the publisher's shard on the data ring,
- * to the connection's on_result (conn.h). Oversized events are also kept at
- * the home for fetching, and fetch requests travel the same way.
+ * to the connection's on_result (conn.h). The home keeps each topic's recent
+ * messages (history.h); questions to that history travel the same way.
  *
  * Room is checked before anything is sequenced: a full ring means waiting
  * (and being woken when the consumer makes room), never dropping. */
@@ -35,10 +35,9 @@ bool route_has_room(struct shard *sh, unsigned home);
 int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_seq,
                           uint8_t *out_ack_flags);
 
-/* route_fetch_at_home returns a retained message of a topic this shard is
- * home of, with a reference for the caller, or NULL. */
-struct msg *route_fetch_at_home(struct shard *sh, const char *topic, size_t topic_len,
-                                uint64_t topic_hash, uint64_t seq);
+/* route_ask_at_home answers a PUBREQ_FETCH or PUBREQ_HISTORY request for
+ * a topic this shard is home of, filling its results (with references). */
+void route_ask_at_home(struct shard *sh, struct pubreq *req);
 
 /* route_send_request pushes a heap request to its |home|'s ring (the
  * caller checked route_has_room). */

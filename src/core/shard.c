@@ -471,6 +471,7 @@ static void iterate(struct shard *sh)
     drain_rings(sh);
     run_work(sh);
     timer_advance(&sh->timers, sh->now_ms, sh);
+    home_expire(&sh->home, sh->now_ms);
     if (sh->accept_paused && sh->now_ms >= sh->accept_resume_ms)
         sh->accept_paused = false;
     arm_accepts(sh);
@@ -582,7 +583,8 @@ static int setup(struct shard *sh)
     index_init(&sh->index);
     sh->index.interest = &sh->interest;
     home_init(&sh->home, cfg->max_topics, cfg->dedup_entries, (int64_t)cfg->dedup_seconds * 1000);
-    retain_init(&sh->retain, cfg->retain_bytes);
+    home_init_history(&sh->home, cfg->history_size, cfg->history_ttl_ms, cfg->history_bytes,
+                      &sh->stats.history);
     timer_wheel_init(&sh->timers, sh->now_ms, TIMER_TICK_MS);
     sh->set->ring_fds[sh->id] = sh->ring.ring_fd;
     if (sh->id == 0) {
@@ -607,7 +609,6 @@ static void teardown(struct shard *sh)
             close(sh->listeners[i].fd);
     index_cleanup(&sh->index);
     home_cleanup(&sh->home);
-    retain_cleanup(&sh->retain);
     rc_free(sh->conns);
     rc_free(sh->free_slots);
     rc_free(sh->ring_pushed);

@@ -24,7 +24,6 @@
 #include "pubsub/home.h"
 #include "pubsub/index.h"
 #include "pubsub/interest.h"
-#include "pubsub/retain.h"
 #include "core/refuse.h"
 #include "core/shardset.h"
 #include "util/stats.h"
@@ -90,7 +89,6 @@ struct shard {
     struct index index;
     struct interest interest; /* read by the homes: may this shard want a topic? */
     struct home home;
-    struct retain retain; /* oversized events this shard is home of, for fetching */
     struct shard_limits limits;
     struct timer_wheel timers;
     int64_t now_ms; /* monotonic clock, read once per iteration */

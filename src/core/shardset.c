@@ -14,10 +14,7 @@ void ring_item_release(void *item)
         msg_release(ptr);
         return;
     }
-    struct pubreq *req = ptr;
-    if (req->fetched) /* a fetch result its origin never took */
-        msg_release(req->fetched);
-    pubreq_free(req);
+    pubreq_free(ptr); /* with a fetch result its origin never took */
 }
 
 int shard_set_init(struct shard_set *set, unsigned num_shards, unsigned ring_size)

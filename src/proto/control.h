@@ -1,7 +1,12 @@
 /* control.h: the native protocol's control messages (client -> server)
  * and the server's replies, as JSON text.
  *
- *   {"type":"subscribe","topics":["a","b"]}    -> {"type":"subscribed","topics":["a","b"]}
+ *   {"type":"subscribe","topics":["a","b"]}    -> {"type":"subscribed","topics":["a","b"],
+ *                                                  "positions":{"a":{"epoch":"…","seq":N},…}}
+ *   … "since":{"a":{"epoch":"…","seq":N}}     resume "a" after that position (docs/history.md)
+ *   {"type":"history","topic":"a","since":N,"limit":N}
+ *                                              -> {"type":"history","topic":"a","epoch":"…",
+ *                                                  "events":[…]}
  *   {"type":"unsubscribe","topics":["a"]}      -> {"type":"unsubscribed","topics":["a"]}
  *   {"type":"ping"}                            -> {"type":"pong"}
  *   {"type":"refresh","token":"…"}             -> {"type":"refreshed","exp":N,"removed":[…]}
@@ -28,6 +33,7 @@ enum control_type {
     CONTROL_UNSUBSCRIBE,
     CONTROL_PING,
     CONTROL_REFRESH,
+    CONTROL_HISTORY,
 };
 
 struct control_msg {
@@ -37,7 +43,12 @@ struct control_msg {
     json_t *alias_topics; /* the array built for an alias's topicId, or NULL */
     const char *token;    /* refresh */
     size_t token_len;
-    bool acknowledge; /* send the subscribed/unsubscribed reply (not for aliases) */
+    json_t *since;     /* subscribe: object of positions by topic, or NULL; borrowed */
+    const char *topic; /* history */
+    size_t topic_len;
+    uint64_t history_since; /* history: events after this seq */
+    uint64_t limit;         /* history: at most this many; 0: the server's most */
+    bool acknowledge;       /* send the subscribed/unsubscribed reply (not for aliases) */
 };
 
 /* The error codes a client can receive (docs/protocol/websocket.md). */
@@ -68,12 +79,37 @@ size_t control_num_topics(const struct control_msg *m);
  * string. */
 const char *control_topic(const struct control_msg *m, size_t i, size_t *out_len);
 
+/* control_since reads the position given for |topic| in "since": returns 1
+ * and fills |*out_epoch| and |*out_seq|, 0 when there is none, -1 when it
+ * is malformed (not {"epoch":"<16 hex digits>","seq":<integer >= 0>}). */
+int control_since(const struct control_msg *m, const char *topic, size_t topic_len,
+                  uint64_t *out_epoch, uint64_t *out_seq);
+
+/* A position in the subscribed reply. */
+struct control_position {
+    const char *topic;
+    size_t topic_len;
+    uint64_t epoch;
+    uint64_t seq;
+};
+
 /* The builders below return a malloc'd JSON text (free with free()) and
  * its length, or NULL when memory runs out. */
 
 /* control_reply_topics: {"type":<type>,"topics":[...]}. */
 char *control_reply_topics(const char *type, const char *const *topics, const size_t *lens,
                            size_t n, size_t *out_len);
+
+/* control_reply_subscribed: {"type":"subscribed","topics":[...]} and, when
+ * |num_positions| > 0, "positions":{<topic>:{"epoch":…,"seq":…},…}. */
+char *control_reply_subscribed(const char *const *topics, const size_t *lens, size_t n,
+                               const struct control_position *positions, size_t num_positions,
+                               size_t *out_len);
+
+/* control_reply_gap: {"type":"gap","topic":…,"reason":…,"epoch":…,
+ * "first_seq":…}. */
+char *control_reply_gap(const char *topic, size_t topic_len, const char *reason, uint64_t epoch,
+                        uint64_t first_seq, size_t *out_len);
 
 /* control_reply_refreshed: {"type":"refreshed","exp":…,"removed":[...]};
  * |exp| 0 is written as null. */

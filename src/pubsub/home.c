@@ -1,14 +1,20 @@
-/* home.c: per-topic sequence numbers and message-id deduplication. */
+/* home.c: per-topic sequence numbers, epochs, history and message-id
+ * deduplication. */
 #include "pubsub/home.h"
 
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "util/alloc.h"
 #include "util/hash.h"
+#include "pubsub/msg.h"
 
 struct home_topic {
     uint64_t hash;
     uint64_t last_seq;
+    uint64_t epoch;
+    struct history_ring ring;
     uint16_t len;
     char name[];
 };
@@ -62,8 +68,10 @@ void home_cleanup(struct home *h)
 {
     uint32_t pos = 0;
     void *t;
-    while ((t = hmap_next(&h->topics, &pos)) != NULL)
+    while ((t = hmap_next(&h->topics, &pos)) != NULL) {
+        history_ring_cleanup(&h->history, &((struct home_topic *)t)->ring);
         rc_free(t);
+    }
     while (h->oldest) {
         struct dedup_entry *e = h->oldest;
         h->oldest = e->newer;
@@ -73,11 +81,38 @@ void home_cleanup(struct home *h)
     hmap_cleanup(&h->ids);
 }
 
+void home_init_history(struct home *h, uint32_t max_per_topic, int64_t ttl_ms, uint64_t max_bytes,
+                       struct history_stats *stats)
+{
+    history_init(&h->history, max_per_topic, ttl_ms, max_bytes, stats);
+}
+
+/* new_epoch draws a random epoch, never 0 (the null epoch). getrandom only
+ * fails before the kernel's pool is ready; the clock stands in then. */
+static uint64_t new_epoch(void)
+{
+    uint64_t epoch = 0;
+    while (epoch == 0) {
+        if (getrandom(&epoch, sizeof(epoch), 0) != (ssize_t)sizeof(epoch)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            epoch = rc_hash(&ts, sizeof(ts));
+        }
+    }
+    return epoch;
+}
+
+static struct home_topic *find_topic(const struct home *h, const char *name, size_t len,
+                                     uint64_t hash)
+{
+    struct name_key key = {name, len};
+    return hmap_find(&h->topics, hash, topic_eq, &key);
+}
+
 static struct home_topic *find_or_add_topic(struct home *h, const char *name, size_t len,
                                             uint64_t hash, enum home_result *out_err)
 {
-    struct name_key key = {name, len};
-    struct home_topic *t = hmap_find(&h->topics, hash, topic_eq, &key);
+    struct home_topic *t = find_topic(h, name, len, hash);
     if (t)
         return t;
     if (h->topics.count >= h->max_topics) {
@@ -92,6 +127,8 @@ static struct home_topic *find_or_add_topic(struct home *h, const char *name, si
     }
     t->hash = hash;
     t->last_seq = 0;
+    t->epoch = new_epoch();
+    memset(&t->ring, 0, sizeof(t->ring));
     t->len = (uint16_t)len;
     memcpy(t->name, name, len);
     return t;
@@ -145,6 +182,14 @@ enum home_result home_sequence(struct home *h, const char *topic, size_t topic_l
                                uint64_t topic_hash, const char *id, size_t id_len, int64_t now_ms,
                                uint64_t *out_seq)
 {
+    struct home_topic *t;
+    return home_sequence_topic(h, topic, topic_len, topic_hash, id, id_len, now_ms, out_seq, &t);
+}
+
+enum home_result home_sequence_topic(struct home *h, const char *topic, size_t topic_len,
+                                     uint64_t topic_hash, const char *id, size_t id_len,
+                                     int64_t now_ms, uint64_t *out_seq, struct home_topic **out_t)
+{
     enum home_result err = HOME_SEQUENCED;
     struct home_topic *t = find_or_add_topic(h, topic, topic_len, topic_hash, &err);
     if (!t)
@@ -161,9 +206,70 @@ enum home_result home_sequence(struct home *h, const char *topic, size_t topic_l
         }
     }
     *out_seq = ++t->last_seq;
+    *out_t = t;
     if (id_len > 0)
         remember_id(h, t, id_hash, id, id_len, *out_seq, now_ms);
     return HOME_SEQUENCED;
+}
+
+void home_hold(struct home *h, struct home_topic *t, struct msg *m, int64_t now_ms)
+{
+    history_add(&h->history, &t->ring, m, now_ms);
+}
+
+void home_expire(struct home *h, int64_t now_ms)
+{
+    history_expire(&h->history, now_ms);
+}
+
+struct msg *home_fetch(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash,
+                       uint64_t seq, int64_t now_ms)
+{
+    history_expire(&h->history, now_ms);
+    struct home_topic *t = find_topic(h, topic, topic_len, topic_hash);
+    struct msg *m = t ? history_find(&t->ring, seq) : NULL;
+    if (m)
+        msg_ref(m);
+    return m;
+}
+
+uint64_t home_open(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash)
+{
+    enum home_result err = HOME_SEQUENCED;
+    const struct home_topic *t = find_or_add_topic(h, topic, topic_len, topic_hash, &err);
+    return t ? t->epoch : 0;
+}
+
+int home_replay(struct home *h, const char *topic, size_t topic_len, uint64_t topic_hash,
+                uint64_t since, size_t limit, int64_t now_ms, struct home_replay *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->pos.first_seq = 1;
+    history_expire(&h->history, now_ms);
+    struct home_topic *t = find_topic(h, topic, topic_len, topic_hash);
+    if (!t)
+        return 0;
+    out->pos.epoch = t->epoch;
+    out->pos.last_seq = t->last_seq;
+    uint64_t first = history_first_seq(&t->ring);
+    out->pos.first_seq = first ? first : t->last_seq + 1;
+    size_t room = t->ring.count < limit ? t->ring.count : limit;
+    if (room == 0)
+        return 0;
+    out->msgs = rc_malloc(sizeof(*out->msgs) * room);
+    if (!out->msgs)
+        return -1;
+    out->count = history_since(&t->ring, since, out->msgs, room);
+    return 0;
+}
+
+void home_replay_release(struct home_replay *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        msg_release(r->msgs[i]);
+    rc_free(r->msgs);
+    r->msgs = NULL;
+    r->count = 0;
 }
 
 size_t home_topic_count(const struct home *h)

@@ -53,7 +53,7 @@ static const struct opt options[] = {
     {"shards", "N", OPT_UINT, OFF(shards), 1, 256,
      "worker threads, one io_uring each (default: online CPUs)"},
     {"listen", "HOST:PORT", OPT_ENDPOINT, OFF(listen), 0, 0,
-     "client port: /v1/ws, /v1/sse, /v1/publish, /v1/messages/, /metrics, /healthz "
+     "client port: /v1/ws, /v1/sse, /v1/publish, /v1/messages/, /v1/history/, /metrics, /healthz "
      "(default 127.0.0.1:8080)"},
     {"publish-listen", "HOST:PORT", OPT_ENDPOINT, OFF(publish_listen), 0, 0,
      "binary publish protocol port (default 127.0.0.1:7070)"},
@@ -105,8 +105,15 @@ static const struct opt options[] = {
     {"truncate", "MODE", OPT_TRUNCATE, OFF(truncate_mode), 0, 0,
      "over --max-payload: stub (a reference and a fetch path), drop, or reject "
      "(NACK too_large / 413) (default stub)"},
-    {"retain-bytes", "BYTES", OPT_SIZE, OFF(retain_bytes), 0, 1ull << 40,
-     "per shard, oversized events kept for GET /v1/messages/TOPIC/SEQ (default 64M)"},
+    {"history-size", "N", OPT_UINT, OFF(history_size), 0, 1000000,
+     "recent events each topic's home keeps for resuming (since, Last-Event-ID), GET "
+     "/v1/history and GET /v1/messages/TOPIC/SEQ (default 100; 0: none)"},
+    {"history-ttl", "DURATION", OPT_DURATION, OFF(history_ttl_ms), 1, 604800000,
+     "how long an event is kept in history (default 10m)"},
+    {"history-bytes", "BYTES", OPT_SIZE, OFF(history_bytes), 0, 1ull << 40,
+     "per shard, bytes of history; past it the oldest events go first (default 256M)"},
+    {"retain-bytes", "BYTES", OPT_SIZE, OFF(history_bytes), 0, 1ull << 40,
+     "the former name of --history-bytes, kept as an alias"},
     {"subscribe-rate-per-conn", "N[:BURST]", OPT_RATE, OFF(subscribe_rate_conn), 0, 1000000000,
      "WebSocket subscribe and unsubscribe messages per second on one connection, bursts of BURST "
      "(default N); more: error rate_limited (default 20:100; 0: no limit)"},
@@ -223,7 +230,9 @@ void config_defaults(struct rc_config *cfg)
     cfg->max_publish_bytes = 16 * 1024 * 1024;
     cfg->max_payload = 4096;
     cfg->truncate_mode = TRUNCATE_STUB;
-    cfg->retain_bytes = 64 * 1024 * 1024;
+    cfg->history_size = 100;
+    cfg->history_ttl_ms = 10 * 60 * 1000;
+    cfg->history_bytes = 256 * 1024 * 1024;
     cfg->max_inflight = 1024;
     cfg->max_topics = 1000000;
     cfg->dedup_entries = 100000;
@@ -252,8 +261,8 @@ void config_usage(FILE *f)
                "Real-time event fan-out server. Publishers send events over the binary\n"
                "publish protocol (--publish-listen) or POST /v1/publish; subscribers receive\n"
                "them over WebSocket (/v1/ws) or Server-Sent Events (/v1/sse). The client port\n"
-               "(--listen) also serves GET /v1/messages/TOPIC/SEQ (truncated events), /metrics\n"
-               "and /healthz.\n\n"
+               "(--listen) also serves the recent events of a topic (GET /v1/history/TOPIC,\n"
+               "GET /v1/messages/TOPIC/SEQ), /metrics and /healthz.\n\n"
                "Without authentication configured the server is open: it binds to loopback\n"
                "by default and says so in its log.\n\nOptions:\n");
     for (size_t i = 0; i < NUM_OPTIONS; i++) {

@@ -85,7 +85,9 @@ struct rc_config {
     uint32_t max_publish_bytes; /* largest publish payload */
     uint64_t max_payload;       /* larger payloads are truncated (see --truncate) */
     int truncate_mode;          /* enum truncate_mode */
-    uint64_t retain_bytes;      /* per shard: oversized events kept for fetching */
+    unsigned history_size;      /* events kept per topic at its home */
+    unsigned history_ttl_ms;    /* how long they are kept */
+    uint64_t history_bytes;     /* per shard: the bytes of history (--retain-bytes too) */
     unsigned max_inflight;      /* unacknowledged publishes read ahead per publisher */
     unsigned max_topics;        /* topics with a sequence counter, per shard */
     unsigned dedup_entries;     /* remembered message ids, per shard */

@@ -77,6 +77,23 @@ static inline unsigned stats_turn_bucket(int64_t ns)
     return b;
 }
 
+/* Why the history of a shard let a message go (docs/history.md). */
+enum stats_eviction {
+    STATS_EVICT_SIZE,  /* its topic holds --history-size newer messages */
+    STATS_EVICT_TTL,   /* older than --history-ttl */
+    STATS_EVICT_BYTES, /* the shard's history is over --history-bytes */
+    STATS_NUM_EVICTIONS,
+};
+
+/* What a shard's history counts (src/pubsub/history.h). */
+struct history_stats {
+    counter_t msgs;  /* gauge: messages held */
+    counter_t bytes; /* gauge: their bytes */
+    counter_t evicted[STATS_NUM_EVICTIONS];
+    counter_t replays; /* history answers served (fetch, history requests, resumes) */
+    counter_t gaps;    /* gaps reported to subscribers */
+};
+
 /* What a shard counts. Totals unless marked as a gauge. */
 /* Reasons a TLS session fails (io/tls.h, enum tls_failure). */
 #define STATS_TLS_FAILURES 5
@@ -112,6 +129,7 @@ struct shard_stats {
     counter_t body_buffer_bytes;                /* gauge: bytes reserved for request bodies */
     counter_t tls_handshakes[2];                /* TLS handshakes done: [0] full, [1] resumed */
     counter_t tls_failures[STATS_TLS_FAILURES]; /* TLS sessions failed, by enum tls_failure */
+    struct history_stats history;               /* of the topics this shard is home of */
 };
 
 #endif

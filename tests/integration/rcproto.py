@@ -10,6 +10,7 @@ Every wait is bounded: a test that gets no answer fails, it does not hang.
 """
 
 import json
+import re
 import socket
 import struct
 import time
@@ -265,12 +266,35 @@ def connect_ready(server, **kwargs):
 
 # ---- WebSocket subscribers -----------------------------------------------------
 
+EPOCH_RE = re.compile(r"^[0-9a-f]{16}$")
+
+
+def without_positions(reply):
+    """|reply| without the "positions" of a subscribed reply, after checking
+    them (docs/protocol/websocket.md): one per exact topic listed, each
+    {"epoch": 16 lowercase hex digits, "seq": an integer >= 0}, and none for
+    patterns; absent when no exact topic is listed."""
+    if not isinstance(reply, dict) or reply.get("type") != "subscribed":
+        return reply
+    exact = {t for t in reply.get("topics", []) if "*" not in t and ">" not in t.split(":")[-1]
+             and ">" not in t.split(".")[-1]}
+    rest = dict(reply)
+    positions = rest.pop("positions", {})
+    assert set(positions) == exact, (positions, exact)
+    for p in positions.values():
+        assert set(p) == {"epoch", "seq"} and EPOCH_RE.match(p["epoch"]), p
+        assert isinstance(p["seq"], int) and p["seq"] >= 0, p
+    if not exact:
+        assert "positions" not in reply, reply
+    return rest
+
+
 def subscribe(server, *topics, timeout=10, sockopt=None):
     """A websocket-client connection subscribed to |topics|."""
     ws = websocket.create_connection(server.ws_url, timeout=timeout, sockopt=sockopt)
     ws.send(json.dumps({"type": "subscribe", "topics": list(topics)}))
     reply = json.loads(ws.recv())
-    assert reply == {"type": "subscribed", "topics": list(topics)}, reply
+    assert without_positions(reply) == {"type": "subscribed", "topics": list(topics)}, reply
     return ws
 
 

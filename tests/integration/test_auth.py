@@ -54,6 +54,7 @@ import rcproto
 from conftest import binary
 from nodehelpers import NodeScript
 from ssehelpers import SSEClient, sse_query, wait_until
+from rcproto import without_positions
 
 HOST = "127.0.0.1"   # every connection goes here, whatever the server binds
 STEP = 10            # seconds allowed for any single step (connect, reply, event)
@@ -641,7 +642,7 @@ def test_token_forms_websockets_asyncio(start_server, auth):
         assert chosen == want and header == want, \
             "websockets, token via %s: subprotocol %r, header %r, expected %r" % (
                 name, chosen, header, want)
-        assert reply == {"type": "subscribed", "topics": ["forms:b"]}, reply
+        assert without_positions(reply) == {"type": "subscribed", "topics": ["forms:b"]}, reply
         assert (event["topic"], event["seq"], event["data"]) == \
             ("forms:b", seq, {"lib": "websockets"}), "websockets via %s: %r" % (name, event)
 
@@ -811,7 +812,7 @@ def test_voipbin_token_in_query(start_server, auth):
     ws = websocket.create_connection(ws_url(server, agent), timeout=STEP)
     try:
         reply = request(ws, type="subscribe", topics=["customer_id:42:call:*"])
-        assert reply == {"type": "subscribed", "topics": ["customer_id:42:call:*"]}, reply
+        assert without_positions(reply) == {"type": "subscribed", "topics": ["customer_id:42:call:*"]}, reply
         for topic in ("customer_id:43:call:*", "customer_id:*:call:*"):
             errors, held = ws_subscribe(ws, [topic])
             assert held == [] and \

@@ -44,7 +44,8 @@ def subscribe_raw(raw, topic, compressed=False):
     else:
         raw.send_frame(Opcode.TEXT, text)
     f = raw.read_frame()
-    assert json.loads(f.data) == {"type": "subscribed", "topics": [topic]}, f
+    reply = json.loads(f.data)
+    assert (reply["type"], reply["topics"]) == ("subscribed", [topic]), f
 
 
 def test_agreement_answers_the_offer(server):
@@ -182,7 +183,8 @@ def test_node_ws_compresses_both_ways(start_server):
     with DeflateClient(server) as client:
         assert client.extensions.startswith("permessage-deflate"), client.extensions
         client.send({"type": "subscribe", "topics": ["node"]})  # sent compressed
-        assert client.message() == {"type": "subscribed", "topics": ["node"]}
+        reply = client.message()
+        assert (reply["type"], reply["topics"]) == ("subscribed", ["node"]), reply
         for n in (50, 3000, 50000):
             publish(server, "node", big_data(n))
             assert client.message()["data"] == big_data(n)

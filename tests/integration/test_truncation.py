@@ -1,7 +1,8 @@
 """Payload-size truncation (docs/truncation.md): events whose payload is larger
 than --max-payload are delivered as a stub, dropped or rejected, as --truncate
 says, to WebSocket and SSE subscribers alike, and stay fetchable at
-GET /v1/messages/<topic>/<seq> (docs/protocol/http.md) up to --retain-bytes.
+GET /v1/messages/<topic>/<seq> (docs/protocol/http.md) while their topic's
+history holds them (docs/history.md; --retain-bytes names --history-bytes).
 
 Every test subscribes a real WebSocket client (websocket-client) and a real
 SSE client (curl -N, ssehelpers.SSEClient) to the same topic, and publishes
@@ -21,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import publish, publish_many
 from ssehelpers import SSEClient, wait_until
+from rcproto import without_positions
 
 MODES = ["stub", "drop", "reject"]
 STUB_KEYS = {"event_type", "timestamp", "topic", "seq", "truncated", "size", "ref", "fetch"}
@@ -183,7 +185,7 @@ def ws_subscribe(server, topic, clients):
     ws = websocket.create_connection(server.ws_url, timeout=TIMEOUT)
     clients.append(ws)
     ws.send(json.dumps({"type": "subscribe", "topics": [topic]}))
-    assert json.loads(ws.recv()) == {"type": "subscribed", "topics": [topic]}
+    assert without_positions(json.loads(ws.recv())) == {"type": "subscribed", "topics": [topic]}
     return ws
 
 
@@ -332,9 +334,12 @@ def test_boundary(start_server, clients, mode, publisher):
     marker, _ = next_event(ws, sse, marker_seq, "mark")  # nothing came before it
     assert marker["data"] == {"marker": True}
 
-    # The whole event and the marker were not truncated: not kept.
-    assert fetch_status(server, "/v1/messages/%s/1" % topic)[0] == 404
-    assert fetch_status(server, "/v1/messages/%s/%d" % (topic, marker_seq))[0] == 404
+    # The whole event and the marker are in history too: served as they were delivered.
+    check_fetch(server, "/v1/messages/%s/1" % topic, topic, 1, "job.started", exact, is_json,
+                event["timestamp"])
+    check_fetch(server, "/v1/messages/%s/%d" % (topic, marker_seq), topic, marker_seq, "mark",
+                '{"marker":true}', True, marker["timestamp"])
+    assert fetch_status(server, "/v1/messages/%s/%d" % (topic, marker_seq + 1))[0] == 404
     assert_counters(server, before, truncated=int(mode == "stub"), dropped=int(mode == "drop"),
                     errors=int(mode == "reject"))
 
@@ -562,9 +567,10 @@ def test_fetch_path_edge_cases(start_server, clients):
     for path in ("/v1/messages/jobs:17/1", "/v1/messages/jobs%3A17/1", "/v1/messages/jobs%3a17/1",
                  "/v1/messages/%6Aobs:17/1"):
         check_fetch(server, path, topic, 1, "job.finished", big, True, stub["timestamp"])
-    # Not kept: unknown seq, unknown topic, a small event.
+    # Not held: unknown seq, unknown topic (the small event 2 is held like every event).
+    assert fetch_status(server, "/v1/messages/jobs:17/2")[0] == 200
     for path in ("/v1/messages/jobs:17/3", "/v1/messages/jobs:17/0", "/v1/messages/jobs:17/999",
-                 "/v1/messages/jobs:18/1", "/v1/messages/jobs:17/2"):
+                 "/v1/messages/jobs:18/1"):
         status, body = fetch_status(server, path)
         assert status == 404, (path, status, body)
         assert json.loads(body)["error"] == "not_found"
@@ -729,7 +735,7 @@ def test_stub_of_10mib_to_200_subscribers_keeps_memory_flat(start_server, client
         conns.append(ws)
         ws.send(json.dumps({"type": "subscribe", "topics": [topic]}))
     for ws in conns:
-        assert json.loads(ws.recv()) == {"type": "subscribed", "topics": [topic]}
+        assert without_positions(json.loads(ws.recv())) == {"type": "subscribed", "topics": [topic]}
     sse = SSEClient(server, topic)
     clients.append(sse)
     # Warm up the paths a publish uses, then take the baseline.

@@ -71,7 +71,8 @@ static inline void fake_set_init_cfg(struct fake_set *fs, unsigned num_shards, u
         sh->index.interest = &sh->interest;
         home_init(&sh->home, fs->cfg.max_topics, fs->cfg.dedup_entries,
                   (int64_t)fs->cfg.dedup_seconds * 1000);
-        retain_init(&sh->retain, fs->cfg.retain_bytes);
+        home_init_history(&sh->home, fs->cfg.history_size, fs->cfg.history_ttl_ms,
+                          fs->cfg.history_bytes, &sh->stats.history);
         timer_wheel_init(&sh->timers, sh->now_ms, FAKE_TICK_MS);
     }
 }
@@ -92,7 +93,6 @@ static inline void fake_set_cleanup(struct fake_set *fs)
         conn_free_all(sh);
         index_cleanup(&sh->index);
         home_cleanup(&sh->home);
-        retain_cleanup(&sh->retain);
         rc_free(sh->conns);
         rc_free(sh->free_slots);
         rc_free(sh->ring_pushed);
@@ -330,6 +330,27 @@ static inline struct fake_set *fake_set_new_keeping(unsigned num_shards, unsigne
     config_defaults(&cfg);
     cfg.max_payload = max_payload;
     return fake_set_new(num_shards, ring_size, &cfg);
+}
+
+/* fake_new_fetch makes a heap PUBREQ_FETCH of message |seq| of |topic|. */
+static inline struct pubreq *fake_new_fetch(const struct conn *c, unsigned origin,
+                                            const char *topic, size_t topic_len,
+                                            uint64_t topic_hash, uint64_t seq)
+{
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = topic_len,
+                                   .topic_hash = topic_hash,
+                                   .seq = seq};
+    return pubreq_new_ask(c, origin, &ask);
+}
+
+/* fake_fetch_at_home returns the held message |seq| of |topic| at its home
+ * |sh| with a reference, or NULL. */
+static inline struct msg *fake_fetch_at_home(struct shard *sh, const char *topic, size_t topic_len,
+                                             uint64_t topic_hash, uint64_t seq)
+{
+    return home_fetch(&sh->home, topic, topic_len, topic_hash, seq, sh->now_ms);
 }
 
 static inline void fake_set_free(struct fake_set *fs)

@@ -260,6 +260,17 @@ static void test_blocked_while_ring_full(void **state)
     assert_int_equal(fake_ring_count(request), RING);
 }
 
+static enum publish_outcome ask_fetch(struct shard *sh, struct conn *c, const char *topic,
+                                      uint64_t seq, struct pubreq *local, bool *failed)
+{
+    const struct pubreq_ask ask = {.op = PUBREQ_FETCH,
+                                   .topic = topic,
+                                   .topic_len = strlen(topic),
+                                   .topic_hash = rc_hash(topic, strlen(topic)),
+                                   .seq = seq};
+    return publish_ask(sh, c, &ask, local, failed);
+}
+
 static void test_fetch(void **state)
 {
     (void)state;
@@ -276,23 +287,22 @@ static void test_fetch(void **state)
     assert_int_equal(out.seq, 1);
 
     /* Home here: answered at once. */
-    struct msg *m = (struct msg *)1;
+    struct pubreq local;
     bool failed = true;
-    assert_int_equal(publish_fetch(sh, c, here, strlen(here), 1, &m, &failed), PUBLISH_ANSWERED);
+    assert_int_equal(ask_fetch(sh, c, here, 1, &local, &failed), PUBLISH_ANSWERED);
     assert_false(failed);
-    assert_non_null(m);
-    assert_int_equal(m->seq, 1);
-    msg_release(m);
-    assert_int_equal(publish_fetch(sh, c, here, strlen(here), 2, &m, &failed), PUBLISH_ANSWERED);
-    assert_null(m);
+    assert_non_null(local.fetched);
+    assert_int_equal(local.fetched->seq, 1);
+    pubreq_release_results(&local);
+    assert_int_equal(ask_fetch(sh, c, here, 2, &local, &failed), PUBLISH_ANSWERED);
+    assert_null(local.fetched);
     assert_false(failed);
 
     /* Home elsewhere: a fetch request on its ring, until the ring is full. */
     struct xring *request = shard_set_request_ring(&fs->set, 0, 1);
     for (unsigned i = 0; i < RING; i++)
-        assert_int_equal(publish_fetch(sh, c, there, strlen(there), i + 1, &m, &failed),
-                         PUBLISH_SENT);
-    assert_null(m);
+        assert_int_equal(ask_fetch(sh, c, there, i + 1, &local, &failed), PUBLISH_SENT);
+    assert_null(local.fetched);
     assert_int_equal(fake_ring_count(request), RING);
     void *item = xring_peek(request);
     assert_int_equal(ring_item_kind(item), ITEM_REQUEST);
@@ -302,7 +312,7 @@ static void test_fetch(void **state)
     assert_int_equal(req->conn_slot, c->slot);
     assert_int_equal(req->conn_gen, c->gen);
     assert_memory_equal(req->in.topic, there, strlen(there));
-    assert_int_equal(publish_fetch(sh, c, there, strlen(there), 9, &m, &failed), PUBLISH_BLOCKED);
+    assert_int_equal(ask_fetch(sh, c, there, 9, &local, &failed), PUBLISH_BLOCKED);
     assert_true(c->flags & CONN_BLOCKED);
     assert_ptr_equal(sh->blocked, c);
     fake_set_free(fs);

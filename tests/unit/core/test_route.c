@@ -20,7 +20,6 @@
 #include "util/hash.h"
 #include "pubsub/msg.h"
 #include "core/pubreq.h"
-#include "pubsub/retain.h"
 #include "ringcast/protocol.h"
 #include "core/ringitem.h"
 #include "core/route.h"
@@ -131,7 +130,7 @@ static void test_room_until_request_ring_full(void **state)
     memset(&c, 0, sizeof(c));
     for (unsigned i = 0; i < RING; i++) {
         assert_true(route_has_room(sh, 1));
-        struct pubreq *req = pubreq_new_fetch(&c, 0, "a", 1, rc_hash("a", 1), i + 1);
+        struct pubreq *req = fake_new_fetch(&c, 0, "a", 1, rc_hash("a", 1), i + 1);
         assert_non_null(req);
         route_send_request(sh, 1, req);
     }
@@ -292,7 +291,7 @@ static void test_result_reaches_its_connection(void **state)
 
     /* A fetch result, with the message taken over by the connection. */
     struct msg *m = fake_msg("a", 3, 1);
-    req = pubreq_new_fetch(c, 0, "a", 1, m->topic_hash, 3);
+    req = fake_new_fetch(c, 0, "a", 1, m->topic_hash, 3);
     assert_non_null(req);
     req->fetched = m;
     send_result(origin, from1, req);
@@ -304,7 +303,7 @@ static void test_result_reaches_its_connection(void **state)
     /* The connection went away and its slot was reused: the result is
      * dropped, and the fetched message released (ASan). */
     uint32_t slot = c->slot, gen = c->gen;
-    struct pubreq *stale = pubreq_new_fetch(c, 0, "a", 1, m->topic_hash, 3);
+    struct pubreq *stale = fake_new_fetch(c, 0, "a", 1, m->topic_hash, 3);
     assert_non_null(stale);
     stale->fetched = fake_msg("a", 3, 1);
     conn_kill(origin, c);
@@ -319,7 +318,7 @@ static void test_result_reaches_its_connection(void **state)
     /* A kind without on_result: dropped likewise. */
     struct conn *bare = conn_new(origin, 103, &fake_bare_ops);
     assert_non_null(bare);
-    req = pubreq_new_fetch(bare, 0, "a", 1, m->topic_hash, 3);
+    req = fake_new_fetch(bare, 0, "a", 1, m->topic_hash, 3);
     assert_non_null(req);
     req->fetched = fake_msg("a", 3, 1);
     send_result(origin, from1, req);
@@ -371,7 +370,7 @@ static void test_request_waits_while_data_rings_full(void **state)
 static void test_fetch_from_home(void **state)
 {
     (void)state;
-    /* Events over 8 bytes are kept for fetching. */
+    /* Every event is held in history; those over 8 bytes are truncated. */
     struct fake_set *fs = fake_set_new_keeping(2, RING, 8);
     struct shard *home = fake_shard(fs, 0);
     struct shard *origin = fake_shard(fs, 1);
@@ -381,21 +380,25 @@ static void test_fetch_from_home(void **state)
     const char *big = "{\"id\":\"x\",\"body\":\"more than eight bytes\"}";
 
     assert_int_equal(publish(home, topic, big, NULL, NULL), 1);
-    assert_int_equal(publish(home, topic, "{}", NULL, NULL), 2); /* small: not kept */
+    assert_int_equal(publish(home, topic, "{}", NULL, NULL), 2); /* small: held too */
     assert_int_equal(counter_read(&home->stats.truncated), 1);
-    struct msg *kept = route_fetch_at_home(home, topic, strlen(topic), hash, 1);
+    struct msg *kept = fake_fetch_at_home(home, topic, strlen(topic), hash, 1);
     assert_non_null(kept);
     assert_int_equal(kept->seq, 1);
     assert_non_null(memmem(kept->full_json, kept->full_json_len, "more than eight bytes", 21));
     msg_release(kept);
-    assert_null(route_fetch_at_home(home, topic, strlen(topic), hash, 2));
-    assert_null(route_fetch_at_home(home, topic, strlen(topic), hash, 3));
+    kept = fake_fetch_at_home(home, topic, strlen(topic), hash, 2);
+    assert_non_null(kept);
+    assert_int_equal(kept->seq, 2);
+    msg_release(kept);
+    assert_null(fake_fetch_at_home(home, topic, strlen(topic), hash, 3));
+    assert_null(fake_fetch_at_home(home, topic, strlen(topic), hash, 0));
 
     /* From another shard: the request goes to the home and the message
      * comes back to the connection. */
     struct conn *c = conn_new(origin, 100, &fake_ops);
     assert_non_null(c);
-    struct pubreq *req = pubreq_new_fetch(c, 1, topic, strlen(topic), hash, 1);
+    struct pubreq *req = fake_new_fetch(c, 1, topic, strlen(topic), hash, 1);
     assert_non_null(req);
     struct xring *request = shard_set_request_ring(&fs->set, 1, 0);
     xring_push(request, ring_item(req, ITEM_REQUEST));
@@ -405,13 +408,13 @@ static void test_fetch_from_home(void **state)
     assert_int_equal(fake_calls.op, PUBREQ_FETCH);
     assert_non_null(fake_calls.fetched);
     assert_int_equal(fake_calls.fetched->seq, 1);
-    assert_ptr_equal(fake_calls.fetched, route_fetch_at_home(home, topic, strlen(topic), hash, 1));
+    assert_ptr_equal(fake_calls.fetched, fake_fetch_at_home(home, topic, strlen(topic), hash, 1));
     msg_release(fake_calls.fetched); /* the reference just taken */
     msg_release(fake_calls.fetched);
     fake_calls.fetched = NULL;
 
-    /* Not kept: answered with nothing. */
-    req = pubreq_new_fetch(c, 1, topic, strlen(topic), hash, 2);
+    /* Not held: answered with nothing. */
+    req = fake_new_fetch(c, 1, topic, strlen(topic), hash, 3);
     assert_non_null(req);
     xring_push(request, ring_item(req, ITEM_REQUEST));
     handle_all(home, request, NULL);

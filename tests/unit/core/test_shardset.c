@@ -136,7 +136,7 @@ static void test_cleanup_releases_items_left_in_rings(void **state)
     /* A fetch answered by its home but never read by the origin: the
      * request holds a reference to the fetched message. */
     struct msg *fetched = fake_msg("room:3", 7, 2);
-    struct pubreq *result = pubreq_new_fetch(&c, 2, "room:3", 6, fetched->topic_hash, 7);
+    struct pubreq *result = fake_new_fetch(&c, 2, "room:3", 6, fetched->topic_hash, 7);
     assert_non_null(result);
     result->fetched = fetched;
     xring_push(shard_set_data_ring(&set, 0, 2), ring_item(result, ITEM_RESULT));

@@ -245,11 +245,12 @@ static void test_type_messages_name_the_problem(void **state)
 {
     struct parsed p;
     parse(&p, "{\"topics\":[\"a\"]}");
-    assert_string_equal(p.message,
-                        "missing \"type\": one of subscribe, unsubscribe, ping or refresh");
+    assert_string_equal(
+        p.message, "missing \"type\": one of subscribe, unsubscribe, ping, refresh or history");
     parse(&p, "{\"type\":5}");
     assert_string_equal(
-        p.message, "\"type\" must be a string: one of subscribe, unsubscribe, ping or refresh");
+        p.message,
+        "\"type\" must be a string: one of subscribe, unsubscribe, ping, refresh or history");
     parse(&p, "{\"type\":\"publish\"}");
     assert_string_equal(p.code, CONTROL_ERR_UNKNOWN_TYPE);
     assert_non_null(strstr(p.message, "unknown \"type\""));
