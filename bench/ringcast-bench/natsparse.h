@@ -17,6 +17,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What ringcast-bench's clients send first (subnats.c, pubnats.c): not
+ * verbose (no +OK), no headers (no HMSG), no echo of their own PUBs. */
+#define NATSP_CONNECT_LINE                                                                         \
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"echo\":false,"            \
+    "\"protocol\":1,\"name\":\"ringcast-bench\",\"lang\":\"c\",\"version\":\"1\"}\r\n"
+
 /* The longest control line taken (INFO with its connect URLs included). */
 #define NATSP_MAX_LINE 16384
 
