@@ -74,6 +74,38 @@ static bool ws_origin_allowed(const struct shard *sh, const struct http_request 
            origin_list_find(allowed, origin->value, origin->value_len) != ORIGIN_UNLISTED;
 }
 
+/* put copies |len| bytes to |out| + |*pos| and moves |*pos| past them. */
+static void put(char *out, size_t *pos, const char *data, size_t len)
+{
+    memcpy(out + *pos, data, len);
+    *pos += len;
+}
+
+/* switching_protocols writes the 101 answering an upgrade (with the
+ * subprotocol when |protocol| is not NULL) to |out| and returns its
+ * length, 0 when it does not fit in |cap|. Copies, no formatting: a
+ * reconnect storm is this response many thousand times a second. */
+static size_t switching_protocols(char *out, size_t cap, const char accept[WS_ACCEPT_LEN + 1],
+                                  const char *protocol, size_t protocol_len)
+{
+    static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
+                               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Accept: ";
+    static const char proto[] = "\r\nSec-WebSocket-Protocol: ";
+    size_t pos = 0;
+
+    if (sizeof(head) + WS_ACCEPT_LEN + sizeof(proto) + protocol_len + 4 > cap)
+        return 0;
+    put(out, &pos, head, sizeof(head) - 1);
+    put(out, &pos, accept, WS_ACCEPT_LEN);
+    if (protocol != NULL) {
+        put(out, &pos, proto, sizeof(proto) - 1);
+        put(out, &pos, protocol, protocol_len);
+    }
+    put(out, &pos, "\r\n\r\n", 4);
+    return pos;
+}
+
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
  * answers 101, or an error. Returns true when the connection upgraded. */
 static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req)
@@ -117,13 +149,13 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     size_t protocol_len = 0;
     const char *protocol = auth_subprotocol(req, &token, &protocol_len);
     char response[JWT_MAX_TOKEN + 512];
-    int len = snprintf(response, sizeof(response),
-                       "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s\r\n",
-                       accept, protocol ? "Sec-WebSocket-Protocol: " : "", (int)protocol_len,
-                       protocol ? protocol : "", protocol ? "\r\n" : "");
-    conn_send_copy(sh, c, response, (size_t)len);
+    size_t len = switching_protocols(response, sizeof(response), accept, protocol, protocol_len);
+    if (len == 0) {
+        claims_free(claims);
+        fail(sh, c, 400, "", "Sec-WebSocket-Protocol too long");
+        return false;
+    }
+    conn_send_copy(sh, c, response, len);
     conn_set_claims(sh, c, claims);
     return true;
 }
