@@ -18,6 +18,7 @@
 #include "core/limits.h"
 #include "util/log.h"
 #include "util/origin.h"
+#include "util/put.h"
 #include "core/metrics.h"
 #include "core/shard.h"
 #include "conn/sseconn.h"
@@ -74,13 +75,6 @@ static bool ws_origin_allowed(const struct shard *sh, const struct http_request 
            origin_list_find(allowed, origin->value, origin->value_len) != ORIGIN_UNLISTED;
 }
 
-/* put copies |len| bytes to |out| + |*pos| and moves |*pos| past them. */
-static void put(char *out, size_t *pos, const char *data, size_t len)
-{
-    memcpy(out + *pos, data, len);
-    *pos += len;
-}
-
 /* switching_protocols writes the 101 answering an upgrade (with the
  * subprotocol when |protocol| is not NULL) to |out| and returns its
  * length, 0 when it does not fit in |cap|. Copies, no formatting: a
@@ -88,22 +82,17 @@ static void put(char *out, size_t *pos, const char *data, size_t len)
 static size_t switching_protocols(char *out, size_t cap, const char accept[WS_ACCEPT_LEN + 1],
                                   const char *protocol, size_t protocol_len)
 {
-    static const char head[] = "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
-                               "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                               "Sec-WebSocket-Accept: ";
-    static const char proto[] = "\r\nSec-WebSocket-Protocol: ";
-    size_t pos = 0;
+    struct put w = put_init(out, cap);
 
-    if (sizeof(head) + WS_ACCEPT_LEN + sizeof(proto) + protocol_len + 4 > cap)
-        return 0;
-    put(out, &pos, head, sizeof(head) - 1);
-    put(out, &pos, accept, WS_ACCEPT_LEN);
+    put_str(&w, "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    put_bytes(&w, accept, WS_ACCEPT_LEN);
     if (protocol != NULL) {
-        put(out, &pos, proto, sizeof(proto) - 1);
-        put(out, &pos, protocol, protocol_len);
+        put_str(&w, "\r\nSec-WebSocket-Protocol: ");
+        put_bytes(&w, protocol, protocol_len);
     }
-    put(out, &pos, "\r\n\r\n", 4);
-    return pos;
+    put_str(&w, "\r\n\r\n");
+    return w.over ? 0 : w.len;
 }
 
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
