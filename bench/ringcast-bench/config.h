@@ -41,10 +41,10 @@ struct config {
     /* where */
     const char *addr; /* client port, "HOST:PORT" as given */
     struct sockaddr_in client_sa;
-    char host_header[64];     /* "127.0.0.1:8080" */
-    const char *publish_addr; /* binary publish port (NATS: its client port), "HOST:PORT" */
+    char host_header[64];          /* "127.0.0.1:8080" */
+    const char *publish_addr;      /* binary publish port (NATS: its client port), "HOST:PORT" */
     struct sockaddr_in publish_sa; /* --target nats: publish_addr resolved */
-    uint32_t source_addrs;    /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
+    uint32_t source_addrs;         /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
 
     enum bench_target target;
 

@@ -608,8 +608,8 @@ static int check_config(struct config *cfg, bool source_addrs_given)
         if (cfg->token != NULL)
             return cli_usage_error(PROG, "--target %s takes no --token-file", target);
         if (cfg->size < PAYLOAD_MIN_SIZE_SEQ)
-            return cli_usage_error(PROG, "--target %s needs --size of at least %d, got %u",
-                                   target, PAYLOAD_MIN_SIZE_SEQ, cfg->size);
+            return cli_usage_error(PROG, "--target %s needs --size of at least %d, got %u", target,
+                                   PAYLOAD_MIN_SIZE_SEQ, cfg->size);
         if (cfg->publishers > t->count)
             return cli_usage_error(PROG,
                                    "--target %s needs --publishers <= --topics (each topic's "

@@ -20,7 +20,7 @@
 /* What ringcast-bench's clients send first (subnats.c, pubnats.c): not
  * verbose (no +OK), no headers (no HMSG), no echo of their own PUBs. */
 #define NATSP_CONNECT_LINE                                                                         \
-    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"echo\":false,"            \
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":false,\"echo\":false,"              \
     "\"protocol\":1,\"name\":\"ringcast-bench\",\"lang\":\"c\",\"version\":\"1\"}\r\n"
 
 /* The longest control line taken (INFO with its connect URLs included). */
@@ -49,8 +49,8 @@ struct natsp {
     uint32_t len, cap; /* bytes of it held, room for them */
     uint32_t need;     /* its whole length, once its control line is complete; else 0 */
     uint32_t max_payload;
-    bool emitted;      /* buf holds the operation returned last: dropped at the next call */
-    char err[96];      /* why natsp_next returned -1 */
+    bool emitted; /* buf holds the operation returned last: dropped at the next call */
+    char err[96]; /* why natsp_next returned -1 */
 };
 
 /* natsp_init readies |p| for a stream whose messages carry at most

@@ -276,8 +276,8 @@ static void *pub_main(void *arg)
     run.payload = malloc(cfg->size);
     run.my_topics = topics_of(cfg, p->index, &run.num_topics);
     if (cfg->target != TARGET_RINGCAST) {
-        /* nchan and NATS number nothing. Each topic has one publisher (flags.c: --publishers <= --topics),
-         * which numbers its events 1, 2, 3, ... */
+        /* nchan and NATS number nothing. Each topic has one publisher (flags.c: --publishers <=
+         * --topics), which numbers its events 1, 2, 3, ... */
         run.slot_seqs = calloc(slots, sizeof(*run.slot_seqs));
         run.topic_seqs = calloc(cfg->topics.count, sizeof(*run.topic_seqs));
         if (run.slot_seqs == NULL || run.topic_seqs == NULL) {

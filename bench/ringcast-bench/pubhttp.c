@@ -39,8 +39,8 @@ static void *http_connect(const struct config *cfg, char *err, size_t err_len)
         return NULL;
     }
     h->cfg = cfg;
-    if (pubsock_connect(&h->s, &cfg->client_sa, cfg->host_header, "HTTP publisher", err,
-                        err_len) < 0) {
+    if (pubsock_connect(&h->s, &cfg->client_sa, cfg->host_header, "HTTP publisher", err, err_len) <
+        0) {
         free(h);
         return NULL;
     }

@@ -32,7 +32,7 @@ struct nats_pub {
     uint32_t next_reply_id; /* the next reply read_reply returns */
     uint32_t *batch_ends;   /* per PING in flight, in order: the id after its batch */
     uint32_t batch_head, batch_count, batch_cap;
-    bool failed;            /* the server's -ERR or a protocol error: s.err says */
+    bool failed; /* the server's -ERR or a protocol error: s.err says */
 };
 
 /* queue appends |len| bytes to the write buffer. */
@@ -97,8 +97,8 @@ static int handle_op(struct nats_pub *n, const struct natsp_op *op, uint32_t *po
     case NATSP_PING:
         return queue(n, "PONG\r\n", 6);
     case NATSP_ERR:
-        pubsock_set_err(&n->s, "%s: -ERR %.*s", n->peer, (int)(op->arg_len < 160 ? op->arg_len : 160),
-                        (const char *)op->arg);
+        pubsock_set_err(&n->s, "%s: -ERR %.*s", n->peer,
+                        (int)(op->arg_len < 160 ? op->arg_len : 160), (const char *)op->arg);
         return -1;
     default:
         return 0; /* INFO (again), +OK, a MSG we did not subscribe to */

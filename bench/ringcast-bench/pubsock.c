@@ -134,11 +134,10 @@ int pubsock_flush(struct pubsock *s)
         }
         /* The socket is full: take in replies meanwhile, so that a server
          * waiting for us to read cannot deadlock the pipeline. */
-        int r = pubsock_wait(s->fd, POLLOUT | POLLIN,
-                             clock_now_ns() + PUBSOCK_TIMEOUT_MS * NS_PER_MS);
+        int r =
+            pubsock_wait(s->fd, POLLOUT | POLLIN, clock_now_ns() + PUBSOCK_TIMEOUT_MS * NS_PER_MS);
         if (r <= 0) {
-            pubsock_set_err(s, "%s writing to %s", r == 0 ? "timed out" : strerror(errno),
-                            s->peer);
+            pubsock_set_err(s, "%s writing to %s", r == 0 ? "timed out" : strerror(errno), s->peer);
             return -1;
         }
         if ((r & (POLLIN | POLLHUP | POLLERR)) && pubsock_read_some(s) < 0)

@@ -264,9 +264,10 @@ static void setup_json(json_t *o, const struct report *r)
     json_object_set_new(o, "recv_mode", json_string(r->recv_mode));
     json_object_set_new(o, "fixed_files", json_boolean(cfg->fixed_files));
     json_object_set_new(o, "publishers", json_integer(cfg->publishers));
-    json_object_set_new(o, "publish_via", json_string(cfg->target == TARGET_NATS ? "nats"
-                                                      : cfg->http_publish        ? "http"
-                                                                                 : "binary"));
+    json_object_set_new(o, "publish_via",
+                        json_string(cfg->target == TARGET_NATS ? "nats"
+                                    : cfg->http_publish        ? "http"
+                                                               : "binary"));
     json_object_set_new(o, "mode", json_string(cfg->rate > 0 ? "open" : "closed"));
     json_object_set_new(o, "rate", cfg->rate > 0 ? rounded(cfg->rate, 1) : json_null());
     json_object_set_new(o, "window", json_integer(cfg->window));

@@ -181,7 +181,7 @@ static bool send_fixed(struct sub_thread *t, struct subconn *c, uint8_t opcode, 
 
 /* subconn_send_ws sends one masked frame. */
 bool subconn_send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
-                    size_t len)
+                     size_t len)
 {
     uint8_t frame[WSP_MAX_CLIENT_HEADER + SUBCONN_MAX_PONG];
 
@@ -213,7 +213,7 @@ static void ws_key(const struct sub_thread *t, uint32_t id, char key[WSP_KEY_LEN
 /* subconn_subscription writes what this connection subscribes to (its topic or
  * the pattern) to |out| and returns its length. */
 size_t subconn_subscription(const struct sub_thread *t, const struct subconn *c,
-                           char out[TOPIC_MAX_LEN + 1])
+                            char out[TOPIC_MAX_LEN + 1])
 {
     const struct topics *tp = &t->cfg->topics;
 
@@ -272,7 +272,7 @@ static void on_connected(struct sub_thread *t, struct subconn *c)
 {
     if (!send_request(t, c)) {
         subconn_fail(t, c, "cannot send the %s request: %s",
-             t->cfg->protocol == PROTO_WS ? "upgrade" : "SSE", strerror(errno));
+                     t->cfg->protocol == PROTO_WS ? "upgrade" : "SSE", strerror(errno));
         return;
     }
     c->state = CS_HANDSHAKE;
@@ -360,7 +360,7 @@ static bool install_fixed(struct sub_thread *t, struct subconn *c)
 
     if (ret != 1) {
         subconn_fail(t, c, "cannot install its socket in the io_uring file table: %s",
-             strerror(ret < 0 ? -ret : EIO));
+                     strerror(ret < 0 ? -ret : EIO));
         return false;
     }
     close(c->fd);
@@ -435,7 +435,7 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
 
 /* subconn_on_event checks one event and times it. */
 void subconn_on_event(struct sub_thread *t, struct subconn *c, const uint8_t *json, size_t len,
-                     uint64_t now_ns)
+                      uint64_t now_ns)
 {
     struct event_fields ev;
     struct stream *s;
@@ -511,7 +511,7 @@ static bool on_close(struct sub_thread *t, struct subconn *c, const struct wsp_f
         return true; /* the answer to our close: the server closes TCP next */
     if (c->state != CS_READY) {
         subconn_fail(t, c, "the server closed the connection while %s (code %u %.*s)",
-             state_doing[c->state], code, reason_len, reason);
+                     state_doing[c->state], code, reason_len, reason);
         return false;
     }
     c->server_closed = true;
@@ -755,7 +755,8 @@ void subconn_on_eof(struct sub_thread *t, struct subconn *c, int res)
     if (c->state == CS_CLOSING) {
         subconn_kill(t, c); /* the server's side of a clean close */
     } else if (in_setup(c)) {
-        subconn_fail(t, c, "the server closed the connection while %s (%s)", state_doing[c->state], why);
+        subconn_fail(t, c, "the server closed the connection while %s (%s)", state_doing[c->state],
+                     why);
     } else if (c->state == CS_READY) {
         subconn_fail(t, c, "the server closed the connection (%s)", why);
     }

@@ -25,7 +25,8 @@ static bool send_sub(struct sub_thread *t, struct subconn *c)
 {
     char topic[TOPIC_MAX_LEN + 1], msg[sizeof(NATSP_CONNECT_LINE) + TOPIC_MAX_LEN + 32];
     size_t len = subconn_subscription(t, c, topic);
-    int n = snprintf(msg, sizeof(msg), NATSP_CONNECT_LINE "SUB %.*s %d\r\nPING\r\n", (int)len, topic, SID);
+    int n = snprintf(msg, sizeof(msg), NATSP_CONNECT_LINE "SUB %.*s %d\r\nPING\r\n", (int)len,
+                     topic, SID);
 
     if (n <= 0 || (size_t)n >= sizeof(msg) || (size_t)n > SUBCONN_MAX_PONG)
         return false;
