@@ -4,15 +4,10 @@
  * pipelined; the server answers them in order, so a reply's id is simply
  * the count of replies before it. */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "httpresp.h"
