@@ -61,11 +61,13 @@ DEBIAN_PACKAGES = [
     "libnginx-mod-nchan",
 ]
 NODE_PACKAGES = ["nodejs", "npm"]
-# Only for the benchmarks (bench/README.md): plots, profilers.
-BENCH_PACKAGES = ["gnuplot-nox", "linux-perf"]
+# Only for the benchmarks (bench/README.md): plots, profilers, and
+# nats-server, a peer of bench/compare (started by it on loopback, never as
+# a service; test_bench_smoke.py's NATS case is skipped without it).
+BENCH_PACKAGES = ["gnuplot-nox", "linux-perf", "nats-server"]
 # Packages with a service that must not start, now or at boot: the tests and
-# the benchmarks start nginx themselves, on loopback.
-NO_SERVICE = ["nginx"]
+# the benchmarks start nginx and nats-server themselves, on loopback.
+NO_SERVICE = ["nginx", "nats-server"]
 POLICY_RC = "/usr/sbin/policy-rc.d"
 NODE_TEST_DIRS = ["tests/integration/node"]
 
@@ -120,6 +122,17 @@ def programs(folder):
         if srcs:
             progs[os.path.basename(os.path.normpath(path))] = srcs
     return progs
+
+
+def bench_unit(test_src, prefix):
+    """The load generator's source that a unit test or fuzzer of that name
+    covers: tests/unit/bench/test_NAME.c and tests/fuzz/fuzz_NAME.c link
+    bench/ringcast-bench/NAME.c when it exists (it is in no library)."""
+    name = os.path.splitext(os.path.basename(test_src))[0][len(prefix):]
+    src = os.path.join("bench", "ringcast-bench", name + ".c")
+    if prefix == "test_" and os.path.basename(os.path.dirname(test_src)) != "bench":
+        return []
+    return [src] if os.path.exists(os.path.join(TOP, src)) else []
 
 
 def obj_path(builddir, src, sub="obj"):
@@ -215,7 +228,9 @@ def generate(mode, builddir):
     for src in unit_tests:
         obj = compile_all([src])[0]
         binary = os.path.join(b, "tests", os.path.splitext(os.path.basename(src))[0])
-        w("build %s: link %s %s %s" % (binary, obj, server_lib, client_lib))
+        under_test = [obj_path(b, s) for s in bench_unit(src, "test_")]
+        w("build %s: link %s %s %s" % (binary, " ".join([obj] + under_test), server_lib,
+                                       client_lib))
         w("  extra = -lcmocka")
         tests.append(binary)
     w("build tests: phony %s" % " ".join(tests))
@@ -227,6 +242,8 @@ def generate(mode, builddir):
         fuzz_objs = compile_all(server_srcs + client_srcs, "fuzzcc", "fuzzobj")
         for src in fuzzers:
             obj = compile_all([src], "fuzzcc", "fuzzobj")[0]
+            obj += "".join(" " + o for o in compile_all(bench_unit(src, "fuzz_"), "fuzzcc",
+                                                       "fuzzobj"))
             binary = os.path.join(b, "fuzz", os.path.splitext(os.path.basename(src))[0])
             w("build %s: fuzzlink %s %s" % (binary, obj, " ".join(fuzz_objs)))
             fuzz_bins.append(binary)
@@ -311,7 +328,7 @@ def main():
                     help="install the Debian packages and npm test clients, then write the file")
     ap.add_argument("--bench-deps", action="store_true",
                     help="with --install-deps: also what only the benchmarks need (gnuplot, "
-                    "perf; nginx with nchan and valgrind come with the tests)")
+                    "perf, nats-server; nginx with nchan and valgrind come with the tests)")
     args = ap.parse_args()
 
     if args.bench_deps and not args.install_deps:

@@ -24,8 +24,11 @@ enum sub_protocol { PROTO_WS, PROTO_SSE };
 
 /* The server under test: ringcast, or nginx with nchan (--target nchan):
  * subscribers on /sub/<topic>, HTTP publishers on /pub/<topic>, raw
- * payloads carrying their own per-topic sequence number ("s"). */
-enum bench_target { TARGET_RINGCAST, TARGET_NCHAN };
+ * payloads carrying their own per-topic sequence number ("s"); or
+ * nats-server (--target nats): WebSocket subscribers speaking the NATS
+ * protocol (natsparse.h, subnats.c), publishers on its native TCP port
+ * (pubnats.c), raw payloads with "s" as for nchan. */
+enum bench_target { TARGET_RINGCAST, TARGET_NCHAN, TARGET_NATS };
 
 /* --fixed-files: whether subscriber sockets move into their thread's
  * io_uring file table once set up (see sub.h). auto: only when the
@@ -38,9 +41,10 @@ struct config {
     /* where */
     const char *addr; /* client port, "HOST:PORT" as given */
     struct sockaddr_in client_sa;
-    char host_header[64];     /* "127.0.0.1:8080" */
-    const char *publish_addr; /* binary publish port, "HOST:PORT" */
-    uint32_t source_addrs;    /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
+    char host_header[64];          /* "127.0.0.1:8080" */
+    const char *publish_addr;      /* binary publish port (NATS: its client port), "HOST:PORT" */
+    struct sockaddr_in publish_sa; /* --target nats: publish_addr resolved */
+    uint32_t source_addrs;         /* bind subscribers to 127.0.0.1 .. 127.0.0.N */
 
     enum bench_target target;
 

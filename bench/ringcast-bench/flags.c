@@ -47,7 +47,8 @@ static void usage(FILE *out)
         "publish protocol (or HTTP POST /v1/publish), checks every subscriber's\n"
         "stream for lost, duplicated and reordered events, and reports deliveries/s,\n"
         "publishes/s, end-to-end latency percentiles and CPU use. With --target\n"
-        "nchan the same run goes against nginx with the nchan module instead.\n"
+        "nchan or nats the same run goes against nginx with the nchan module or\n"
+        "nats-server instead.\n"
         "\n"
         "A run: connect and subscribe every connection; publish for --warmup, then\n"
         "measure for --duration; stop publishing and wait up to --drain for the\n"
@@ -55,7 +56,8 @@ static void usage(FILE *out)
         "cover the measured window only; the loss check covers the whole run.\n"
         "\n"
         "Server:\n"
-        "  --target ringcast|nchan  the server under test (default ringcast). nchan:\n"
+        "  --target ringcast|nchan|nats  the server under test (default ringcast).\n"
+        "                           nchan:\n"
         "                           nginx with nchan (bench/nchan/nchan.conf.in);\n"
         "                           subscribers open ws://HOST/sub/TOPIC (WebSocket)\n"
         "                           or GET /sub/TOPIC with Accept: text/event-stream\n"
@@ -66,10 +68,18 @@ static void usage(FILE *out)
         "                           the topic's own sequence number \"s\" (1, 2, 3, ..\n"
         "                           per topic; so --publishers <= --topics) and the\n"
         "                           stream check uses it. Needs --size >= %d; no\n"
-        "                           --pattern-share, no --token-file\n"
+        "                           --pattern-share, no --token-file. nats:\n"
+        "                           nats-server with websocket on --addr (no TLS):\n"
+        "                           subscribers speak the NATS protocol over WebSocket\n"
+        "                           (INFO, CONNECT, SUB, PING; set up at the PONG),\n"
+        "                           publishers PUB on its client port (--publish-addr)\n"
+        "                           and a publish counts as done at the PONG that\n"
+        "                           answers the PING after its batch; payloads as for\n"
+        "                           nchan, with the same limits\n"
         "  --addr HOST:PORT         client port: /v1/ws, /v1/sse, and /v1/publish with\n"
         "                           --http-publish (default " DEFAULT_ADDR ")\n"
-        "  --publish-addr HOST:PORT binary publish port (default " DEFAULT_PUBLISH_ADDR ")\n"
+        "  --publish-addr HOST:PORT binary publish port; for nats, its client port\n"
+        "                           (default " DEFAULT_PUBLISH_ADDR ")\n"
         "  --server-pid PID[,PID..] also report the server's CPU time (utime+stime from\n"
         "                           /proc/PID/stat) over the measured window and its RSS\n"
         "                           (VmRSS) before the connections and at the window's\n"
@@ -439,9 +449,14 @@ static int apply_option(struct config *cfg, int opt, const char *arg, const char
         cfg->ca_file = arg;
         return -1;
     case OPT_TARGET:
-        if (strcmp(arg, "ringcast") != 0 && strcmp(arg, "nchan") != 0)
-            return bad_value(name, "ringcast or nchan", arg);
-        cfg->target = strcmp(arg, "nchan") == 0 ? TARGET_NCHAN : TARGET_RINGCAST;
+        if (strcmp(arg, "ringcast") == 0)
+            cfg->target = TARGET_RINGCAST;
+        else if (strcmp(arg, "nchan") == 0)
+            cfg->target = TARGET_NCHAN;
+        else if (strcmp(arg, "nats") == 0)
+            cfg->target = TARGET_NATS;
+        else
+            return bad_value(name, "ringcast, nchan or nats", arg);
         return -1;
     case OPT_SERVER_PID: {
         char one[32];
@@ -626,19 +641,29 @@ static int check_config(struct config *cfg, bool source_addrs_given)
                                    "state; use fewer topics or pattern connections",
                                    t->count, stream_bytes / 1048576.0);
     }
-    if (cfg->target == TARGET_NCHAN) {
+    if (cfg->target != TARGET_RINGCAST) {
+        const char *target = cfg->target == TARGET_NCHAN ? "nchan" : "nats";
         if (t->pattern_share > 0)
-            return cli_usage_error(PROG, "--target nchan has no patterns (--pattern-share)");
+            return cli_usage_error(PROG, "--target %s has no patterns (--pattern-share)", target);
         if (cfg->token != NULL)
-            return cli_usage_error(PROG, "--target nchan takes no --token-file");
+            return cli_usage_error(PROG, "--target %s takes no --token-file", target);
         if (cfg->size < PAYLOAD_MIN_SIZE_SEQ)
-            return cli_usage_error(PROG, "--target nchan needs --size of at least %d, got %u",
+            return cli_usage_error(PROG, "--target %s needs --size of at least %d, got %u", target,
                                    PAYLOAD_MIN_SIZE_SEQ, cfg->size);
         if (cfg->publishers > t->count)
             return cli_usage_error(PROG,
-                                   "--target nchan needs --publishers <= --topics (each topic's "
-                                   "events are numbered by its one publisher)");
+                                   "--target %s needs --publishers <= --topics (each topic's "
+                                   "events are numbered by its one publisher)",
+                                   target);
+    }
+    if (cfg->target == TARGET_NCHAN)
         cfg->http_publish = true;
+    if (cfg->target == TARGET_NATS) {
+        if (cfg->http_publish || cfg->protocol != PROTO_WS)
+            return cli_usage_error(PROG, "--target nats takes WebSocket subscribers and its own "
+                                         "publish protocol (no --protocol sse, no --http-publish)");
+        if (parse_addr(cfg->publish_addr, &cfg->publish_sa) < 0)
+            return bad_value("publish-addr", "an IPv4 HOST:PORT", cfg->publish_addr);
     }
     if (cfg->tls || cfg->publish_tls) {
         if (cfg->target == TARGET_NCHAN)

@@ -27,8 +27,8 @@ struct pub_run {
     void *conn;
     const struct pub_transport *tr;
     uint32_t *slots;      /* id & mask -> topic, EMPTY_SLOT when free */
-    uint64_t *slot_seqs;  /* --target nchan: id & mask -> the seq in the payload */
-    uint64_t *topic_seqs; /* --target nchan: the last seq given, per topic */
+    uint64_t *slot_seqs;  /* --target nchan|nats: id & mask -> the seq in the payload */
+    uint64_t *topic_seqs; /* --target nchan|nats: the last seq given, per topic */
     uint32_t mask;
     uint32_t inflight, max_inflight;
     uint32_t *my_topics; /* the topics this publisher takes in turn */
@@ -49,7 +49,9 @@ int pub_connect(struct pub_thread *p, const struct config *cfg, struct control *
     p->cfg = cfg;
     p->ctl = ctl;
     p->index = index;
-    p->transport = cfg->http_publish ? &pubhttp_transport : &pubbin_transport;
+    p->transport = cfg->target == TARGET_NATS ? &pubnats_transport
+                   : cfg->http_publish        ? &pubhttp_transport
+                                              : &pubbin_transport;
     p->published = calloc(cfg->topics.count, sizeof(*p->published));
     p->late = malloc(sizeof(*p->late));
     if (p->published == NULL || p->late == NULL) {
@@ -113,7 +115,7 @@ static void handle_reply(struct pub_run *run, const struct pub_reply *reply)
         set_error(p, "the server refused a publish: %s", reply->error);
         return;
     }
-    /* nchan numbers nothing: the seq is the one the payload carries. */
+    /* nchan and NATS number nothing: the seq is the one the payload carries. */
     uint64_t seq = run->slot_seqs ? run->slot_seqs[reply->id & run->mask] : reply->seq;
     record_ack(&p->published[topic], seq);
     p->acked++;
@@ -273,9 +275,9 @@ static void *pub_main(void *arg)
     run.slots = malloc(slots * sizeof(*run.slots));
     run.payload = malloc(cfg->size);
     run.my_topics = topics_of(cfg, p->index, &run.num_topics);
-    if (cfg->target == TARGET_NCHAN) {
-        /* Each topic has one publisher (flags.c: --publishers <= --topics),
-         * which numbers its events 1, 2, 3, ... */
+    if (cfg->target != TARGET_RINGCAST) {
+        /* nchan and NATS number nothing. Each topic has one publisher (flags.c: --publishers <=
+         * --topics), which numbers its events 1, 2, 3, ... */
         run.slot_seqs = calloc(slots, sizeof(*run.slot_seqs));
         run.topic_seqs = calloc(cfg->topics.count, sizeof(*run.topic_seqs));
         if (run.slot_seqs == NULL || run.topic_seqs == NULL) {

@@ -1,7 +1,8 @@
 /* pub.h: publisher threads.
  *
  * Each publisher owns one connection (the binary protocol through the
- * project's client library, pubbin.c, or HTTP POST /v1/publish, pubhttp.c)
+ * project's client library, pubbin.c, HTTP POST /v1/publish, pubhttp.c, or
+ * NATS PUB for --target nats, pubnats.c)
  * and its own thread. It publishes from PHASE_RUN until the end of the
  * measured window, either open loop (its share of --rate, each payload
  * stamped with its scheduled time) or closed loop (--window publishes in
@@ -55,6 +56,7 @@ struct pub_transport {
 
 extern const struct pub_transport pubbin_transport;
 extern const struct pub_transport pubhttp_transport;
+extern const struct pub_transport pubnats_transport;
 
 struct pub_thread {
     const struct config *cfg;

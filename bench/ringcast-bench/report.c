@@ -127,7 +127,9 @@ void report_table(FILE *out, const struct report *r)
     double w = r->window_s;
 
     fprintf(out, PROG ": %s%s, %u connections on %u topic%s",
-            cfg->target == TARGET_NCHAN ? "nchan, " : "",
+            cfg->target == TARGET_NCHAN  ? "nchan, "
+            : cfg->target == TARGET_NATS ? "nats, "
+                                         : "",
             cfg->protocol == PROTO_WS ? "WebSocket" : "SSE", cfg->connections, cfg->topics.count,
             cfg->topics.count == 1 ? "" : "s");
     if (cfg->topics.pattern_share > 0)
@@ -246,8 +248,9 @@ static void setup_json(json_t *o, const struct report *r)
 {
     const struct config *cfg = r->cfg;
 
-    json_object_set_new(o, "target",
-                        json_string(cfg->target == TARGET_NCHAN ? "nchan" : "ringcast"));
+    static const char *const targets[] = {
+        [TARGET_RINGCAST] = "ringcast", [TARGET_NCHAN] = "nchan", [TARGET_NATS] = "nats"};
+    json_object_set_new(o, "target", json_string(targets[cfg->target]));
     json_object_set_new(o, "protocol", json_string(cfg->protocol == PROTO_WS ? "ws" : "sse"));
     json_object_set_new(o, "connections", json_integer(cfg->connections));
     json_object_set_new(o, "connected", json_integer(r->connected));
@@ -263,7 +266,10 @@ static void setup_json(json_t *o, const struct report *r)
     json_object_set_new(o, "recv_mode", json_string(r->recv_mode));
     json_object_set_new(o, "fixed_files", json_boolean(cfg->fixed_files));
     json_object_set_new(o, "publishers", json_integer(cfg->publishers));
-    json_object_set_new(o, "publish_via", json_string(cfg->http_publish ? "http" : "binary"));
+    json_object_set_new(o, "publish_via",
+                        json_string(cfg->target == TARGET_NATS ? "nats"
+                                    : cfg->http_publish        ? "http"
+                                                               : "binary"));
     json_object_set_new(o, "mode", json_string(cfg->rate > 0 ? "open" : "closed"));
     json_object_set_new(o, "rate", cfg->rate > 0 ? rounded(cfg->rate, 1) : json_null());
     json_object_set_new(o, "window", json_integer(cfg->window));

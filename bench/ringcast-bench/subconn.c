@@ -15,9 +15,11 @@
 #include "clock.h"
 #include "httpresp.h"
 #include "inflate.h"
+#include "natsparse.h"
 #include "payload.h"
 #include "rng.h"
 #include "sseparse.h"
+#include "subnats.h"
 #include "topics.h"
 #include "urlenc.h"
 #include "wsparse.h"
@@ -51,12 +53,7 @@ static uint32_t conn_index(const struct sub_thread *t, const struct subconn *c)
     return (uint32_t)(c - t->conns);
 }
 
-/* fail ends a connection with an error: a setup failure before READY, a
- * lost connection after. */
-static void fail(struct sub_thread *t, struct subconn *c, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(struct sub_thread *t, struct subconn *c, const char *fmt, ...)
+void subconn_fail(struct sub_thread *t, struct subconn *c, const char *fmt, ...)
 {
     char why[200];
     va_list ap;
@@ -161,9 +158,11 @@ static bool send_fixed(struct sub_thread *t, struct subconn *c, uint8_t opcode, 
             return false; /* a connection sends one close */
         frame = c->close_frame;
         op = OP_CLOSE_SEND;
-    } else if (opcode == WSP_PONG) {
-        /* A second ping in the same receive finds the first pong still
-         * in flight: that one already tells the server we are alive. */
+    } else if (opcode == WSP_PONG || opcode == WSP_BINARY) {
+        /* A WebSocket pong, or NATS's PONG in a binary frame (the only
+         * frame a NATS subscriber sends once set up). A second ping in the
+         * same receive finds the first pong still in flight: that one
+         * already tells the server we are alive. */
         if (c->ops & OP_PONG)
             return true;
         if (c->pong == NULL && (c->pong = malloc(WSP_MAX_CLIENT_HEADER + SUBCONN_MAX_PONG)) == NULL)
@@ -184,9 +183,9 @@ static bool send_fixed(struct sub_thread *t, struct subconn *c, uint8_t opcode, 
     return true;
 }
 
-/* send_ws sends one masked frame. */
-static bool send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
-                    size_t len)
+/* subconn_send_ws sends one masked frame. */
+bool subconn_send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
+                     size_t len)
 {
     uint8_t frame[WSP_MAX_CLIENT_HEADER + SUBCONN_MAX_PONG];
 
@@ -201,7 +200,7 @@ static bool send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, con
 static bool send_close(struct sub_thread *t, struct subconn *c, unsigned code)
 {
     uint8_t payload[2] = {(uint8_t)(code >> 8), (uint8_t)code};
-    return send_ws(t, c, WSP_CLOSE, payload, sizeof(payload));
+    return subconn_send_ws(t, c, WSP_CLOSE, payload, sizeof(payload));
 }
 
 /* ws_key derives connection |id|'s Sec-WebSocket-Key from the thread's
@@ -215,10 +214,10 @@ static void ws_key(const struct sub_thread *t, uint32_t id, char key[WSP_KEY_LEN
     wsp_make_key(key, accept, &state);
 }
 
-/* subscription writes what this connection subscribes to (its topic or
+/* subconn_subscription writes what this connection subscribes to (its topic or
  * the pattern) to |out| and returns its length. */
-static size_t subscription(const struct sub_thread *t, const struct subconn *c,
-                           char out[TOPIC_MAX_LEN + 1])
+size_t subconn_subscription(const struct sub_thread *t, const struct subconn *c,
+                            char out[TOPIC_MAX_LEN + 1])
 {
     const struct topics *tp = &t->cfg->topics;
 
@@ -244,10 +243,12 @@ static bool send_request(struct sub_thread *t, struct subconn *c)
 
     if (req == NULL)
         return false;
-    size_t len = subscription(t, c, topic);
+    size_t len = subconn_subscription(t, c, topic);
     enc[urlenc_append(enc, topic, len)] = '\0';
     if (cfg->target == TARGET_NCHAN)
         snprintf(path, sizeof(path), "/sub/%s", enc);
+    else if (cfg->target == TARGET_NATS)
+        snprintf(path, sizeof(path), "/"); /* the subject goes in SUB */
     else if (cfg->protocol == PROTO_WS)
         snprintf(path, sizeof(path), "/v1/ws%s%s", tq[0] ? "?" : "", tq);
     else
@@ -277,7 +278,7 @@ static void on_connected(struct sub_thread *t, struct subconn *c)
     if (t->tls_ctx) {
         /* The request goes once the TLS handshake is done (tls_on_data). */
         if ((c->tls = subtls_start(t->tls_ctx, c->fd, "localhost")) == NULL) {
-            fail(t, c, "cannot start TLS");
+            subconn_fail(t, c, "cannot start TLS");
             return;
         }
         c->state = CS_HANDSHAKE;
@@ -285,8 +286,8 @@ static void on_connected(struct sub_thread *t, struct subconn *c)
         return;
     }
     if (!send_request(t, c)) {
-        fail(t, c, "cannot send the %s request: %s",
-             t->cfg->protocol == PROTO_WS ? "upgrade" : "SSE", strerror(errno));
+        subconn_fail(t, c, "cannot send the %s request: %s",
+                     t->cfg->protocol == PROTO_WS ? "upgrade" : "SSE", strerror(errno));
         return;
     }
     c->state = CS_HANDSHAKE;
@@ -301,16 +302,20 @@ void subconn_open(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
     c->state = CS_CONNECTING;
     c->deadline_ns = now_ns + cfg->connect_timeout_ns;
     t->setting_up++;
+    if (cfg->target == TARGET_NATS && !subnats_init(c)) {
+        subconn_fail(t, c, "out of memory");
+        return;
+    }
     if (c->topic < 0 && c->many == NULL) {
         c->many = calloc(cfg->topics.count, sizeof(*c->many));
         if (c->many == NULL) {
-            fail(t, c, "out of memory");
+            subconn_fail(t, c, "out of memory");
             return;
         }
     }
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        fail(t, c, "socket: %s", strerror(errno));
+        subconn_fail(t, c, "socket: %s", strerror(errno));
         return;
     }
     t->live++;
@@ -321,7 +326,7 @@ void subconn_open(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
         uint32_t host = 0x7f000001u + c->id % cfg->source_addrs;
         struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(host)};
         if (bind(c->fd, (const struct sockaddr *)&src, sizeof(src)) != 0) {
-            fail(t, c, "bind to 127.0.0.%u: %s", host & 0xff, strerror(errno));
+            subconn_fail(t, c, "bind to 127.0.0.%u: %s", host & 0xff, strerror(errno));
             return;
         }
     }
@@ -331,7 +336,7 @@ void subconn_open(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
         return;
     }
     if (errno != EINPROGRESS) {
-        fail(t, c, "connect to %s: %s", cfg->host_header, strerror(errno));
+        subconn_fail(t, c, "connect to %s: %s", cfg->host_header, strerror(errno));
         return;
     }
     struct io_uring_sqe *sqe = sub_get_sqe(t);
@@ -356,7 +361,7 @@ void subconn_on_poll(struct sub_thread *t, struct subconn *c, int res, uint64_t 
     else if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         err = errno;
     if (err != 0) {
-        fail(t, c, "connect to %s: %s", t->cfg->host_header, strerror(err));
+        subconn_fail(t, c, "connect to %s: %s", t->cfg->host_header, strerror(err));
         return;
     }
     on_connected(t, c);
@@ -369,8 +374,8 @@ static bool install_fixed(struct sub_thread *t, struct subconn *c)
     int ret = io_uring_register_files_update(&t->ring, conn_index(t, c), &c->fd, 1);
 
     if (ret != 1) {
-        fail(t, c, "cannot install its socket in the io_uring file table: %s",
-             strerror(ret < 0 ? -ret : EIO));
+        subconn_fail(t, c, "cannot install its socket in the io_uring file table: %s",
+                     strerror(ret < 0 ? -ret : EIO));
         return false;
     }
     close(c->fd);
@@ -379,8 +384,8 @@ static bool install_fixed(struct sub_thread *t, struct subconn *c)
     return true;
 }
 
-/* become_ready makes a connection READY; false when it failed instead. */
-static bool become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
+/* subconn_become_ready makes a connection READY; false when it failed instead. */
+bool subconn_become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_ns)
 {
     if (t->cfg->fixed_files && !install_fixed(t, c))
         return false;
@@ -398,11 +403,11 @@ static bool become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_n
 static bool send_subscribe(struct sub_thread *t, struct subconn *c)
 {
     char topic[TOPIC_MAX_LEN + 1], msg[TOPIC_MAX_LEN + 64];
-    size_t len = subscription(t, c, topic);
+    size_t len = subconn_subscription(t, c, topic);
     int n = snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"topics\":[\"%.*s\"]}", (int)len,
                      topic);
 
-    return send_ws(t, c, WSP_TEXT, msg, (size_t)n);
+    return subconn_send_ws(t, c, WSP_TEXT, msg, (size_t)n);
 }
 
 /* handshake_done checks the response head; |p| holds |len| bytes, the
@@ -419,13 +424,17 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
         ws_key(t, c->id, key, accept);
         if (wsp_check_response(h, head, accept, err, sizeof(err)) < 0) {
             size_t body = len - head < 100 ? len - head : 100;
-            fail(t, c, "%s %.*s", err, (int)body, h + head);
+            subconn_fail(t, c, "%s %.*s", err, (int)body, h + head);
             return false;
         }
         if (t->cfg->target == TARGET_NCHAN)
-            return become_ready(t, c, now_ns); /* the channel is in the URL */
+            return subconn_become_ready(t, c, now_ns); /* the channel is in the URL */
+        if (t->cfg->target == TARGET_NATS) {
+            c->state = CS_SUBSCRIBING; /* SUB goes out once INFO is in (subnats.c) */
+            return true;
+        }
         if (!send_subscribe(t, c)) {
-            fail(t, c, "cannot send the subscribe message: %s", strerror(errno));
+            subconn_fail(t, c, "cannot send the subscribe message: %s", strerror(errno));
             return false;
         }
         c->state = CS_SUBSCRIBING;
@@ -433,15 +442,15 @@ static bool handshake_done(struct sub_thread *t, struct subconn *c, const uint8_
     }
     if (ssep_check_response(h, head, err, sizeof(err)) < 0) {
         size_t body = len - head < 100 ? len - head : 100;
-        fail(t, c, "%s %.*s", err, (int)body, h + head);
+        subconn_fail(t, c, "%s %.*s", err, (int)body, h + head);
         return false;
     }
-    return become_ready(t, c, now_ns); /* the server subscribes before it answers */
+    return subconn_become_ready(t, c, now_ns); /* the server subscribes before it answers */
 }
 
-/* on_event checks one event and times it. */
-static void on_event(struct sub_thread *t, struct subconn *c, const uint8_t *json, size_t len,
-                     uint64_t now_ns)
+/* subconn_on_event checks one event and times it. */
+void subconn_on_event(struct sub_thread *t, struct subconn *c, const uint8_t *json, size_t len,
+                      uint64_t now_ns)
 {
     struct event_fields ev;
     struct stream *s;
@@ -450,9 +459,9 @@ static void on_event(struct sub_thread *t, struct subconn *c, const uint8_t *jso
 
     if (c->state != CS_READY)
         return;
-    if (t->cfg->target == TARGET_NCHAN) {
-        /* The raw payload: the topic is the connection's (no patterns),
-         * the seq the publisher's "s". */
+    if (t->cfg->target != TARGET_RINGCAST) {
+        /* The raw payload (nchan, NATS): the topic is the connection's (no
+         * patterns), the seq the publisher's "s". */
         if (payload_parse_raw(json, len, &ev) < 0) {
             t->res.unparsed++;
             return;
@@ -497,9 +506,9 @@ static bool on_reply(struct sub_thread *t, struct subconn *c, const uint8_t *jso
     static const char error[] = "{\"type\":\"error\"";
 
     if (len >= sizeof(subscribed) - 1 && memcmp(json, subscribed, sizeof(subscribed) - 1) == 0)
-        return c->state != CS_SUBSCRIBING || become_ready(t, c, now_ns);
+        return c->state != CS_SUBSCRIBING || subconn_become_ready(t, c, now_ns);
     if (len >= sizeof(error) - 1 && memcmp(json, error, sizeof(error) - 1) == 0) {
-        fail(t, c, "subscribe refused: %.*s", (int)(len < 160 ? len : 160), json);
+        subconn_fail(t, c, "subscribe refused: %.*s", (int)(len < 160 ? len : 160), json);
         return false;
     }
     return true; /* pong, or a reply this version does not know */
@@ -516,8 +525,8 @@ static bool on_close(struct sub_thread *t, struct subconn *c, const struct wsp_f
     if (c->state == CS_CLOSING)
         return true; /* the answer to our close: the server closes TCP next */
     if (c->state != CS_READY) {
-        fail(t, c, "the server closed the connection while %s (code %u %.*s)",
-             state_doing[c->state], code, reason_len, reason);
+        subconn_fail(t, c, "the server closed the connection while %s (code %u %.*s)",
+                     state_doing[c->state], code, reason_len, reason);
         return false;
     }
     c->server_closed = true;
@@ -540,13 +549,13 @@ static bool on_close(struct sub_thread *t, struct subconn *c, const struct wsp_f
 static bool inflate_frame(struct sub_thread *t, struct subconn *c, struct wsp_frame *f)
 {
     if (!t->cfg->deflate || f->opcode != WSP_TEXT) {
-        fail(t, c, "a compressed frame (RSV1) without --deflate, or not text");
+        subconn_fail(t, c, "a compressed frame (RSV1) without --deflate, or not text");
         return false;
     }
     size_t len = 0;
     const uint8_t *plain = inflater_run(&t->inflater, f->payload, f->len, MAX_FRAME, &len);
     if (plain == NULL) {
-        fail(t, c, "a compressed message that does not inflate");
+        subconn_fail(t, c, "a compressed message that does not inflate");
         return false;
     }
     f->payload = plain;
@@ -561,16 +570,18 @@ static bool on_frame(struct sub_thread *t, struct subconn *c, const struct wsp_f
 {
     static const char reply[] = "{\"type\":\"";
 
+    if (t->cfg->target == TARGET_NATS && f->opcode <= WSP_BINARY)
+        return subnats_on_bytes(t, c, f->payload, f->len, now_ns); /* a byte stream */
     switch (f->opcode) {
     case WSP_BINARY:
         if (t->cfg->target != TARGET_NCHAN) {
-            fail(t, c, "an unexpected frame (opcode %u)", f->opcode);
+            subconn_fail(t, c, "an unexpected frame (opcode %u)", f->opcode);
             return false;
         }
         __attribute__((fallthrough)); /* nchan may send a payload as binary */
     case WSP_TEXT:
         if (!f->fin) {
-            fail(t, c, "a fragmented message (ringcast and nchan send whole ones)");
+            subconn_fail(t, c, "a fragmented message (ringcast and nchan send whole ones)");
             return false;
         }
         /* Events start {"event_type", replies {"type": tell them apart
@@ -578,17 +589,17 @@ static bool on_frame(struct sub_thread *t, struct subconn *c, const struct wsp_f
         if (t->cfg->target != TARGET_NCHAN && f->len >= sizeof(reply) - 1 && f->payload[2] == 't' &&
             memcmp(f->payload, reply, sizeof(reply) - 1) == 0)
             return on_reply(t, c, f->payload, f->len, now_ns);
-        on_event(t, c, f->payload, f->len, now_ns);
+        subconn_on_event(t, c, f->payload, f->len, now_ns);
         return true;
     case WSP_PING:
-        send_ws(t, c, WSP_PONG, f->payload, f->len);
+        subconn_send_ws(t, c, WSP_PONG, f->payload, f->len);
         return true;
     case WSP_PONG:
         return true;
     case WSP_CLOSE:
         return on_close(t, c, f, now_ns);
     default:
-        fail(t, c, "an unexpected frame (opcode %u)", f->opcode);
+        subconn_fail(t, c, "an unexpected frame (opcode %u)", f->opcode);
         return false;
     }
 }
@@ -606,7 +617,7 @@ static long ws_frames(struct sub_thread *t, struct subconn *c, const uint8_t *p,
         if (r == 0)
             break;
         if (r < 0) {
-            fail(t, c, "an invalid frame from the server");
+            subconn_fail(t, c, "an invalid frame from the server");
             return -1;
         }
         pos += (size_t)r;
@@ -629,14 +640,14 @@ static long sse_lines(struct sub_thread *t, struct subconn *c, const uint8_t *p,
         size_t n = ssep_next_line(p + pos, len - pos, &line);
         if (n == 0) {
             if (len - pos > MAX_FRAME) {
-                fail(t, c, "an event-stream line over %u bytes", MAX_FRAME);
+                subconn_fail(t, c, "an event-stream line over %u bytes", MAX_FRAME);
                 return -1;
             }
             break;
         }
         pos += n;
         if (line.kind == SSEP_DATA)
-            on_event(t, c, line.value, line.len, now_ns);
+            subconn_on_event(t, c, line.value, line.len, now_ns);
     }
     return (long)pos;
 }
@@ -653,7 +664,7 @@ static long parse(struct sub_thread *t, struct subconn *c, const uint8_t *p, siz
         size_t head = httpresp_head_len((const char *)p, len);
         if (head == 0) {
             if (len > MAX_HEAD) {
-                fail(t, c, "a response head over %d bytes", MAX_HEAD);
+                subconn_fail(t, c, "a response head over %d bytes", MAX_HEAD);
                 return -1;
             }
             return 0;
@@ -731,13 +742,13 @@ static void tls_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *
     static _Thread_local uint8_t plain[16384];
 
     if (!subtls_feed(c->tls, data, len)) {
-        fail(t, c, "out of memory for TLS");
+        subconn_fail(t, c, "out of memory for TLS");
         return;
     }
     if (!c->tls_established) {
         int r = subtls_handshake(c->tls);
         if (r < 0) {
-            fail(t, c, "the TLS handshake failed");
+            subconn_fail(t, c, "the TLS handshake failed");
             return;
         }
         if (r == 0)
@@ -746,7 +757,7 @@ static void tls_on_data(struct sub_thread *t, struct subconn *c, const uint8_t *
         if (subtls_resumed(c->tls))
             t->res.tls_resumed++;
         if (!send_request(t, c)) {
-            fail(t, c, "cannot send the request over TLS");
+            subconn_fail(t, c, "cannot send the request over TLS");
             return;
         }
     }
@@ -777,7 +788,7 @@ static void plain_on_data(struct sub_thread *t, struct subconn *c, const uint8_t
     while (len > 0 && c->partial_len > 0) {
         size_t take = stitch_length(t, c, data, len);
         if (!partial_append(c, data, take)) {
-            fail(t, c, "out of memory for a frame");
+            subconn_fail(t, c, "out of memory for a frame");
             return;
         }
         data += take;
@@ -793,7 +804,7 @@ static void plain_on_data(struct sub_thread *t, struct subconn *c, const uint8_t
     if (used < 0)
         return;
     if ((size_t)used < len && !partial_append(c, data + used, len - (size_t)used))
-        fail(t, c, "out of memory for a frame");
+        subconn_fail(t, c, "out of memory for a frame");
 }
 
 void subconn_on_own_data(struct sub_thread *t, struct subconn *c, size_t len, uint64_t now_ns)
@@ -832,9 +843,10 @@ void subconn_on_eof(struct sub_thread *t, struct subconn *c, int res)
     if (c->state == CS_CLOSING) {
         subconn_kill(t, c); /* the server's side of a clean close */
     } else if (in_setup(c)) {
-        fail(t, c, "the server closed the connection while %s (%s)", state_doing[c->state], why);
+        subconn_fail(t, c, "the server closed the connection while %s (%s)", state_doing[c->state],
+                     why);
     } else if (c->state == CS_READY) {
-        fail(t, c, "the server closed the connection (%s)", why);
+        subconn_fail(t, c, "the server closed the connection (%s)", why);
     }
 }
 
@@ -884,7 +896,7 @@ void subconn_check_deadline(struct sub_thread *t, struct subconn *c, uint64_t no
     if (c->deadline_ns == 0 || now_ns < c->deadline_ns)
         return;
     if (in_setup(c)) {
-        fail(t, c, "timed out %s", state_doing[c->state]);
+        subconn_fail(t, c, "timed out %s", state_doing[c->state]);
     } else if (c->state == CS_CLOSING) {
         t->res.unclean_closes++;
         subconn_kill(t, c);
@@ -925,6 +937,10 @@ void subconn_free(struct subconn *c)
 {
     subtls_free(c->tls);
     c->tls = NULL;
+    if (c->nats != NULL)
+        natsp_free(c->nats);
+    free(c->nats);
+    c->nats = NULL;
     free(c->partial);
     free(c->many);
     free(c->pong);

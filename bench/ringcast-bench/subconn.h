@@ -28,9 +28,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "natsparse.h"
 #include "stream.h"
 #include "subtls.h"
 #include "sub.h"
+#include "topics.h"
 #include "wsparse.h"
 
 enum subconn_state {
@@ -75,6 +77,7 @@ struct subconn {
     struct stream *many; /* a pattern connection's streams, one per topic */
     uint8_t *pong;       /* fixed file: the pong in flight (allocated at the first ping) */
     struct subtls *tls;  /* --tls: the connection's TLS (subtls.h) */
+    struct natsp *nats;  /* --target nats: the NATS stream inside the frames */
     uint8_t close_frame[SUBCONN_CLOSE_FRAME]; /* fixed file: the close frame in flight */
 };
 
@@ -131,6 +134,31 @@ bool subconn_drained(const struct sub_thread *t, const struct subconn *c);
 /* subconn_account adds the connection's missing events (start and end of
  * each stream) and its expected deliveries to the thread's results. */
 void subconn_account(struct sub_thread *t, const struct subconn *c);
+
+/* For the dialects (subnats.c): */
+
+/* subconn_fail ends a connection with an error: a setup failure before
+ * READY, a lost connection after. */
+void subconn_fail(struct sub_thread *t, struct subconn *c, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* subconn_become_ready makes a connection READY; false when it failed
+ * instead. */
+bool subconn_become_ready(struct sub_thread *t, struct subconn *c, uint64_t now_ns);
+
+/* subconn_on_event checks one event (|len| bytes at |json|) and times it. */
+void subconn_on_event(struct sub_thread *t, struct subconn *c, const uint8_t *json, size_t len,
+                      uint64_t now_ns);
+
+/* subconn_send_ws sends one masked frame of at most SUBCONN_MAX_PONG
+ * bytes; false when it cannot. */
+bool subconn_send_ws(struct sub_thread *t, struct subconn *c, uint8_t opcode, const void *payload,
+                     size_t len);
+
+/* subconn_subscription writes what the connection subscribes to (its
+ * topic or the pattern) to |out| and returns its length. */
+size_t subconn_subscription(const struct sub_thread *t, const struct subconn *c,
+                            char out[TOPIC_MAX_LEN + 1]);
 
 /* subconn_free frees the connection's memory (its socket is closed). */
 void subconn_free(struct subconn *c);

@@ -24,6 +24,7 @@
 #include "conn/httphistory.h"
 #include "util/hash.h"
 #include "pubsub/topic.h"
+#include "util/put.h"
 
 size_t httpapi_max_body(const struct shard *sh)
 {
@@ -108,10 +109,13 @@ static void answer_publish(struct shard *sh, struct conn *c, const char *topic, 
         return;
     }
     char body[80 + 65536];
-    int len = snprintf(body, sizeof(body), "{\"topic\":\"%.*s\",\"seq\":%llu%s}\n", (int)topic_len,
-                       topic, (unsigned long long)r->seq,
-                       (r->ack_flags & RC_ACK_DUPLICATE) ? ",\"duplicate\":true" : "");
-    httpreply_send(sh, c, 200, "", "application/json", body, (size_t)len, keep_alive, false);
+    struct put w = put_init(body, sizeof(body));
+    put_str(&w, "{\"topic\":\"");
+    put_bytes(&w, topic, topic_len);
+    put_str(&w, "\",\"seq\":");
+    put_u64(&w, r->seq);
+    put_str(&w, (r->ack_flags & RC_ACK_DUPLICATE) ? ",\"duplicate\":true}\n" : "}\n");
+    httpreply_send(sh, c, 200, "", "application/json", body, w.len, keep_alive, false);
 }
 
 static void answer_fetch(struct shard *sh, struct conn *c, struct msg *m)

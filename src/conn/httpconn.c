@@ -20,6 +20,7 @@
 #include "core/limits.h"
 #include "util/log.h"
 #include "util/origin.h"
+#include "util/put.h"
 #include "core/metrics.h"
 #include "core/shard.h"
 #include "conn/sseconn.h"
@@ -105,6 +106,30 @@ static void agree_deflate(const struct shard *sh, const struct http_request *req
         snprintf(line, cap, "Sec-WebSocket-Extensions: %s\r\n", answer);
 }
 
+/* switching_protocols writes the 101 answering an upgrade (with the
+ * subprotocol when |protocol| is not NULL, and the |extensions| header
+ * line, possibly empty) to |out| and returns its
+ * length, 0 when it does not fit in |cap|. Copies, no formatting: a
+ * reconnect storm is this response many thousand times a second. */
+static size_t switching_protocols(char *out, size_t cap, const char accept[WS_ACCEPT_LEN + 1],
+                                  const char *protocol, size_t protocol_len,
+                                  const char *extensions)
+{
+    struct put w = put_init(out, cap);
+
+    put_str(&w, "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+    put_bytes(&w, accept, WS_ACCEPT_LEN);
+    if (protocol != NULL) {
+        put_str(&w, "\r\nSec-WebSocket-Protocol: ");
+        put_bytes(&w, protocol, protocol_len);
+    }
+    put_str(&w, "\r\n");
+    put_str(&w, extensions);
+    put_str(&w, "\r\n");
+    return w.over ? 0 : w.len;
+}
+
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
  * answers 101, or an error. Returns true when the connection upgraded,
  * with what it agreed of permessage-deflate in |deflate|. */
@@ -152,13 +177,14 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     char extensions[160];
     agree_deflate(sh, req, deflate, extensions, sizeof(extensions));
     char response[JWT_MAX_TOKEN + 512];
-    int len = snprintf(response, sizeof(response),
-                       "HTTP/1.1 101 Switching Protocols\r\nServer: ringcast\r\n"
-                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Accept: %s\r\n%s%.*s%s%s\r\n",
-                       accept, protocol ? "Sec-WebSocket-Protocol: " : "", (int)protocol_len,
-                       protocol ? protocol : "", protocol ? "\r\n" : "", extensions);
-    conn_send_copy(sh, c, response, (size_t)len);
+    size_t len = switching_protocols(response, sizeof(response), accept, protocol, protocol_len,
+                                     extensions);
+    if (len == 0) {
+        claims_free(claims);
+        fail(sh, c, 400, "", "Sec-WebSocket-Protocol too long");
+        return false;
+    }
+    conn_send_copy(sh, c, response, len);
     conn_set_claims(sh, c, claims);
     return true;
 }

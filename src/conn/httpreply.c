@@ -10,30 +10,56 @@
 #include "core/limits.h"
 #include "proto/http.h"
 #include "util/jsonw.h"
+#include "util/put.h"
 
-void httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+/* response_head writes the head of a response to |out| and returns its
+ * length, 0 when it does not fit. Copies, no formatting: every HTTP
+ * publish is answered through here. */
+static size_t response_head(char *out, size_t cap, int status, const char *extra_headers,
+                            const char *content_type, size_t body_len, bool keep_alive,
+                            const char *cors)
+{
+    struct put w = put_init(out, cap);
+
+    put_str(&w, "HTTP/1.1 ");
+    put_u64(&w, (uint64_t)status);
+    put_str(&w, " ");
+    put_str(&w, http_status_text(status));
+    put_str(&w, "\r\nServer: ringcast\r\nContent-Type: ");
+    put_str(&w, content_type);
+    put_str(&w, "\r\nContent-Length: ");
+    put_u64(&w, body_len);
+    put_str(&w, keep_alive ? "\r\n" : "\r\nConnection: close\r\n");
+    put_str(&w, extra_headers);
+    put_str(&w, cors);
+    put_str(&w, "\r\n");
+    return w.over ? 0 : w.len;
+}
+
+bool httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
                     const char *content_type, size_t body_len, bool keep_alive)
 {
+    static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
     char head[768 + HTTPCORS_HEADERS_MAX];
     char cors[HTTPCORS_HEADERS_MAX];
-    int len = snprintf(head, sizeof(head),
-                       "HTTP/1.1 %d %s\r\nServer: ringcast\r\nContent-Type: %s\r\n"
-                       "Content-Length: %zu\r\n%s%s%s\r\n",
-                       status, http_status_text(status), content_type, body_len,
-                       keep_alive ? "" : "Connection: close\r\n", extra_headers,
-                       httpcors_headers(cors, sh->cfg, httpcors_of(c)->origin));
-    if (len < 0 || (size_t)len >= sizeof(head))
-        len = snprintf(head, sizeof(head),
-                       "HTTP/1.1 500 Internal Server Error\r\n"
-                       "Content-Length: 0\r\nConnection: close\r\n\r\n");
-    conn_send_copy(sh, c, head, (size_t)len);
+    size_t len = response_head(head, sizeof(head), status, extra_headers, content_type, body_len,
+                               keep_alive, httpcors_headers(cors, sh->cfg, httpcors_of(c)->origin));
+    if (len == 0) {
+        conn_send_copy(sh, c, fallback, sizeof(fallback) - 1);
+        conn_finish(sh, c);
+        return false;
+    }
+    conn_send_copy(sh, c, head, len);
+    return true;
 }
 
 void httpreply_send(struct shard *sh, struct conn *c, int status, const char *extra_headers,
                     const char *content_type, const void *body, size_t body_len, bool keep_alive,
                     bool head_only)
 {
-    httpreply_head(sh, c, status, extra_headers, content_type, body_len, keep_alive);
+    if (!httpreply_head(sh, c, status, extra_headers, content_type, body_len, keep_alive))
+        return;
     if (!head_only && body_len > 0)
         conn_send_copy(sh, c, body, body_len);
     if (!keep_alive)

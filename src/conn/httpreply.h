@@ -21,8 +21,9 @@ void httpreply_send(struct shard *sh, struct conn *c, int status, const char *ex
 
 /* httpreply_head queues the head of that response only: its body (of
  * |body_len| bytes) is the caller's to queue, and to close after it when
- * not |keep_alive|. */
-void httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
+ * not |keep_alive|. Returns false when the head did not fit: a 500 went
+ * instead and the connection is closing (queue no body then). */
+bool httpreply_head(struct shard *sh, struct conn *c, int status, const char *extra_headers,
                     const char *content_type, size_t body_len, bool keep_alive);
 
 /* httpreply_error queues {"error":<code>,"message":<message>} with |status|;

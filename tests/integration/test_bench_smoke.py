@@ -32,6 +32,8 @@ FLAGS = [
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 NCHAN_TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
                               "nchan", "nchan.conf.in")
+NATS_TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench",
+                             "nats", "nats.conf.in")
 
 
 def bench(server, *args, timeout=90, nofile=None):
@@ -95,7 +97,10 @@ def test_usage_errors_exit_2():
                  ["--duration", "soon"], ["--pattern-share", "0.5", "--pattern", "nomatch:*"],
                  ["stray-argument"], ["--target", "redis"], ["--target", "nchan", "--size", "64"],
                  ["--target", "nchan", "--publishers", "2"], ["--server-pid", "1,x"],
-                 ["--target", "nchan", "--pattern-share", "0.5"], ["--fixed-files", "maybe"]):
+                 ["--target", "nchan", "--pattern-share", "0.5"], ["--fixed-files", "maybe"],
+                 ["--target", "nats", "--protocol", "sse"], ["--target", "nats", "--http-publish"],
+                 ["--target", "nats", "--size", "64"], ["--target", "nats", "--publishers", "2"],
+                 ["--target", "nats", "--publish-addr", "nowhere"]):
         p = subprocess.run([binary("ringcast-bench")] + args, capture_output=True, text=True,
                            timeout=10)
         assert p.returncode == 2, "%s: exit %d\n%s" % (args, p.returncode, p.stderr)
@@ -174,6 +179,42 @@ def test_unreachable_server_fails(start_server):
     assert any("connection" in f for f in r["failures"]), r
 
 
+def fill_template(template, values, out):
+    """Writes |template| with every @KEY@ of |values| replaced to |out|;
+    fails when a setting (not a comment) keeps a field."""
+    with open(template) as f:
+        text = f.read()
+    for key, value in values.items():
+        text = text.replace("@%s@" % key, value)
+    settings = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    unfilled = re.findall(r"@[A-Z_]+@", settings)
+    assert not unfilled, "template fields not filled: %s" % unfilled
+    out.write_text(text)
+
+
+def wait_listening(proc, ports, name, log):
+    """Waits (10 s at most) until every port of |ports| accepts."""
+    deadline = time.monotonic() + 10
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, \
+                    "%s did not start: %s" % (name, log.read_text())
+                time.sleep(0.05)
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def nchan(tmp_path):
     """nginx with nchan from bench/nchan/nchan.conf.in on a free loopback
@@ -182,31 +223,16 @@ def nchan(tmp_path):
     assert shutil.which("nginx") and os.path.exists(NCHAN_MODULE), \
         "nginx with libnginx-mod-nchan is not installed (./configure.py --install-deps)"
     port = free_port()
-    with open(NCHAN_TEMPLATE) as f:
-        text = f.read()
-    for key, value in {"MODULE": NCHAN_MODULE, "WORKERS": "1", "NOFILE": "4096",
-                       "WORKER_CONNECTIONS": "2048", "PREFIX": str(tmp_path),
-                       "PORT": str(port), "BODY_BUFFER": "64k", "SHM": "64M",
-                       "BUFFER_LENGTH": "10", "LISTEN_OPTIONS": ""}.items():
-        text = text.replace("@%s@" % key, value)
-    settings = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
-    unfilled = re.findall(r"@[A-Z_]+@", settings)
-    assert not unfilled, "template fields not filled: %s" % unfilled
     conf = tmp_path / "nginx.conf"
-    conf.write_text(text)
+    fill_template(NCHAN_TEMPLATE, {"MODULE": NCHAN_MODULE, "WORKERS": "1", "NOFILE": "4096",
+                                   "WORKER_CONNECTIONS": "2048", "PREFIX": str(tmp_path),
+                                   "PORT": str(port), "BODY_BUFFER": "64k", "SHM": "64M",
+                                   "BUFFER_LENGTH": "10", "LISTEN_OPTIONS": ""}, conf)
     proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path) + "/", "-e",
                              str(tmp_path / "error.log"), "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, \
-                    "nginx did not start: %s" % (tmp_path / "error.log").read_text()
-                time.sleep(0.05)
+        wait_listening(proc, [port], "nginx", tmp_path / "error.log")
         workers = []
         for name in os.listdir("/proc"):
             try:
@@ -217,12 +243,7 @@ def nchan(tmp_path):
                 workers.append(int(name))
         yield port, [proc.pid] + workers
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.mark.parametrize("protocol", ["ws", "sse"])
@@ -242,6 +263,49 @@ def test_nchan_target(nchan, protocol):
     assert r["server_cpu"]["pids"] == len(pids), detail
     # 4 topics, 10 subscribers each: every acknowledged publish reached 10.
     assert r["deliveries_total"] == r["publishes_total"] * 10, detail
+
+
+@pytest.fixture
+def nats(tmp_path):
+    """nats-server from bench/nats/nats.conf.in, WebSocket (no TLS) and its
+    client port on free loopback ports; yields (ws port, client port, PID).
+    It comes with --bench-deps only: missing, the test is skipped."""
+    if shutil.which("nats-server") is None:
+        pytest.skip("nats-server is not installed (./configure.py --install-deps --bench-deps)")
+    ws_port, port = free_port(), free_port()
+    conf = tmp_path / "nats.conf"
+    fill_template(NATS_TEMPLATE, {"PORT": str(port), "WS_PORT": str(ws_port),
+                                  "PREFIX": str(tmp_path), "MAX_PAYLOAD": "1MB",
+                                  "MAX_PENDING": "64MB"}, conf)
+    log = open(tmp_path / "nats.log", "w")
+    proc = subprocess.Popen(["nats-server", "-c", str(conf)], stdout=log, stderr=log)
+    try:
+        wait_listening(proc, [port, ws_port], "nats-server", tmp_path / "nats.log")
+        yield ws_port, port, proc.pid
+    finally:
+        stop(proc)
+        log.close()
+
+
+@pytest.mark.parametrize("size,extra", [("128", []), ("16K", ["--recv-buffer-size", "4K"])])
+def test_nats_target(nats, size, extra):
+    """--target nats: WebSocket subscribers speak NATS (INFO, CONNECT, SUB,
+    PING/PONG, MSG) and publishers PUB on the client port, each batch done at
+    its PONG; the payload's own per-topic seq drives the stream check. 16 KiB
+    payloads in 4 KiB receive buffers cut frames and messages everywhere."""
+    ws_port, port, pid = nats
+    cmd = [binary("ringcast-bench"), "--target", "nats", "--addr", "127.0.0.1:%d" % ws_port,
+           "--publish-addr", "127.0.0.1:%d" % port, "--server-pid", str(pid),
+           "--connections", "40", "--topics", "4", "--publishers", "2", "--size", size,
+           "--warmup", "0.2s", "--duration", "1s", "--json"] + extra
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert not SANITIZER.search(p.stderr), p.stderr
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    detail = check_clean(p.returncode, r, p.stderr, 40)
+    assert r["target"] == "nats" and r["publish_via"] == "nats", detail
+    # 4 topics, 10 subscribers each: every acknowledged publish reached 10.
+    assert r["deliveries_total"] == r["publishes_total"] * 10, detail
+    assert r["unparsed"] == 0 and r["misrouted"] == 0, detail
 
 
 def run_json_lines(*cmd):

@@ -91,7 +91,8 @@ def wss_subscribe(tls, *topics):
                                      sslopt={"cert_reqs": ssl.CERT_REQUIRED,
                                              "ca_certs": tls.ca.ca_pem})
     ws.send(json.dumps({"type": "subscribe", "topics": list(topics)}))
-    assert json.loads(ws.recv()) == {"type": "subscribed", "topics": list(topics)}
+    reply = json.loads(ws.recv())
+    assert (reply["type"], reply["topics"]) == ("subscribed", list(topics)), reply
     return ws
 
 
