@@ -11,15 +11,12 @@ each the median of its runs; "NaN" where a server has no run."""
 import collections
 import json
 import os
-import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from jsonl2dat import median  # noqa: E402  (the same median, NaN when empty)
+
 SERVERS = ("ringcast", "nchan", "nats")
-
-
-def median(vals):
-    vals = [v for v in vals if v is not None]
-    return statistics.median(vals) if vals else float("nan")
 
 
 def main():
