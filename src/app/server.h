@@ -4,12 +4,14 @@
 #define RC_SERVER_H
 
 #include "pubsub/auth.h"
+#include "pubsub/pusherapps.h"
 #include "util/config.h"
 #include "core/shardset.h"
 
 struct server {
     struct rc_config cfg;
-    struct auth auth; /* keys, read-only after start */
+    struct auth auth;               /* keys, read-only after start */
+    struct pusher_apps pusher_apps; /* --pusher-apps, read-only after start */
     struct shard_set set;
 };
 

@@ -27,10 +27,12 @@
 /* A WebSocket connection's own state (its part of struct conn). */
 struct ws_state {
     struct ws_reader reader;
-    bool echo;                  /* /v1/echo: messages come back as they are */
-    bool close_received;        /* the peer's close frame came: close TCP once ours is out */
-    bool reader_failed;         /* a protocol error: the rest of the input means nothing */
-    struct tokenbucket changes; /* --subscribe-rate-per-conn (zeroed: full) */
+    bool echo;                        /* /v1/echo: messages come back as they are */
+    bool close_received;              /* the peer's close frame came: close TCP once ours is out */
+    bool reader_failed;               /* a protocol error: the rest of the input means nothing */
+    struct tokenbucket changes;       /* --subscribe-rate-per-conn (zeroed: full) */
+    const struct ws_dialect *dialect; /* NULL: the native protocol */
+    const void *dialect_ctx;          /* the dialect's (its app) */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -82,12 +84,20 @@ void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *r
     conn_finish(sh, c);
 }
 
+/* own_code says the server's own close |code| (slow consumer, idle,
+ * going away) the way the connection's dialect does. */
+static uint16_t own_code(struct conn *c, uint16_t code)
+{
+    const struct ws_dialect *d = ws_of(c)->dialect;
+    return d ? d->close_code(code) : code;
+}
+
 void wsconn_close_slow(struct shard *sh, struct conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
-    conn_give_up_slow(sh, c, "closing with 4001");
-    wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    conn_give_up_slow(sh, c, "closing as a slow consumer");
+    wsconn_close(sh, c, own_code(c, WS_CLOSE_SLOW_CONSUMER), "slow consumer");
 }
 
 /* Error codes of the protocol, by the reason a subscription was refused. */
@@ -281,7 +291,10 @@ static int handle_event(void *ctx, const struct ws_event *ev)
                          "binary messages are not part of the protocol");
             return 1;
         }
-        handle_text(sh, c, ev->data, ev->len);
+        if (ws_of(c)->dialect)
+            ws_of(c)->dialect->on_text(sh, c, ev->data, ev->len);
+        else
+            handle_text(sh, c, ev->data, ev->len);
         break;
     case WS_EV_PING:
         send_frame(sh, c, WS_OP_PONG, ev->data, ev->len);
@@ -404,7 +417,7 @@ static void on_timer(struct shard *sh, struct conn *c)
         counter_add(&sh->stats.idle_closes, 1);
         log_debug("connection %u: nothing received for %u ms, closing with %d", c->slot,
                   sh->cfg->idle_timeout_ms, WS_CLOSE_IDLE_TIMEOUT);
-        wsconn_close(sh, c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+        wsconn_close(sh, c, own_code(c, WS_CLOSE_IDLE_TIMEOUT), "idle timeout");
         return;
     }
     if (sh->now_ms >= c->next_beat_ms) {
@@ -420,7 +433,7 @@ static void on_timer(struct shard *sh, struct conn *c)
 
 static void drain(struct shard *sh, struct conn *c)
 {
-    wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+    wsconn_close(sh, c, own_code(c, WS_CLOSE_GOING_AWAY), "server shutting down");
 }
 
 static void release(struct conn *c)
@@ -428,23 +441,54 @@ static void release(struct conn *c)
     ws_reader_cleanup(&ws_of(c)->reader);
 }
 
+/* What native and dialect connections share: everything but what fan-out
+ * queues to them. */
+#define WS_COMMON_OPS                                                                              \
+    .name = "websocket", .stats_kind = STATS_WEBSOCKET, .reads_for_life = true,                    \
+    .on_data = on_data, .on_closing_data = on_closing_data, .on_timer = on_timer,                  \
+    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .release = release
+
 const struct conn_ops ws_conn_ops = {
-    .name = "websocket",
-    .stats_kind = STATS_WEBSOCKET,
+    WS_COMMON_OPS,
     .encoding = CONN_ENC_WS_FRAME,
-    .reads_for_life = true,
-    .on_data = on_data,
-    .on_closing_data = on_closing_data,
-    .on_timer = on_timer,
-    .resume = resume,
-    .drain = drain,
-    .close_slow = wsconn_close_slow,
-    .release = release,
 };
+
+/* dialect_queue_event queues an event in the dialect's own encoding. */
+static int dialect_queue_event(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    return ws_of(c)->dialect->queue_event(c, ref, m);
+}
+
+/* A dialect's connection: the same but for what fan-out queues. */
+static const struct conn_ops ws_dialect_conn_ops = {
+    WS_COMMON_OPS,
+    .encoding = CONN_ENC_OWN,
+    .queue_event = dialect_queue_event,
+};
+
+void wsconn_send_text(struct shard *sh, struct conn *c, const void *text, size_t len)
+{
+    send_frame(sh, c, WS_OP_TEXT, text, len);
+}
+
+const void *wsconn_dialect_ctx(struct conn *c)
+{
+    return ws_of(c)->dialect_ctx;
+}
+
+void wsconn_start_dialect(struct shard *sh, struct conn *c, const struct ws_dialect *dialect,
+                          const void *ctx, uint8_t *early, size_t len)
+{
+    conn_set_ops(sh, c, &ws_dialect_conn_ops);
+    ws_of(c)->dialect = dialect;
+    ws_of(c)->dialect_ctx = ctx;
+    wsconn_start(sh, c, false, early, len);
+}
 
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len)
 {
-    conn_set_ops(sh, c, &ws_conn_ops);
+    if (c->ops != &ws_dialect_conn_ops)
+        conn_set_ops(sh, c, &ws_conn_ops);
     limits_handshake_done(sh, c);
     ws_reader_init(&ws_of(c)->reader);
     ws_of(c)->echo = echo;

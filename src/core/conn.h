@@ -79,6 +79,7 @@ enum conn_encoding {
     CONN_ENC_NONE,
     CONN_ENC_WS_FRAME,   /* the message's WebSocket frame */
     CONN_ENC_SSE_RECORD, /* the message's SSE record */
+    CONN_ENC_OWN,        /* the kind's own (queue_event): a dialect's frame */
 };
 
 /* conn_ops: what a kind of connection does. The base (conn.c), the shard

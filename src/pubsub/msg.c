@@ -407,6 +407,16 @@ bool msg_content_type_is_json(const char *type, size_t len)
     return len > 5 && strncasecmp(type + len - 5, "+json", 5) == 0;
 }
 
+const uint8_t *msg_data_json(const struct msg *m, size_t *out_len)
+{
+    /* full_json is head + ,"data":<payload>} (put_full_json) */
+    size_t start = sizeof("{\"event_type\":\"\",\"timestamp\":\"\",\"topic\":\"\",\"seq\":") - 1 +
+                   m->event_type_len + MSG_TIMESTAMP_LEN + m->topic_len + u64_digits(m->seq) +
+                   sizeof(",\"data\":") - 1;
+    *out_len = m->full_json_len - start - 1;
+    return m->full_json + start;
+}
+
 struct lref *lref_new(struct msg *m)
 {
     struct lref *ref = rc_malloc(sizeof(*ref));
@@ -414,12 +424,16 @@ struct lref *lref_new(struct msg *m)
         return NULL;
     ref->msg = m;
     ref->count = 1;
+    ref->dialect_kind = NULL;
+    ref->dialect_frame = NULL;
+    ref->dialect_frame_len = 0;
     return ref;
 }
 
 void lref_put(struct lref *ref)
 {
     if (--ref->count == 0) {
+        rc_free(ref->dialect_frame);
         msg_release(ref->msg);
         rc_free(ref);
     }

@@ -117,7 +117,17 @@ void msg_format_timestamp(char out[MSG_TIMESTAMP_LEN + 1], int64_t time_us);
 struct lref {
     struct msg *msg;
     uint32_t count;
+    /* A dialect's encoding (the Pusher frame), built by the first of its
+     * subscribers on this shard and shared by the others; freed with the
+     * lref. |dialect_kind| tells whose it is; NULL: none yet. */
+    const void *dialect_kind;
+    uint8_t *dialect_frame;
+    uint32_t dialect_frame_len;
 };
+
+/* msg_data_json returns the "data" value of the message's full event
+ * JSON (the payload as JSON text) and its length. */
+const uint8_t *msg_data_json(const struct msg *m, size_t *out_len);
 
 /* lref_new takes over one holder reference of |m|. The lref starts with a
  * hold of its own (count 1), which its creator drops with lref_put once it

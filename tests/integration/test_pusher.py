@@ -1,0 +1,274 @@
+"""The Pusher dialect (docs/protocol/pusher.md) driven by Pusher's own
+libraries: pusher-js 8 in Node (node/pusher_client.mjs) on /app/<key>, and
+the `pusher` npm server library (node/pusher_trigger.mjs) on the HTTP API;
+raw WebSocket and HTTP clients for what those libraries never send (bad
+signatures, old timestamps, bad channel names, unknown keys)."""
+
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+import websocket
+
+from conftest import binary, publish
+from nodehelpers import NodeScript
+
+APP = {"id": "7", "key": "app-key-7", "secret": "s3cret-of-app-7", "client_events": False}
+OTHER = {"id": "8", "key": "app-key-8", "secret": "s3cret-of-app-8"}
+PACKAGES = ("pusher-js", "pusher")
+SOCKET_ID = re.compile(r"^\d+\.\d+$")
+
+
+@pytest.fixture
+def apps_file(tmp_path):
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps([APP, OTHER]))
+    os.chmod(path, 0o600)
+    return str(path)
+
+
+@pytest.fixture
+def pusher_server(start_server, apps_file):
+    return start_server("--pusher-apps", apps_file)
+
+
+class PusherClient(NodeScript):
+    """pusher-js in a child process (node/pusher_client.mjs)."""
+
+    def __init__(self, server, key=APP["key"], secret=APP["secret"]):
+        args = ["--port", str(server.port), "--key", key]
+        if secret:
+            args += ["--secret", secret]
+        super().__init__("pusher_client.mjs", args, packages=PACKAGES)
+
+    def send(self, **cmd):
+        self.proc.stdin.write(json.dumps(cmd) + "\n")
+        self.proc.stdin.flush()
+
+    def wait_for(self, key, timeout=20, value=None):
+        """Skips lines until one has |key| (equal to |value| when given)."""
+        deadline = time.time() + timeout
+        while True:
+            line = self.next_line(max(0.1, deadline - time.time()))
+            if key in line and (value is None or line[key] == value):
+                return line
+
+    def connected(self):
+        return self.wait_for("state", value="connected")["socket_id"]
+
+    def subscribe(self, channel):
+        self.send(op="subscribe", channel=channel)
+        return self.wait_for("subscribed", value=channel)
+
+
+def trigger(server, call, app=APP, secret=None):
+    """Runs one call of the `pusher` library; returns {"status", "body"}."""
+    args = ["--port", str(server.port), "--app-id", app["id"], "--key", app["key"],
+            "--secret", secret or app["secret"], json.dumps(call)]
+    with NodeScript("pusher_trigger.mjs", args, packages=PACKAGES) as script:
+        return script.next_line(30)
+
+
+def signed_post(server, path, body, app=APP, timestamp=None, secret=None):
+    """POSTs |body| signed as Pusher specifies, by hand; returns (status, body)."""
+    body_bytes = json.dumps(body).encode()
+    params = {"auth_key": app["key"], "auth_timestamp": str(timestamp or int(time.time())),
+              "auth_version": "1.0", "body_md5": hashlib.md5(body_bytes).hexdigest()}
+    query = "&".join("%s=%s" % kv for kv in sorted(params.items()))
+    to_sign = "POST\n%s\n%s" % (path, query)
+    signature = hmac.new((secret or app["secret"]).encode(), to_sign.encode(),
+                         hashlib.sha256).hexdigest()
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request("POST", "%s?%s&auth_signature=%s" % (path, query, signature), body_bytes,
+                 {"Content-Type": "application/json"})
+    response = conn.getresponse()
+    result = (response.status, response.read().decode())
+    conn.close()
+    return result
+
+
+def raw_pusher(server, key=APP["key"], query="?protocol=7&client=py&version=1"):
+    """A raw WebSocket on /app/<key>; returns (ws, the first message)."""
+    ws = websocket.create_connection("ws://%s:%d/app/%s%s" % (server.host, server.port, key,
+                                                              query), timeout=10)
+    return ws, json.loads(ws.recv())
+
+
+def test_connection_established_and_ping(pusher_server):
+    ws, hello = raw_pusher(pusher_server)
+    assert hello["event"] == "pusher:connection_established"
+    data = json.loads(hello["data"])  # a JSON string, as Pusher sends it
+    assert SOCKET_ID.match(data["socket_id"]), data
+    assert data["activity_timeout"] > 0
+    ws.send(json.dumps({"event": "pusher:ping", "data": {}}))
+    assert json.loads(ws.recv())["event"] == "pusher:pong"
+    ws.close()
+
+
+def test_pusher_js_public_channel_trigger(pusher_server):
+    with PusherClient(pusher_server) as client:
+        assert SOCKET_ID.match(client.connected())
+        client.subscribe("my-channel")
+        client.subscribe("other.channel;x")
+        result = trigger(pusher_server, ["trigger", ["my-channel", "other.channel;x"], "my-event",
+                                         {"message": "hello"}])
+        assert result == {"status": 200, "body": "{}"}, result
+        got = {client.wait_for("event")["channel"] for _ in range(2)}
+        assert got == {"my-channel", "other.channel;x"}
+        result = trigger(pusher_server, ["trigger", "my-channel", "plain", "just text"])
+        assert result["status"] == 200, result
+        line = client.wait_for("event", value="plain")
+        assert line["data"] == "just text" and line["channel"] == "my-channel"
+
+
+def test_trigger_batch(pusher_server):
+    with PusherClient(pusher_server) as client:
+        client.connected()
+        client.subscribe("batch-a")
+        client.subscribe("batch-b")
+        batch = [{"channel": "batch-a", "name": "one", "data": json.dumps({"n": 1})},
+                 {"channel": "batch-b", "name": "two", "data": json.dumps({"n": 2})}]
+        assert trigger(pusher_server, ["triggerBatch", batch])["status"] == 200
+        seen = {}
+        for _ in range(2):
+            line = client.wait_for("event")
+            seen[line["event"]] = (line["channel"], line["data"])
+        assert seen == {"one": ("batch-a", {"n": 1}), "two": ("batch-b", {"n": 2})}
+
+
+def test_private_channel_signed_and_refused(pusher_server):
+    with PusherClient(pusher_server) as client, \
+            PusherClient(pusher_server, secret="not-the-secret") as intruder:
+        client.connected()
+        intruder.connected()
+        client.subscribe("private-v3-channel-42")
+        intruder.send(op="subscribe", channel="private-v3-channel-42")
+        refused = intruder.wait_for("subscription_error")
+        assert refused["status"] == 401 and refused["type"] == "AuthError", refused
+        assert trigger(pusher_server, ["trigger", "private-v3-channel-42", "job-result",
+                                       {"job": 1}])["status"] == 200
+        line = client.wait_for("event", value="job-result")
+        assert line["data"] == {"job": 1}
+        intruder.send(op="subscribe", channel="public-probe")
+        intruder.wait_for("subscribed", value="public-probe")
+        assert all("event" not in line or line["event"] != "job-result"
+                   for line in list(intruder.out.queue)), "an unauthorized client got the event"
+
+
+def test_native_publish_reaches_pusher_and_back(pusher_server):
+    """One topic space: a binary publish to a channel's topic reaches
+    pusher-js; a Pusher API publish reaches a native WebSocket subscriber."""
+    topic = "pusher:7:App~2EUser~2E1"
+    native = websocket.create_connection(pusher_server.ws_url, timeout=10)
+    native.send(json.dumps({"type": "subscribe", "topics": [topic]}))
+    assert json.loads(native.recv())["type"] == "subscribed"
+    with PusherClient(pusher_server) as client:
+        client.connected()
+        client.subscribe("App.User.1")
+        publish(pusher_server, topic, {"from": "native"}, event_type="status")
+        line = client.wait_for("event", value="status")
+        assert line == {"event": "status", "channel": "App.User.1", "data": {"from": "native"}}
+        assert trigger(pusher_server, ["trigger", "App.User.1", "from-pusher",
+                                       {"k": "v"}])["status"] == 200
+    events = [json.loads(native.recv()) for _ in range(2)]
+    native.close()
+    assert [(e["event_type"], e["data"]) for e in events] == [
+        ("status", {"from": "native"}), ("from-pusher", {"k": "v"})]
+
+
+def test_apps_are_separate(pusher_server):
+    with PusherClient(pusher_server, key=OTHER["key"], secret=OTHER["secret"]) as other, \
+            PusherClient(pusher_server) as client:
+        other.connected()
+        client.connected()
+        other.subscribe("shared-name")
+        client.subscribe("shared-name")
+        assert trigger(pusher_server, ["trigger", "shared-name", "for-7", "x"])["status"] == 200
+        client.wait_for("event", value="for-7")
+        assert trigger(pusher_server, ["trigger", "shared-name", "for-8", "y"],
+                       app=OTHER)["status"] == 200
+        assert other.wait_for("event")["event"] == "for-8", "app 8 got app 7's event"
+
+
+def test_wrong_signature_and_old_timestamp_refused(pusher_server):
+    body = {"name": "e", "channels": ["c"], "data": "{}"}
+    assert signed_post(pusher_server, "/apps/7/events", body)[0] == 200
+    status, text = signed_post(pusher_server, "/apps/7/events", body, secret="wrong-secret")
+    assert status == 401 and "signature" in text.lower(), (status, text)
+    status, text = signed_post(pusher_server, "/apps/7/events", body,
+                               timestamp=int(time.time()) - 700)
+    assert status == 401 and "timestamp" in text.lower(), (status, text)
+    assert signed_post(pusher_server, "/apps/8/events", body)[0] == 401  # app 7's key for app 8
+    assert signed_post(pusher_server, "/apps/99/events", body)[0] == 404
+    result = trigger(pusher_server, ["trigger", "c", "e", "x"], secret="wrong-secret")
+    assert result["status"] == 401, result
+
+
+def test_bad_requests(pusher_server):
+    assert signed_post(pusher_server, "/apps/7/events",
+                       {"name": "e", "channels": ["bad channel!"], "data": "{}"})[0] == 400
+    assert signed_post(pusher_server, "/apps/7/events",
+                       {"name": "e", "channels": ["c"] * 101, "data": "{}"})[0] == 400
+    assert signed_post(pusher_server, "/apps/7/batch_events",
+                       {"batch": [{"name": "e", "channel": "c", "data": "1"}] * 11})[0] == 400
+    assert signed_post(pusher_server, "/apps/7/events",
+                       {"name": "e", "channels": ["c"], "data": {"not": "a string"}})[0] == 400
+
+
+def test_bad_channel_and_unknown_key_and_protocol(pusher_server):
+    ws, _ = raw_pusher(pusher_server)
+    ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "bad channel"}}))
+    reply = json.loads(ws.recv())
+    assert reply["event"] == "pusher:subscription_error" and reply["data"]["status"] == 400
+    ws.send(json.dumps({"event": "pusher:subscribe", "data": {"channel": "private-x"}}))
+    reply = json.loads(ws.recv())
+    assert reply["event"] == "pusher:subscription_error" and reply["data"]["status"] == 401
+    ws.send(json.dumps({"event": "client-typing", "channel": "private-x", "data": {}}))
+    reply = json.loads(ws.recv())
+    assert reply["event"] == "pusher:error" and reply["data"]["code"] == 4301
+    ws.send("not json")
+    assert json.loads(ws.recv())["event"] == "pusher:error"
+    ws.close()
+
+
+
+@pytest.mark.parametrize("key,query,code", [("no-such-key", "?protocol=7", 4001),
+                                            (APP["key"], "", 4006),
+                                            (APP["key"], "?protocol=6", 4007)])
+def test_refused_connections_close_codes(pusher_server, key, query, code):
+    """Told with pusher:error, then closed with the code (4000-4099: pusher-js
+    does not reconnect)."""
+    ws, first = raw_pusher(pusher_server, key=key, query=query)
+    assert first["event"] == "pusher:error" and first["data"]["code"] == code, first
+    opcode, frame = ws.recv_data_frame(True)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(frame.data[:2], "big") == code
+    ws.close()
+
+
+def test_off_without_flag(server):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    conn.request("GET", "/app/any-key?protocol=7")
+    assert conn.getresponse().status == 404
+    conn.close()
+
+
+def test_apps_file_checked(tmp_path):
+    path = tmp_path / "apps.json"
+    path.write_text(json.dumps([APP]))
+    os.chmod(path, 0o644)
+    flags = ["--listen", "127.0.0.1:0", "--publish-listen", "127.0.0.1:0"]
+    p = subprocess.run([binary("ringcast"), "--pusher-apps", str(path)] + flags,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "other users may read" in p.stderr, p.stderr
+    os.chmod(path, 0o600)
+    path.write_text(json.dumps([{"id": "1", "key": "k"}]))
+    p = subprocess.run([binary("ringcast"), "--pusher-apps", str(path)] + flags,
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 2 and "secret" in p.stderr, p.stderr
