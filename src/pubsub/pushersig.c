@@ -115,8 +115,9 @@ static int by_key(const void *a, const void *b)
 }
 
 /* string_to_sign builds METHOD\nPATH\nk=v&k=v (sorted, without
- * auth_signature); malloc'd, or NULL. */
-static char *string_to_sign(const struct pushersig_request *r, size_t *out_len)
+ * auth_signature); malloc'd, or NULL (out of memory, or a parameter given
+ * twice: |*out_duplicate|). */
+static char *string_to_sign(const struct pushersig_request *r, size_t *out_len, bool *out_duplicate)
 {
     const struct pushersig_query *q = r->query;
     const struct pushersig_param *sorted[PUSHERSIG_MAX_PARAMS];
@@ -128,6 +129,12 @@ static char *string_to_sign(const struct pushersig_request *r, size_t *out_len)
         len += strlen(q->params[i].key) + 1 + strlen(q->params[i].value) + 1;
     }
     qsort(sorted, n, sizeof(sorted[0]), by_key);
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(sorted[i - 1]->key, sorted[i]->key) == 0) {
+            *out_duplicate = true; /* which one was signed? */
+            return NULL;
+        }
+    }
     char *text = rc_malloc(len + 1);
     if (!text)
         return NULL;
@@ -186,10 +193,11 @@ int pushersig_check(const struct pusher_app *app, const struct pushersig_request
         return 401;
     }
     size_t len = 0;
-    char *text = string_to_sign(r, &len);
+    bool duplicate = false;
+    char *text = string_to_sign(r, &len, &duplicate);
     if (!text) {
-        *out_message = "out of memory";
-        return 503;
+        *out_message = duplicate ? "a query parameter is given twice" : "out of memory";
+        return duplicate ? 400 : 503;
     }
     char expected[PUSHERSIG_HEX_LEN + 1];
     pushersig_hex_hmac(expected, app, text, len);
