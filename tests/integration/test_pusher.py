@@ -7,11 +7,14 @@ signatures, old timestamps, bad channel names, unknown keys)."""
 import hashlib
 import hmac
 import http.client
+import http.server
 import json
 import os
 import re
 import subprocess
+import threading
 import time
+import urllib.parse
 
 import pytest
 import websocket
@@ -41,10 +44,13 @@ def pusher_server(start_server, apps_file):
 class PusherClient(NodeScript):
     """pusher-js in a child process (node/pusher_client.mjs)."""
 
-    def __init__(self, server, key=APP["key"], secret=APP["secret"]):
+    def __init__(self, server, key=APP["key"], secret=APP["secret"], auth_endpoint=None,
+                 auth_token=""):
         args = ["--port", str(server.port), "--key", key]
         if secret:
             args += ["--secret", secret]
+        if auth_endpoint:
+            args += ["--auth-endpoint", auth_endpoint, "--auth-token", auth_token]
         super().__init__("pusher_client.mjs", args, packages=PACKAGES)
 
     def send(self, **cmd):
@@ -272,3 +278,94 @@ def test_apps_file_checked(tmp_path):
     p = subprocess.run([binary("ringcast"), "--pusher-apps", str(path)] + flags,
                        capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "secret" in p.stderr, p.stderr
+
+
+class AppBackend:
+    """The app's own auth endpoint, as a DatoCMS-like backend runs it: it
+    signs "socket_id:channel" for the project of the bearer token, and
+    only for that project's private channel."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens  # bearer token -> project id
+        self.requests = []
+        backend = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                form = dict(urllib.parse.parse_qsl(body))
+                token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                backend.requests.append(form)
+                project = backend.tokens.get(token)
+                channel = form.get("channel_name", "")
+                if project is None or channel != "private-v3-channel-%s" % project:
+                    self.send_response(403)
+                    self.end_headers()
+                    return
+                signature = hmac.new(APP["secret"].encode(),
+                                     ("%s:%s" % (form["socket_id"], channel)).encode(),
+                                     hashlib.sha256).hexdigest()
+                reply = json.dumps({"auth": "%s:%s" % (APP["key"], signature)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d/pusher/auth" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_datocms_job_results(start_server, apps_file):
+    """The DatoCMS flow end to end: pusher-js authorizes
+    private-v3-channel-<project> through the app's endpoint, the backend
+    triggers job-result events with the `pusher` library; a result under
+    10 KB arrives whole, one over it as the truncation stub, whose fetch
+    path serves the whole result over REST."""
+    server = start_server("--pusher-apps", apps_file, "--max-payload", "10240",
+                          "--truncate", "stub")
+    channel = "private-v3-channel-42"
+    with AppBackend({"token-42": "42", "token-43": "43"}) as backend, \
+            PusherClient(server, secret=None, auth_endpoint=backend.url,
+                         auth_token="token-42") as client, \
+            PusherClient(server, secret=None, auth_endpoint=backend.url,
+                         auth_token="token-43") as other:
+        socket_id = client.connected()
+        other.connected()
+        client.subscribe(channel)
+        assert backend.requests[0] == {"socket_id": socket_id, "channel_name": channel}
+        other.send(op="subscribe", channel=channel)  # another project's token
+        assert other.wait_for("subscription_error")["status"] == 403
+        small = {"job_id": "j1", "status": 200, "payload": {"data": {"id": "1", "type": "site"}}}
+        assert trigger(server, ["trigger", channel, "job-result", small])["status"] == 200
+        assert client.wait_for("event", value="job-result")["data"] == small
+        large = {"job_id": "j2", "status": 200,
+                 "payload": {"data": [{"id": str(i), "type": "item", "attributes": {
+                     "title": "x" * 100}} for i in range(100)]}}
+        large_size = len(json.dumps(large, separators=(",", ":")))  # as the library sends it
+        assert large_size > 10240
+        assert trigger(server, ["trigger", channel, "job-result", large])["status"] == 200
+        stub = client.wait_for("event", value="job-result")["data"]
+        assert stub["truncated"] is True and stub["size"] == large_size, stub
+        assert stub["ref"] == {}, stub  # the payload has no top-level id: nothing to copy
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        conn.request("GET", stub["fetch"])
+        response = conn.getresponse()
+        assert response.status == 200
+        full = json.loads(response.read())
+        conn.close()
+        assert full["data"] == large and full["event_type"] == "job-result"
+        assert all("event" not in line for line in list(other.out.queue)), \
+            "the other project's client got a job result"

@@ -2,10 +2,13 @@
 // against ringcast's Pusher dialect, driven line by line.
 //
 //   node pusher_client.mjs --port P --key KEY [--host H] [--secret S]
+//                          [--auth-endpoint URL --auth-token T]
 //
 // --secret signs private- channel subscriptions in the process, as the
-// app's auth endpoint would (HMAC-SHA256 of "socket_id:channel"); without
-// it pusher-js gets no authorization at all.
+// app's auth endpoint would (HMAC-SHA256 of "socket_id:channel");
+// --auth-endpoint has pusher-js ask the app's endpoint instead (its own
+// ajax transport, with "Authorization: Bearer T"); with neither it gets
+// no authorization at all.
 //
 // Standard input: one JSON command per line:
 //   {"op":"subscribe","channel":"c"}     {"op":"unsubscribe","channel":"c"}
@@ -27,6 +30,8 @@ const { values, usage } = parseCommandLine("pusher_client.mjs", {
     port: { type: "string" },
     key: { type: "string" },
     secret: { type: "string" },
+    "auth-endpoint": { type: "string" },
+    "auth-token": { type: "string", default: "" },
 });
 if (!values.port || !values.key)
     usage("--port and --key are required");
@@ -49,7 +54,10 @@ const pusher = new Pusher(values.key, {
     forceTLS: false,
     enabledTransports: ["ws"],
     disableStats: true,
-    channelAuthorization: { customHandler: authorize },
+    channelAuthorization: values["auth-endpoint"]
+        ? { endpoint: values["auth-endpoint"], transport: "ajax",
+            headers: { Authorization: `Bearer ${values["auth-token"]}` } }
+        : { customHandler: authorize },
 });
 
 pusher.connection.bind("state_change", ({ current }) => {
