@@ -34,6 +34,7 @@ struct job_event {
     size_t name_len;
     const char *data;
     size_t data_len;
+    uint64_t exclude; /* the socket_id's key (proto/pusher.h); 0: none */
 };
 
 /* A request's publishes, done one after the other. */
@@ -119,6 +120,7 @@ static enum httpapi_result run(struct shard *sh, struct conn *c)
             .payload_is_json = jsonv_valid((const uint8_t *)ev->data, ev->data_len),
             .payload = (const uint8_t *)ev->data,
             .payload_len = ev->data_len,
+            .exclude = ev->exclude,
         };
         struct publish_result r;
         switch (publish_submit(sh, c, &http_state_of(c)->publishes, 0, &fields, &r)) {
@@ -182,7 +184,8 @@ static bool rest_is(const struct target *t, const char *s)
 /* add_event adds the event |name|/|data| on |channel| to |job|; returns
  * NULL or what is wrong. */
 static const char *add_event(const struct pusher_app *app, struct pusherapi_job *job,
-                             const json_t *name, const json_t *data, const json_t *channel)
+                             const json_t *name, const json_t *data, const json_t *channel,
+                             uint64_t exclude)
 {
     if (!json_is_string(name) ||
         !msg_event_type_valid(json_string_value(name), json_string_length(name)))
@@ -201,6 +204,7 @@ static const char *add_event(const struct pusher_app *app, struct pusherapi_job 
     ev->name_len = json_string_length(name);
     ev->data = json_string_value(data);
     ev->data_len = json_string_length(data);
+    ev->exclude = exclude;
     job->count++;
     return NULL;
 }
@@ -214,13 +218,19 @@ static const char *add_one(const struct pusher_app *app, struct pusherapi_job *j
     const json_t *name = json_object_get(obj, "name");
     const json_t *data = json_object_get(obj, "data");
     const json_t *channels = many ? json_object_get(obj, "channels") : NULL;
+    const json_t *socket_id = json_object_get(obj, "socket_id");
+    uint64_t exclude = 0;
+    if (socket_id && (!json_is_string(socket_id) ||
+                      !pusher_socket_id_parse(json_string_value(socket_id),
+                                              json_string_length(socket_id), &exclude)))
+        return "\"socket_id\" must be a socket id such as \"1234.5678\"";
     if (!channels)
-        return add_event(app, job, name, data, json_object_get(obj, "channel"));
+        return add_event(app, job, name, data, json_object_get(obj, "channel"), exclude);
     if (!json_is_array(channels) || json_array_size(channels) == 0 ||
         json_array_size(channels) > MAX_CHANNELS)
         return "\"channels\" must be an array of 1-100 channel names";
     for (size_t i = 0; i < json_array_size(channels); i++) {
-        const char *why = add_event(app, job, name, data, json_array_get(channels, i));
+        const char *why = add_event(app, job, name, data, json_array_get(channels, i), exclude);
         if (why)
             return why;
     }

@@ -3,6 +3,7 @@
  *
  *   POST /apps/<id>/events        {"name","data","channels"|"channel"}: 1-100 channels
  *   POST /apps/<id>/batch_events  {"batch":[{"name","data","channel"}…]}: 1-10 events
+ * each with an optional "socket_id" whose connection does not get it.
  *
  * Every request is signed (pubsub/pushersig.h). Each channel's event is
  * a publish to the channel's topic (proto/pusher.h), one after the other

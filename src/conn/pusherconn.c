@@ -6,6 +6,10 @@
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/publish.h"
+#include "pubsub/pubcheck.h"
+#include "pubsub/topic.h"
+#include "util/tokenbucket.h"
 #include "core/shard.h"
 #include "core/subscribe.h"
 #include "conn/wsconn.h"
@@ -19,9 +23,25 @@
 
 #define TOPIC_CAP (sizeof(PUSHER_TOPIC_PREFIX) + PUSHER_APP_MAX_NAME + 3 * PUSHER_MAX_CHANNEL + 4)
 
+/* Client events a connection may send: Pusher's 10 per second. */
+static const struct tokenbucket_rate client_event_rate = {10, 10};
+
+/* A Pusher connection's own state (wsconn's dialect state). */
+struct pusher_state {
+    const struct pusher_app *app;
+    uint64_t key;                     /* its socket id's (pusher_socket_key) */
+    struct tokenbucket publishes;     /* --publish-rate-per-conn, for its client events */
+    struct tokenbucket client_events; /* client_event_rate */
+};
+
+static struct pusher_state *state_of(struct conn *c)
+{
+    return wsconn_dialect_state(c);
+}
+
 static const struct pusher_app *app_of(struct conn *c)
 {
-    return wsconn_dialect_ctx(c);
+    return state_of(c)->app;
 }
 
 /* send_text queues a reply built by proto/pusher.c and frees it. */
@@ -41,9 +61,16 @@ static void send_error(struct shard *sh, struct conn *c, int code, const char *m
     send_text(sh, c, pusher_error(code, message, &len), len);
 }
 
+/* socket_b is the second number of a connection's socket id: its shard
+ * and slot. */
+static uint32_t socket_b(const struct shard *sh, const struct conn *c)
+{
+    return (uint32_t)sh->id << 24 | c->slot;
+}
+
 static void socket_id_of(struct shard *sh, struct conn *c, char out[PUSHER_MAX_SOCKET_ID])
 {
-    pusher_socket_id(out, c->gen, (uint32_t)sh->id << 24 | c->slot);
+    pusher_socket_id(out, c->gen, socket_b(sh, c));
 }
 
 static void refuse_subscription(struct shard *sh, struct conn *c, const struct pusher_msg *m,
@@ -107,6 +134,78 @@ static void unsubscribe(struct shard *sh, struct conn *c, const struct pusher_ms
         index_unsubscribe(&sh->index, &c->subs, topic, topic_len, rc_hash(topic, topic_len));
 }
 
+/* subscribed reports whether |c| holds |topic|. */
+static bool subscribed(const struct conn *c, const char *topic, size_t len)
+{
+    for (uint32_t i = 0; i < c->subs.n; i++) {
+        const struct topic_node *node = c->subs.v[i].node;
+        if (node->len == len && memcmp(node->name, topic, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* client_event_refusal judges a client event; NULL when it may go. */
+static const char *client_event_refusal(struct shard *sh, struct conn *c,
+                                        const struct pusher_msg *m, const char *topic,
+                                        size_t topic_len)
+{
+    if (!app_of(c)->client_events)
+        return "To send client events, you must enable this feature for the app";
+    enum pusher_channel_kind kind = pusher_channel_kind(m->channel, m->channel_len);
+    if (kind != PUSHER_PRIVATE && kind != PUSHER_PRESENCE)
+        return "Client events are only allowed on private and presence channels";
+    if (topic_len == 0 || !subscribed(c, topic, topic_len))
+        return "Client event rejected - not subscribed to the channel";
+    if (!msg_event_type_valid(m->event, m->event_len))
+        return "Client event rejected - its name is not a valid event type";
+    if (!tokenbucket_take(&state_of(c)->client_events, &client_event_rate, sh->now_ms, 1))
+        return "Client event rejected - more than 10 per second";
+    return NULL;
+}
+
+/* client_event publishes a client-* event to the channel's subscribers
+ * but its sender. */
+static void client_event(struct shard *sh, struct conn *c, const struct pusher_msg *m)
+{
+    char topic[TOPIC_CAP];
+    size_t topic_len = 0;
+    if (m->channel)
+        topic_len = pusher_topic_of(topic, sizeof(topic), app_of(c)->id, app_of(c)->id_len,
+                                    m->channel, m->channel_len);
+    const char *why = m->channel ? client_event_refusal(sh, c, m, topic, topic_len)
+                                 : "Client event rejected - no channel";
+    if (why) {
+        send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS, why);
+        return;
+    }
+    const json_t *data = json_object_get(m->root, "data");
+    char *text = json_is_string(data) ? NULL : json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+    const struct publish_fields fields = {
+        .topic = topic,
+        .topic_len = topic_len,
+        .event_type = m->event,
+        .event_type_len = m->event_len,
+        .payload_is_json = !json_is_string(data),
+        .payload_is_valid_json = !json_is_string(data),
+        .payload = (const uint8_t *)(text ? text : json_string_value(data)),
+        .payload_len = text ? strlen(text) : json_string_length(data),
+        .exclude = state_of(c)->key,
+    };
+    struct publish_result r = {0};
+    enum publish_outcome outcome = PUBLISH_ANSWERED;
+    if (fields.payload)
+        outcome = publish_submit(sh, c, &state_of(c)->publishes, 0, &fields, &r);
+    free(text);
+    if (!fields.payload)
+        send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS, "Client event rejected - no data");
+    else if (outcome == PUBLISH_BLOCKED)
+        send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS, "Client event dropped - the server is busy");
+    else if (outcome == PUBLISH_ANSWERED && r.error)
+        send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS,
+                   r.message ? r.message : "Client event rejected");
+}
+
 static void on_text(struct shard *sh, struct conn *c, const uint8_t *data, size_t len)
 {
     struct pusher_msg m;
@@ -127,10 +226,7 @@ static void on_text(struct shard *sh, struct conn *c, const uint8_t *data, size_
         unsubscribe(sh, c, &m);
         break;
     case PUSHER_MSG_CLIENT_EVENT:
-        send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS,
-                   app_of(c)->client_events
-                       ? "client events are not supported by this server yet"
-                       : "To send client events, you must enable this feature for the app");
+        client_event(sh, c, &m);
         break;
     case PUSHER_MSG_PONG:
     case PUSHER_MSG_OTHER:
@@ -176,6 +272,9 @@ static void build_frame(struct lref *ref, const struct msg *m)
 
 int pusherconn_queue_event(struct conn *c, struct lref *ref, const struct msg *m)
 {
+    const struct pusher_state *ps = state_of(c);
+    if (m->exclude && ps && ps->key == m->exclude)
+        return 0; /* its own client event, or excluded by socket_id */
     if (ref->dialect_kind != &pusher_dialect)
         build_frame(ref, m);
     if (!ref->dialect_frame)
@@ -198,10 +297,16 @@ static uint16_t close_code(uint16_t code)
     }
 }
 
+static void release(void *state)
+{
+    rc_free(state);
+}
+
 static const struct ws_dialect pusher_dialect = {
     .on_text = on_text,
     .queue_event = pusherconn_queue_event,
     .close_code = close_code,
+    .release = release,
 };
 
 /* refuse tells a connection why it may not stay and closes it. */
@@ -215,7 +320,14 @@ void pusherconn_start(struct shard *sh, struct conn *c, const struct pusher_app 
                       const char *protocol, uint8_t *early, size_t len)
 {
     static const struct pusher_app no_app; /* for a refused connection's few moments */
-    wsconn_start_dialect(sh, c, &pusher_dialect, app ? app : &no_app, early, len);
+    struct pusher_state *ps = rc_calloc(1, sizeof(*ps));
+    if (!ps) {
+        conn_kill(sh, c);
+        return;
+    }
+    ps->app = app ? app : &no_app;
+    ps->key = pusher_socket_key(c->gen, socket_b(sh, c));
+    wsconn_start_dialect(sh, c, &pusher_dialect, ps, early, len);
     if (c->state != CONN_OPEN)
         return;
     if (!app) {

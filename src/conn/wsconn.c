@@ -32,7 +32,7 @@ struct ws_state {
     bool reader_failed;               /* a protocol error: the rest of the input means nothing */
     struct tokenbucket changes;       /* --subscribe-rate-per-conn (zeroed: full) */
     const struct ws_dialect *dialect; /* NULL: the native protocol */
-    const void *dialect_ctx;          /* the dialect's (its app) */
+    void *dialect_state;              /* the dialect's own (dialect->release frees it) */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -439,6 +439,8 @@ static void drain(struct shard *sh, struct conn *c)
 static void release(struct conn *c)
 {
     ws_reader_cleanup(&ws_of(c)->reader);
+    if (ws_of(c)->dialect)
+        ws_of(c)->dialect->release(ws_of(c)->dialect_state);
 }
 
 /* What native and dialect connections share: everything but what fan-out
@@ -471,17 +473,17 @@ void wsconn_send_text(struct shard *sh, struct conn *c, const void *text, size_t
     send_frame(sh, c, WS_OP_TEXT, text, len);
 }
 
-const void *wsconn_dialect_ctx(struct conn *c)
+void *wsconn_dialect_state(struct conn *c)
 {
-    return ws_of(c)->dialect_ctx;
+    return ws_of(c)->dialect_state;
 }
 
 void wsconn_start_dialect(struct shard *sh, struct conn *c, const struct ws_dialect *dialect,
-                          const void *ctx, uint8_t *early, size_t len)
+                          void *state, uint8_t *early, size_t len)
 {
     conn_set_ops(sh, c, &ws_dialect_conn_ops);
     ws_of(c)->dialect = dialect;
-    ws_of(c)->dialect_ctx = ctx;
+    ws_of(c)->dialect_state = state;
     wsconn_start(sh, c, false, early, len);
 }
 

@@ -31,6 +31,8 @@ struct ws_dialect {
     /* close_code says the server's own close codes (4001 slow consumer,
      * 4002 idle, 1001 shutting down) in the dialect's terms. */
     uint16_t (*close_code)(uint16_t code);
+    /* release frees the dialect's state of a connection. */
+    void (*release)(void *state);
 };
 
 /* ws_conn_ops: a native-protocol WebSocket connection. */
@@ -44,13 +46,13 @@ extern const struct conn_ops ws_conn_ops;
 void wsconn_start(struct shard *sh, struct conn *c, bool echo, uint8_t *early, size_t len);
 
 /* wsconn_start_dialect is wsconn_start for a connection speaking
- * |dialect|, whose own context (read-only) is |ctx|. The dialect sends
- * its greeting after this returns. */
+ * |dialect|, which owns |state| from then on (dialect->release frees it).
+ * The dialect sends its greeting after this returns. */
 void wsconn_start_dialect(struct shard *sh, struct conn *c, const struct ws_dialect *dialect,
-                          const void *ctx, uint8_t *early, size_t len);
+                          void *state, uint8_t *early, size_t len);
 
-/* wsconn_dialect_ctx returns the |ctx| a dialect's connection started with. */
-const void *wsconn_dialect_ctx(struct conn *c);
+/* wsconn_dialect_state returns the |state| a dialect's connection started with. */
+void *wsconn_dialect_state(struct conn *c);
 
 /* wsconn_send_text queues a copy of |text| as one text frame. */
 void wsconn_send_text(struct shard *sh, struct conn *c, const void *text, size_t len);

@@ -214,6 +214,27 @@ void pusher_socket_id(char out[PUSHER_MAX_SOCKET_ID], uint32_t a, uint32_t b)
     snprintf(out, PUSHER_MAX_SOCKET_ID, "%u.%u", a, b);
 }
 
+/* read_u32 reads decimal digits from |*p| up to |end| (at least one). */
+static bool read_u32(const char **p, const char *end, uint32_t *out)
+{
+    uint64_t v = 0;
+    const char *start = *p;
+    while (*p < end && **p >= '0' && **p <= '9' && *p - start < 10)
+        v = v * 10 + (uint64_t)(*(*p)++ - '0');
+    *out = (uint32_t)v;
+    return *p > start && v <= UINT32_MAX;
+}
+
+bool pusher_socket_id_parse(const char *s, size_t len, uint64_t *out_key)
+{
+    const char *p = s, *end = s + len;
+    uint32_t a = 0, b = 0;
+    if (!read_u32(&p, end, &a) || p == end || *p++ != '.' || !read_u32(&p, end, &b) || p != end)
+        return false;
+    *out_key = pusher_socket_key(a, b);
+    return true;
+}
+
 /* dump writes |v| compactly and takes it over. */
 static char *dump(json_t *v, size_t *out_len)
 {

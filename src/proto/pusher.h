@@ -96,6 +96,17 @@ void pusher_free(struct pusher_msg *m);
 /* pusher_socket_id writes "<a>.<b>" into |out|. */
 void pusher_socket_id(char out[PUSHER_MAX_SOCKET_ID], uint32_t a, uint32_t b);
 
+/* pusher_socket_key is the number that names socket id "<a>.<b>" in a
+ * message's exclude (never 0, unless both are UINT32_MAX). */
+static inline uint64_t pusher_socket_key(uint32_t a, uint32_t b)
+{
+    return ((uint64_t)a << 32 | b) + 1;
+}
+
+/* pusher_socket_id_parse reads a socket id "<a>.<b>" (decimal, each at
+ * most UINT32_MAX) into its key; false when it is not one. */
+bool pusher_socket_id_parse(const char *s, size_t len, uint64_t *out_key);
+
 /* pusher_connection_established: its data holds socket_id and
  * activity_timeout (seconds). */
 char *pusher_connection_established(const char *socket_id, unsigned activity_timeout_s,

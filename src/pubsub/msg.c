@@ -305,6 +305,7 @@ static void init_header(struct msg *m, const struct msg_input *in, const struct 
     m->ws_frame = NULL;
     m->sse_record = NULL;
     m->audience = NULL;
+    m->exclude = in->exclude;
     m->ws_frame_len = m->sse_record_len = 0;
     m->sse_event_len = m->sse_id_len = 0;
 }

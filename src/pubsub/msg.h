@@ -63,6 +63,7 @@ struct msg {
     uint32_t full_json_len;
     const uint8_t *full_json;
     struct audience *audience; /* who may receive it; NULL: every permitted subscriber */
+    uint64_t exclude;          /* a dialect's connection it skips (its sender); 0: none */
     uint8_t storage[];
 };
 
@@ -80,6 +81,9 @@ struct msg_input {
      * and "entityType" as JSON text (a string or a number), or empty. */
     const char *ref_json[3];
     size_t ref_json_len[3];
+    /* A dialect's connection not to deliver to (Pusher: the sender of a
+     * client event, or the socket_id an API publish excludes); 0: none. */
+    uint64_t exclude;
 };
 
 /* How the home builds messages (from --max-payload and --truncate). */

@@ -108,5 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size <= 300 && utf8_valid(data, size))
         check_channel((const char *)data, size);
     check_frame(data, size);
+    uint64_t key = 0;
+    if (pusher_socket_id_parse((const char *)data, size, &key)) {
+        char again[PUSHER_MAX_SOCKET_ID];
+        pusher_socket_id(again, (uint32_t)((key - 1) >> 32), (uint32_t)(key - 1));
+        uint64_t key_again = 0;
+        CHECK(pusher_socket_id_parse(again, strlen(again), &key_again) && key_again == key);
+    }
     return 0;
 }

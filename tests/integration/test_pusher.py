@@ -24,6 +24,7 @@ from nodehelpers import NodeScript
 
 APP = {"id": "7", "key": "app-key-7", "secret": "s3cret-of-app-7", "client_events": False}
 OTHER = {"id": "8", "key": "app-key-8", "secret": "s3cret-of-app-8"}
+CHAT = {"id": "9", "key": "app-key-9", "secret": "s3cret-of-app-9", "client_events": True}
 PACKAGES = ("pusher-js", "pusher")
 SOCKET_ID = re.compile(r"^\d+\.\d+$")
 
@@ -31,7 +32,7 @@ SOCKET_ID = re.compile(r"^\d+\.\d+$")
 @pytest.fixture
 def apps_file(tmp_path):
     path = tmp_path / "apps.json"
-    path.write_text(json.dumps([APP, OTHER]))
+    path.write_text(json.dumps([APP, OTHER, CHAT]))
     os.chmod(path, 0o600)
     return str(path)
 
@@ -369,3 +370,74 @@ def test_datocms_job_results(start_server, apps_file):
         assert full["data"] == large and full["event_type"] == "job-result"
         assert all("event" not in line for line in list(other.out.queue)), \
             "the other project's client got a job result"
+
+
+def events_until(client, marker, timeout=20):
+    """The event lines |client| printed before the event named |marker|."""
+    seen = []
+    while True:
+        line = client.wait_for("event", timeout)
+        if line["event"] == marker:
+            return seen
+        seen.append(line)
+
+
+def test_client_events(pusher_server):
+    """client-* events reach the channel's other subscribers, on every
+    shard, and never their sender."""
+    clients = [PusherClient(pusher_server, key=CHAT["key"], secret=CHAT["secret"])
+               for _ in range(4)]
+    try:
+        for c in clients:
+            c.connected()
+            c.subscribe("private-chat")
+        sender, others = clients[0], clients[1:]
+        sender.send(op="trigger", channel="private-chat", event="client-typing",
+                    data={"who": "sender"})
+        assert sender.wait_for("triggered")["triggered"] is True
+        for c in others:
+            line = c.wait_for("event", value="client-typing")
+            assert line == {"event": "client-typing", "channel": "private-chat",
+                            "data": {"who": "sender"}}, line
+        # The same topic keeps one order: had the sender got its own event,
+        # it would come before this one.
+        others[0].send(op="trigger", channel="private-chat", event="client-reply", data="ok")
+        assert events_until(sender, "client-reply") == []
+    finally:
+        for c in clients:
+            c.kill()
+
+
+def test_client_events_refused(pusher_server):
+    with PusherClient(pusher_server, key=CHAT["key"], secret=CHAT["secret"]) as client:
+        client.connected()
+        client.subscribe("public-room")
+        client.subscribe("private-a")
+        client.send(op="trigger", channel="public-room", event="client-x", data={})
+        assert "private and presence" in client.wait_for("error")["error"]["message"]
+        # pusher-js triggers only on channels it holds: a raw client tries others below
+        client.send(op="trigger", channel="private-a", event="client-x", data={})
+        for _ in range(12):
+            client.send(op="trigger", channel="private-a", event="client-burst", data={})
+        error = client.wait_for("error")["error"]
+        assert error["code"] == 4301 and "10 per second" in error["message"], error
+    ws, hello = raw_pusher(pusher_server, key=CHAT["key"])
+    ws.send(json.dumps({"event": "client-x", "channel": "private-not-mine", "data": {}}))
+    reply = json.loads(ws.recv())
+    assert reply["data"]["code"] == 4301 and "not subscribed" in reply["data"]["message"]
+    ws.close()
+
+
+def test_socket_id_excluded(pusher_server):
+    with PusherClient(pusher_server) as author, PusherClient(pusher_server) as reader:
+        author_id = author.connected()
+        reader.connected()
+        author.subscribe("doc-1")
+        reader.subscribe("doc-1")
+        assert trigger(pusher_server, ["trigger", "doc-1", "edited", {"v": 1},
+                                       {"socket_id": author_id}])["status"] == 200
+        assert reader.wait_for("event", value="edited")["data"] == {"v": 1}
+        assert trigger(pusher_server, ["trigger", "doc-1", "marker", "m"])["status"] == 200
+        assert events_until(author, "marker") == [], "the excluded socket got the event"
+    assert signed_post(pusher_server, "/apps/7/events", {"name": "e", "channels": ["c"],
+                                                         "data": "{}", "socket_id": "x"})[0] == 400

@@ -12,12 +12,14 @@
 //
 // Standard input: one JSON command per line:
 //   {"op":"subscribe","channel":"c"}     {"op":"unsubscribe","channel":"c"}
+//   {"op":"trigger","channel":"c","event":"client-e","data":…}  (a client event)
 //   {"op":"disconnect"}
 // Standard output: one JSON object per line:
 //   {"state":"connected","socket_id":"1.2"} (and every other state change)
 //   {"subscribed":"c"}
 //   {"subscription_error":"c","status":401,"type":"AuthError"}
 //   {"event":"e","channel":"c","data":…}   (data as pusher-js hands it)
+//   {"triggered":true|false}               (pusher-js's answer to a trigger)
 //   {"error":{…}}                          (pusher:error and transport errors)
 //   {"closed":true}                        at the end (standard input closed)
 import { createHmac } from "node:crypto";
@@ -86,6 +88,8 @@ input.on("line", (line) => {
         subscribe(cmd.channel);
     else if (cmd.op === "unsubscribe")
         pusher.unsubscribe(cmd.channel);
+    else if (cmd.op === "trigger")
+        emit({ triggered: pusher.channel(cmd.channel).trigger(cmd.event, cmd.data) });
     else if (cmd.op === "disconnect")
         pusher.disconnect();
 });
