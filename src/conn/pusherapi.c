@@ -39,7 +39,8 @@ struct job_event {
 
 /* A request's publishes, done one after the other. */
 struct pusherapi_job {
-    json_t *root; /* the body */
+    json_t *root;         /* the body */
+    uint64_t max_payload; /* the app's */
     bool keep_alive;
     size_t next;
     size_t count;
@@ -121,6 +122,7 @@ static enum httpapi_result run(struct shard *sh, struct conn *c)
             .payload = (const uint8_t *)ev->data,
             .payload_len = ev->data_len,
             .exclude = ev->exclude,
+            .max_payload = job->max_payload,
         };
         struct publish_result r;
         switch (publish_submit(sh, c, &http_state_of(c)->publishes, 0, &fields, &r)) {
@@ -357,6 +359,7 @@ enum httpapi_result pusherapi_serve(struct shard *sh, struct conn *c,
         return req->keep_alive ? HTTPAPI_SERVED : HTTPAPI_STOPPED;
     }
     job->keep_alive = req->keep_alive;
+    job->max_payload = t.app->max_payload;
     http_state_of(c)->keep_alive = req->keep_alive;
     http_state_of(c)->pusher_job = job;
     conn_set_claims(sh, c, NULL); /* authorized by the app's signature */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/limits.h"
 #include "core/publish.h"
 #include "pubsub/pubcheck.h"
 #include "pubsub/topic.h"
@@ -32,6 +33,7 @@ struct pusher_state {
     uint64_t key;                     /* its socket id's (pusher_socket_key) */
     struct tokenbucket publishes;     /* --publish-rate-per-conn, for its client events */
     struct tokenbucket client_events; /* client_event_rate */
+    struct tokenbucket changes;       /* --subscribe-rate-per-conn */
 };
 
 static struct pusher_state *state_of(struct conn *c)
@@ -89,6 +91,20 @@ static bool authorized(struct shard *sh, struct conn *c, const struct pusher_msg
     socket_id_of(sh, c, socket_id);
     return pushersig_channel_ok(app_of(c), socket_id, m->channel, m->channel_len, NULL, 0, m->auth,
                                 m->auth_len);
+}
+
+/* may_change takes a subscribe or unsubscribe from the connection's rates;
+ * over them it is refused (subscription_error 429 for a subscribe). */
+static bool may_change(struct shard *sh, struct conn *c, const struct pusher_msg *m)
+{
+    struct limits_refusal refusal;
+    if (limits_take_subscribe(sh, c, &state_of(c)->changes, &refusal))
+        return true;
+    if (m->type == PUSHER_MSG_SUBSCRIBE)
+        refuse_subscription(sh, c, m, "LimitReached", refusal.message, 429);
+    else
+        send_error(sh, c, PUSHER_ERR_GENERIC, refusal.message);
+    return false;
 }
 
 static void subscribe(struct shard *sh, struct conn *c, const struct pusher_msg *m)
@@ -191,6 +207,7 @@ static void client_event(struct shard *sh, struct conn *c, const struct pusher_m
         .payload = (const uint8_t *)(text ? text : json_string_value(data)),
         .payload_len = text ? strlen(text) : json_string_length(data),
         .exclude = state_of(c)->key,
+        .max_payload = app_of(c)->max_payload,
     };
     struct publish_result r = {0};
     enum publish_outcome outcome = PUBLISH_ANSWERED;
@@ -220,10 +237,12 @@ static void on_text(struct shard *sh, struct conn *c, const uint8_t *data, size_
         send_text(sh, c, pusher_pong(&reply_len), reply_len);
         break;
     case PUSHER_MSG_SUBSCRIBE:
-        subscribe(sh, c, &m);
+        if (may_change(sh, c, &m))
+            subscribe(sh, c, &m);
         break;
     case PUSHER_MSG_UNSUBSCRIBE:
-        unsubscribe(sh, c, &m);
+        if (may_change(sh, c, &m))
+            unsubscribe(sh, c, &m);
         break;
     case PUSHER_MSG_CLIENT_EVENT:
         client_event(sh, c, &m);

@@ -84,6 +84,9 @@ struct msg_input {
     /* A dialect's connection not to deliver to (Pusher: the sender of a
      * client event, or the socket_id an API publish excludes); 0: none. */
     uint64_t exclude;
+    /* This event's --max-payload (a Pusher app's max_payload); 0: the
+     * server's. */
+    uint64_t max_payload;
 };
 
 /* How the home builds messages (from --max-payload and --truncate). */

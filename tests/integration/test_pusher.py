@@ -25,6 +25,7 @@ from nodehelpers import NodeScript
 APP = {"id": "7", "key": "app-key-7", "secret": "s3cret-of-app-7", "client_events": False}
 OTHER = {"id": "8", "key": "app-key-8", "secret": "s3cret-of-app-8"}
 CHAT = {"id": "9", "key": "app-key-9", "secret": "s3cret-of-app-9", "client_events": True}
+SMALL = {"id": "10", "key": "app-key-10", "secret": "s3cret-of-app-10", "max_payload": 100}
 PACKAGES = ("pusher-js", "pusher")
 SOCKET_ID = re.compile(r"^\d+\.\d+$")
 
@@ -32,7 +33,7 @@ SOCKET_ID = re.compile(r"^\d+\.\d+$")
 @pytest.fixture
 def apps_file(tmp_path):
     path = tmp_path / "apps.json"
-    path.write_text(json.dumps([APP, OTHER, CHAT]))
+    path.write_text(json.dumps([APP, OTHER, CHAT, SMALL]))
     os.chmod(path, 0o600)
     return str(path)
 
@@ -335,8 +336,7 @@ def test_datocms_job_results(start_server, apps_file):
     triggers job-result events with the `pusher` library; a result under
     10 KB arrives whole, one over it as the truncation stub, whose fetch
     path serves the whole result over REST."""
-    server = start_server("--pusher-apps", apps_file, "--max-payload", "10240",
-                          "--truncate", "stub")
+    server = start_server("--pusher-apps", apps_file)  # the app's max_payload: 10240
     channel = "private-v3-channel-42"
     with AppBackend({"token-42": "42", "token-43": "43"}) as backend, \
             PusherClient(server, secret=None, auth_endpoint=backend.url,
@@ -441,3 +441,22 @@ def test_socket_id_excluded(pusher_server):
         assert events_until(author, "marker") == [], "the excluded socket got the event"
     assert signed_post(pusher_server, "/apps/7/events", {"name": "e", "channels": ["c"],
                                                          "data": "{}", "socket_id": "x"})[0] == 400
+
+
+def test_app_max_payload_follows_truncate(start_server, apps_file):
+    """An event over its app's max_payload: 413 with --truncate=reject (as
+    Pusher answers), a stub with --truncate=stub; the server's --max-payload
+    does not apply to the app's events."""
+    data = json.dumps({"text": "y" * 200})
+    body = {"name": "e", "channels": ["c"], "data": data}
+    rejecting = start_server("--pusher-apps", apps_file, "--truncate", "reject",
+                             "--max-payload", "50")
+    assert signed_post(rejecting, "/apps/10/events", body, app=SMALL)[0] == 413
+    assert signed_post(rejecting, "/apps/7/events", body)[0] == 200  # under 10240
+    stubbing = start_server("--pusher-apps", apps_file, "--truncate", "stub")
+    with PusherClient(stubbing, key=SMALL["key"], secret=SMALL["secret"]) as client:
+        client.connected()
+        client.subscribe("c")
+        assert signed_post(stubbing, "/apps/10/events", body, app=SMALL)[0] == 200
+        stub = client.wait_for("event", value="e")["data"]
+        assert stub["truncated"] is True and stub["size"] == len(data), stub
