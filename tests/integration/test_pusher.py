@@ -19,8 +19,9 @@ import urllib.parse
 import pytest
 import websocket
 
-from conftest import binary, publish
+from conftest import NODE_DIR, binary, publish
 from nodehelpers import NodeScript
+from test_browsers import load_pages
 
 APP = {"id": "7", "key": "app-key-7", "secret": "s3cret-of-app-7", "client_events": False}
 OTHER = {"id": "8", "key": "app-key-8", "secret": "s3cret-of-app-8"}
@@ -460,3 +461,73 @@ def test_app_max_payload_follows_truncate(start_server, apps_file):
         assert signed_post(stubbing, "/apps/10/events", body, app=SMALL)[0] == 200
         stub = client.wait_for("event", value="e")["data"]
         assert stub["truncated"] is True and stub["size"] == len(data), stub
+
+
+class PusherPages(http.server.ThreadingHTTPServer):
+    """A web app on its own origin: the page (browser_pages/pusher.html),
+    pusher-js's browser build, the app's auth endpoint and a /trigger that
+    publishes through ringcast's HTTP API, as the app's backend would."""
+
+    def __init__(self, server, channel):
+        self.ringcast = server
+        self.channel = channel
+        self.triggered = []
+        super().__init__(("127.0.0.1", 0), PusherPageHandler)
+        self.origin = "http://127.0.0.1:%d" % self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class PusherPageHandler(http.server.BaseHTTPRequestHandler):
+    FILES = {"/pusher.html": (os.path.join(os.path.dirname(__file__), "browser_pages",
+                                           "pusher.html"), "text/html"),
+             "/pusher.min.js": (os.path.join(NODE_DIR, "node_modules", "pusher-js", "dist",
+                                             "web", "pusher.min.js"), "text/javascript")}
+
+    def reply(self, status, body, content_type="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        path, content_type = self.FILES[self.path.split("#")[0]]
+        with open(path, "rb") as f:
+            self.reply(200, f.read(), content_type)
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        if self.path == "/pusher/auth":
+            form = dict(urllib.parse.parse_qsl(body))
+            to_sign = "%s:%s" % (form["socket_id"], form["channel_name"])
+            signature = hmac.new(APP["secret"].encode(), to_sign.encode(),
+                                 hashlib.sha256).hexdigest()
+            self.reply(200, json.dumps({"auth": "%s:%s" % (APP["key"], signature)}).encode())
+            return
+        status, _ = signed_post(self.server.ringcast, "/apps/7/events", {
+            "name": "job-result", "channels": [self.server.channel],
+            "data": json.dumps({"from": "browser test"})})
+        self.server.triggered.append(status)
+        self.reply(200 if status == 200 else 502, b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_chromium_pusher_js_private_channel(pusher_server):
+    """pusher-js's own browser build in Chromium: connect, a private
+    channel authorized through the page's endpoint, an event."""
+    pages = PusherPages(pusher_server, "private-browser-1")
+    try:
+        params = {"key": APP["key"], "wsHost": pusher_server.host, "wsPort": pusher_server.port,
+                  "channel": "private-browser-1", "timeoutMs": 20000}
+        url = "%s/pusher.html#%s" % (pages.origin, urllib.parse.quote(json.dumps(params)))
+        (result,) = load_pages(url).values()
+    finally:
+        pages.shutdown()
+        pages.server_close()
+    assert "timeout" not in result, result
+    assert SOCKET_ID.match(result["socketId"]), result
+    assert result["event"] == {"from": "browser test"}, result
+    assert pages.triggered == [200]
+    assert "connected" in result["states"], result
