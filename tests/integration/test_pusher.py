@@ -531,3 +531,18 @@ def test_chromium_pusher_js_private_channel(pusher_server):
     assert result["event"] == {"from": "browser test"}, result
     assert pages.triggered == [200]
     assert "connected" in result["states"], result
+
+
+def test_close_code_ranges_as_pusher_js_takes_them(pusher_server):
+    """4001 (unknown key, 4000-4099): pusher-js gives up; 4200 (the server
+    shutting down, 4200-4299): it reconnects at once."""
+    with PusherClient(pusher_server, key="no-such-key") as refused, \
+            PusherClient(pusher_server) as client:
+        client.connected()
+        refused.wait_for("state", value="disconnected")
+        pusher_server.stop()
+        # Reconnecting after 4200: back to "connecting" on its own.
+        client.wait_for("state", value="connecting")
+        time.sleep(2)
+        states = [line.get("state") for line in list(refused.out.queue)]
+        assert "connecting" not in states, "pusher-js reconnected after 4001: %s" % states
