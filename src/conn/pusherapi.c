@@ -107,7 +107,8 @@ static void finish(struct shard *sh, struct conn *c, int error)
 }
 
 /* run publishes the job's events from |next| on: until one goes to its
- * home shard (WAITING), or all are done or one failed (answered). */
+ * home shard (WAITING), all are done or one failed (answered), or a ring
+ * is full (NEED_BODY or STOPPED, see below). */
 static enum httpapi_result run(struct shard *sh, struct conn *c)
 {
     struct pusherapi_job *job = http_state_of(c)->pusher_job;
@@ -138,9 +139,17 @@ static enum httpapi_result run(struct shard *sh, struct conn *c)
             conn_cancel_timer(sh, c);
             return HTTPAPI_WAITING;
         case PUBLISH_BLOCKED:
-            c->flags &= ~CONN_BLOCKED; /* answered instead of waiting for room */
+            /* The connection waits for room (CONN_BLOCKED: on the shard's
+             * blocked list, reading nothing). Before any publish the
+             * request stays in its input, handled again then; after some,
+             * it fails and the connection closes. */
+            if (job->next == 0) {
+                pusherapi_release(c);
+                return HTTPAPI_NEED_BODY;
+            }
+            job->keep_alive = false;
             finish(sh, c, RC_ERR_OVERLOADED);
-            return HTTPAPI_SERVED;
+            return HTTPAPI_STOPPED;
         }
     }
     finish(sh, c, 0);

@@ -216,7 +216,7 @@ static void client_event(struct shard *sh, struct conn *c, const struct pusher_m
     free(text);
     if (!fields.payload)
         send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS, "Client event rejected - no data");
-    else if (outcome == PUBLISH_BLOCKED)
+    else if (outcome == PUBLISH_BLOCKED) /* reading waits for room (CONN_BLOCKED) */
         send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS, "Client event dropped - the server is busy");
     else if (outcome == PUBLISH_ANSWERED && r.error)
         send_error(sh, c, PUSHER_ERR_CLIENT_EVENTS,
