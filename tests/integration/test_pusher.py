@@ -4,6 +4,7 @@ the `pusher` npm server library (node/pusher_trigger.mjs) on the HTTP API;
 raw WebSocket and HTTP clients for what those libraries never send (bad
 signatures, old timestamps, bad channel names, unknown keys)."""
 
+import base64
 import hashlib
 import hmac
 import http.client
@@ -76,10 +77,13 @@ class PusherClient(NodeScript):
         return self.wait_for("subscribed", value=channel)
 
 
-def trigger(server, call, app=APP, secret=None):
+def trigger(server, call, app=APP, secret=None, encryption_key=None):
     """Runs one call of the `pusher` library; returns {"status", "body"}."""
     args = ["--port", str(server.port), "--app-id", app["id"], "--key", app["key"],
-            "--secret", secret or app["secret"], json.dumps(call)]
+            "--secret", secret or app["secret"]]
+    if encryption_key:
+        args += ["--encryption-key", encryption_key]
+    args.append(json.dumps(call))
     with NodeScript("pusher_trigger.mjs", args, packages=PACKAGES) as script:
         return script.next_line(30)
 
@@ -546,3 +550,26 @@ def test_close_code_ranges_as_pusher_js_takes_them(pusher_server):
         time.sleep(2)
         states = [line.get("state") for line in list(refused.out.queue)]
         assert "connecting" not in states, "pusher-js reconnected after 4001: %s" % states
+
+
+def test_private_encrypted_relayed_as_is(pusher_server):
+    """private-encrypted-: signed like private-, and the library's
+    ciphertext reaches the subscriber untouched (the server cannot read it)."""
+    ws, hello = raw_pusher(pusher_server)
+    socket_id = json.loads(hello["data"])["socket_id"]
+    channel = "private-encrypted-vault"
+    signature = hmac.new(APP["secret"].encode(), ("%s:%s" % (socket_id, channel)).encode(),
+                         hashlib.sha256).hexdigest()
+    ws.send(json.dumps({"event": "pusher:subscribe",
+                        "data": {"channel": channel, "auth": "%s:%s" % (APP["key"], signature)}}))
+    assert json.loads(ws.recv())["event"] == "pusher_internal:subscription_succeeded"
+    key = base64.b64encode(b"k" * 32).decode()
+    result = trigger(pusher_server, ["trigger", channel, "secret-event", {"pin": 1234}],
+                     encryption_key=key)
+    assert result["status"] == 200, result
+    event = json.loads(ws.recv())
+    ws.close()
+    assert event["event"] == "secret-event" and event["channel"] == channel
+    sealed = json.loads(event["data"])
+    assert set(sealed) == {"nonce", "ciphertext"}, sealed
+    assert "1234" not in event["data"]

@@ -1,7 +1,8 @@
 // pusher_trigger.mjs: the `pusher` npm server library (5.x) against
 // ringcast's Pusher HTTP API.
 //
-//   node pusher_trigger.mjs --port P --app-id ID --key KEY --secret S CALL
+//   node pusher_trigger.mjs --port P --app-id ID --key KEY --secret S
+//                           [--encryption-key BASE64] CALL
 //
 // CALL is a JSON array: ["trigger", channels, event, data] or
 // ["triggerBatch", [{channel, name, data}, …]]. Prints one line:
@@ -18,6 +19,7 @@ const { values, positionals } = parseArgs({
         "app-id": { type: "string" },
         key: { type: "string" },
         secret: { type: "string" },
+        "encryption-key": { type: "string" },
     },
     allowPositionals: true,
 });
@@ -28,6 +30,7 @@ const pusher = new Pusher({
     host: values.host,
     port: values.port,
     useTLS: false,
+    encryptionMasterKeyBase64: values["encryption-key"],
 });
 const [method, ...args] = JSON.parse(positionals[0]);
 try {
