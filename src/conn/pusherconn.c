@@ -5,22 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/alloc.h"
 #include "core/conn.h"
+#include "util/hash.h"
 #include "core/limits.h"
-#include "core/publish.h"
-#include "pubsub/pubcheck.h"
-#include "pubsub/topic.h"
-#include "util/tokenbucket.h"
-#include "core/shard.h"
-#include "core/subscribe.h"
-#include "conn/wsconn.h"
-#include "proto/pusher.h"
-#include "proto/ws.h"
 #include "pubsub/msg.h"
+#include "pubsub/pubcheck.h"
+#include "core/publish.h"
+#include "proto/pusher.h"
 #include "pubsub/pusherapps.h"
 #include "pubsub/pushersig.h"
-#include "util/alloc.h"
-#include "util/hash.h"
+#include "core/shard.h"
+#include "core/subscribe.h"
+#include "util/tokenbucket.h"
+#include "pubsub/topic.h"
+#include "proto/ws.h"
+#include "conn/wsconn.h"
 
 #define TOPIC_CAP (sizeof(PUSHER_TOPIC_PREFIX) + PUSHER_APP_MAX_NAME + 3 * PUSHER_MAX_CHANNEL + 4)
 
@@ -277,12 +277,14 @@ static void build_frame(struct lref *ref, const struct msg *m)
     size_t app_len = 0;
     size_t channel_len =
         pusher_channel_of(channel, sizeof(channel), m->topic, m->topic_len, &app, &app_len);
-    if (channel_len == 0)
+    if (channel_len == 0) {
+        ref->dialect_frame_len = UINT32_MAX; /* nothing to send: not a failure */
         return;
+    }
     size_t data_len = 0;
     const uint8_t *data = delivered_json(m, &data_len);
     size_t len = pusher_event_frame_len(m->event_type_len, channel_len, data, data_len);
-    if (len > UINT32_MAX || !(ref->dialect_frame = rc_malloc(len)))
+    if (len >= UINT32_MAX || !(ref->dialect_frame = rc_malloc(len)))
         return;
     pusher_put_event_frame(ref->dialect_frame, m->event_type, m->event_type_len, channel,
                            channel_len, data, data_len);
@@ -296,8 +298,8 @@ int pusherconn_queue_event(struct conn *c, struct lref *ref, const struct msg *m
         return 0; /* its own client event, or excluded by socket_id */
     if (ref->dialect_kind != &pusher_dialect)
         build_frame(ref, m);
-    if (!ref->dialect_frame)
-        return -1;
+    if (!ref->dialect_frame) /* out of memory, or not a channel's topic (then skipped) */
+        return ref->dialect_frame_len == UINT32_MAX ? 0 : -1;
     return sendq_push_shared(&c->sq, ref, ref->dialect_frame, ref->dialect_frame_len);
 }
 
