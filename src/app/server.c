@@ -216,6 +216,22 @@ static int check_open_mode(const struct server *srv)
     return 0;
 }
 
+/* load_pusher_apps reads --pusher-apps, which turns the Pusher dialect on. */
+static int load_pusher_apps(struct server *srv)
+{
+    if (!srv->cfg.pusher_apps_file[0])
+        return 0;
+    char err[512];
+    if (pusher_apps_load(&srv->pusher_apps, srv->cfg.pusher_apps_file, err, sizeof(err)) != 0) {
+        log_error("--pusher-apps: %s", err);
+        return -1;
+    }
+    srv->set.pusher_apps = &srv->pusher_apps;
+    log_info("Pusher dialect on: %zu app%s", srv->pusher_apps.num_apps,
+             srv->pusher_apps.num_apps == 1 ? "" : "s");
+    return 0;
+}
+
 /* set_listeners builds the listener table every shard opens: the client
  * port speaks HTTP first (and upgrades), the publish port the binary
  * protocol. */
@@ -291,8 +307,9 @@ int server_run(const struct rc_config *cfg)
         log_error("%s", err);
         return 2;
     }
-    if (check_open_mode(&srv) != 0 || start_tls(&srv) != 0) {
+    if (check_open_mode(&srv) != 0 || start_tls(&srv) != 0 || load_pusher_apps(&srv) != 0) {
         tls_server_cleanup(&srv.tls);
+        pusher_apps_cleanup(&srv.pusher_apps);
         auth_cleanup(&srv.auth);
         return 2;
     }
@@ -357,5 +374,6 @@ out:
     shard_set_cleanup(&srv.set);
     tls_server_cleanup(&srv.tls);
     auth_cleanup(&srv.auth);
+    pusher_apps_cleanup(&srv.pusher_apps);
     return status;
 }

@@ -5,12 +5,14 @@
 
 #include "pubsub/auth.h"
 #include "io/tls.h"
+#include "pubsub/pusherapps.h"
 #include "util/config.h"
 #include "core/shardset.h"
 
 struct server {
     struct rc_config cfg;
-    struct auth auth; /* keys, read-only after start */
+    struct auth auth;               /* keys, read-only after start */
+    struct pusher_apps pusher_apps; /* --pusher-apps, read-only after start */
     struct shard_set set;
     struct tls_server tls; /* with TLS listeners: the context every shard's sessions use */
 };

@@ -184,10 +184,8 @@ static bool hold_body(struct shard *sh, struct conn *c, size_t body_len)
     return false;
 }
 
-/* body_state decides whether the request's body can be handled now;
- * returns -1 to go on, or the result to return. */
-static int body_state(struct shard *sh, struct conn *c, const struct http_request *req,
-                      size_t avail)
+int httpapi_body_state(struct shard *sh, struct conn *c, const struct http_request *req,
+                       size_t avail)
 {
     if (req->chunked) {
         httpreply_error(sh, c, 411, "length_required",
@@ -226,7 +224,7 @@ enum httpapi_result httpapi_publish(struct shard *sh, struct conn *c,
                         "Allow: POST\r\n", false);
         return HTTPAPI_STOPPED;
     }
-    int state = body_state(sh, c, req, avail);
+    int state = httpapi_body_state(sh, c, req, avail);
     if (state >= 0)
         return (enum httpapi_result)state;
     size_t body_len = req->content_length > 0 ? (size_t)req->content_length : 0;

@@ -55,6 +55,12 @@ enum httpapi_result httpapi_ask(struct shard *sh, struct conn *c, const struct p
 /* httpapi_answer sends the answer to a request that came back from its home. */
 void httpapi_answer(struct shard *sh, struct conn *c, struct pubreq *req);
 
+/* httpapi_body_state decides whether the request's body (|avail| bytes
+ * of it here) can be handled now: -1 to go on, or the result to return
+ * (411, 413, 503 answered; or HTTPAPI_NEED_BODY). */
+int httpapi_body_state(struct shard *sh, struct conn *c, const struct http_request *req,
+                       size_t avail);
+
 /* httpapi_max_body returns the largest request body accepted. */
 size_t httpapi_max_body(const struct shard *sh);
 

@@ -22,6 +22,9 @@
 #include "util/origin.h"
 #include "util/put.h"
 #include "core/metrics.h"
+#include "conn/pusherapi.h"
+#include "conn/pusherconn.h"
+#include "pubsub/pusherapps.h"
 #include "core/shard.h"
 #include "conn/sseconn.h"
 #include "util/stats.h"
@@ -132,8 +135,9 @@ static size_t switching_protocols(char *out, size_t cap, const char accept[WS_AC
 
 /* upgrade validates a WebSocket handshake (RFC 6455 section 4.2.1) and
  * answers 101, or an error. Returns true when the connection upgraded,
- * with what it agreed of permessage-deflate in |deflate|. */
-static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req,
+ * with what it agreed of permessage-deflate in |deflate|. A |dialect|
+ * connection brings no token: its protocol authorizes it. */
+static bool upgrade(struct shard *sh, struct conn *c, const struct http_request *req, bool dialect,
                     struct ws_deflate_agreement *deflate)
 {
     if (req->method != HTTP_GET) {
@@ -170,10 +174,11 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     }
     struct auth_token token;
     struct claims *claims = NULL;
-    if (!httpauth_keep(sh, c, req, AUTH_SEND_WS, &token, &claims))
+    memset(&token, 0, sizeof(token));
+    if (!dialect && !httpauth_keep(sh, c, req, AUTH_SEND_WS, &token, &claims))
         return false;
     size_t protocol_len = 0;
-    const char *protocol = auth_subprotocol(req, &token, &protocol_len);
+    const char *protocol = dialect ? NULL : auth_subprotocol(req, &token, &protocol_len);
     char extensions[160];
     agree_deflate(sh, req, deflate, extensions, sizeof(extensions));
     char response[JWT_MAX_TOKEN + 512];
@@ -241,11 +246,54 @@ static enum served serve_ws(struct shard *sh, struct conn *c, const struct http_
 {
     bool echo = path_is(req, "/v1/echo");
     struct ws_deflate_agreement deflate;
-    if (upgrade(sh, c, req, &deflate)) {
+    if (upgrade(sh, c, req, false, &deflate)) {
         conn_cancel_timer(sh, c);
         wsconn_start(sh, c, echo, &deflate, after_head, avail);
     }
     return STOPPED;
+}
+
+/* query_value copies query parameter |name| of |req| into |out| ("" when
+ * absent or malformed). */
+static void query_value(const struct http_request *req, const char *name, char *out, size_t cap)
+{
+    char key[32];
+    size_t pos = 0;
+    out[0] = '\0';
+    int r;
+    while (req->query &&
+           (r = http_query_next(req->query, req->query_len, &pos, key, sizeof(key), out, cap)) != 0)
+        if (r > 0 && strcmp(key, name) == 0)
+            return;
+    out[0] = '\0';
+}
+
+/* serve_pusher upgrades /app/<key>?protocol=7 to a Pusher connection. */
+static enum served serve_pusher(struct shard *sh, struct conn *c, const struct http_request *req,
+                                uint8_t *after_head, size_t avail)
+{
+    if (!sh->set->pusher_apps) {
+        fail(sh, c, 404, "", "no such endpoint (the Pusher dialect needs --pusher-apps)");
+        return STOPPED;
+    }
+    const char *key = req->path + strlen("/app/");
+    const struct pusher_app *app =
+        pusher_app_by_key(sh->set->pusher_apps, key, req->path_len - strlen("/app/"));
+    char protocol[16] = "";
+    query_value(req, "protocol", protocol, sizeof(protocol));
+    struct ws_deflate_agreement deflate;
+    if (upgrade(sh, c, req, true, &deflate)) {
+        conn_cancel_timer(sh, c);
+        pusherconn_start(sh, c, app, protocol, &deflate, after_head, avail);
+    }
+    return STOPPED;
+}
+
+static enum served serve_pusher_api(struct shard *sh, struct conn *c,
+                                    const struct http_request *req, uint8_t *after_head,
+                                    size_t avail)
+{
+    return (enum served)pusherapi_serve(sh, c, req, after_head, avail);
 }
 
 static enum served serve_sse(struct shard *sh, struct conn *c, const struct http_request *req,
@@ -313,6 +361,8 @@ static const struct route routes[] = {
     {"/v1/history/", true, false, "GET", serve_history},
     {"/metrics", false, false, "GET, HEAD", serve_metrics_route},
     {"/healthz", false, false, "GET, HEAD", serve_health_route},
+    {"/app/", true, false, "GET", serve_pusher},
+    {"/apps/", true, false, "GET, POST", serve_pusher_api},
 };
 
 static const struct route *find_route(const struct shard *sh, const struct http_request *req)
@@ -473,8 +523,11 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
     if (!(c->flags & CONN_AWAITING) || c->state != CONN_OPEN)
         return;
     c->flags &= ~CONN_AWAITING;
-    httpapi_answer(sh, c, req);
-    if (c->state == CONN_OPEN) {
+    if (pusherapi_waiting(c))
+        pusherapi_answer(sh, c, req);
+    else
+        httpapi_answer(sh, c, req);
+    if (c->state == CONN_OPEN && !(c->flags & CONN_AWAITING)) {
         conn_arm_timer(sh, c, sh->now_ms + sh->cfg->handshake_timeout_ms);
         c->flags |= CONN_READ_PAUSED; /* resumed from the work list */
         conn_add_work(sh, c);
@@ -505,5 +558,6 @@ const struct conn_ops http_conn_ops = {
     .on_timer = on_timeout,
     .on_result = on_result,
     .resume = resume,
+    .release = pusherapi_release,
     .write_refusal = write_refusal,
 };

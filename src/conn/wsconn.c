@@ -31,15 +31,19 @@
 /* A WebSocket connection's own state (its part of struct conn). */
 struct ws_state {
     struct ws_reader reader;
-    bool echo;                  /* /v1/echo: messages come back as they are */
-    bool close_received;        /* the peer's close frame came: close TCP once ours is out */
-    bool reader_failed;         /* a protocol error: the rest of the input means nothing */
-    struct tokenbucket changes; /* --subscribe-rate-per-conn (zeroed: full) */
+    bool echo;                           /* /v1/echo: messages come back as they are */
+    bool close_received;                 /* the peer's close frame came: close TCP after ours */
+    bool reader_failed;                  /* a protocol error: the rest of the input means nothing */
     struct ws_deflate_agreement deflate; /* permessage-deflate, as the handshake agreed */
     uint8_t deflate_level;               /* --deflate-level, for queue_deflated */
     uint32_t deflate_min_size;           /* --deflate-min-size, capped */
+    struct tokenbucket changes;          /* --subscribe-rate-per-conn (zeroed: full) */
     struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
-    struct wsresume *resume;    /* a subscribe waiting for positions (wsresume.h) */
+    const struct ws_dialect *dialect; /* NULL: the native protocol */
+    union {                           /* by |dialect|: */
+        struct wsresume *resume;      /* native: a subscribe waiting for positions (wsresume.h) */
+        void *dialect_state;          /* a dialect's own (dialect->release frees it) */
+    };
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -91,12 +95,20 @@ void wsconn_close(struct shard *sh, struct conn *c, uint16_t code, const char *r
     conn_finish(sh, c);
 }
 
+/* own_code says the server's own close |code| (slow consumer, idle,
+ * going away) the way the connection's dialect does. */
+static uint16_t own_code(struct conn *c, uint16_t code)
+{
+    const struct ws_dialect *d = ws_of(c)->dialect;
+    return d ? d->close_code(code) : code;
+}
+
 void wsconn_close_slow(struct shard *sh, struct conn *c)
 {
     if (c->state != CONN_OPEN)
         return;
-    conn_give_up_slow(sh, c, "closing with 4001");
-    wsconn_close(sh, c, WS_CLOSE_SLOW_CONSUMER, "slow consumer");
+    conn_give_up_slow(sh, c, "closing as a slow consumer");
+    wsconn_close(sh, c, own_code(c, WS_CLOSE_SLOW_CONSUMER), "slow consumer");
 }
 
 /* Error codes of the protocol, by the reason a subscription was refused. */
@@ -348,7 +360,10 @@ static int handle_message(struct shard *sh, struct conn *c, const struct ws_even
                      "binary messages are not part of the protocol");
         return 1;
     }
-    handle_text(sh, c, ev->data, ev->len);
+    if (ws_of(c)->dialect)
+        ws_of(c)->dialect->on_text(sh, c, ev->data, ev->len);
+    else
+        handle_text(sh, c, ev->data, ev->len);
     return 0;
 }
 
@@ -440,6 +455,8 @@ static bool waiting(struct shard *sh, struct conn *c)
 {
     if (c->flags & CONN_AWAITING)
         return true;
+    if (ws_of(c)->dialect)
+        return false; /* a dialect keeps no resume (the union's other half) */
     return wsresume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
 }
 
@@ -515,7 +532,7 @@ static void on_timer(struct shard *sh, struct conn *c)
         counter_add(&sh->stats.idle_closes, 1);
         log_debug("connection %u: nothing received for %u ms, closing with %d", c->slot,
                   sh->cfg->idle_timeout_ms, WS_CLOSE_IDLE_TIMEOUT);
-        wsconn_close(sh, c, WS_CLOSE_IDLE_TIMEOUT, "idle timeout");
+        wsconn_close(sh, c, own_code(c, WS_CLOSE_IDLE_TIMEOUT), "idle timeout");
         return;
     }
     if (sh->now_ms >= c->next_beat_ms) {
@@ -531,7 +548,7 @@ static void on_timer(struct shard *sh, struct conn *c)
 
 static void drain(struct shard *sh, struct conn *c)
 {
-    wsconn_close(sh, c, WS_CLOSE_GOING_AWAY, "server shutting down");
+    wsconn_close(sh, c, own_code(c, WS_CLOSE_GOING_AWAY), "server shutting down");
 }
 
 /* on_result takes a home's answer to a subscribe's or a history
@@ -556,7 +573,10 @@ static void release(struct conn *c)
     ws_reader_cleanup(&ws_of(c)->reader);
     ws_inflater_free(ws_of(c)->inflater);
     ws_of(c)->inflater = NULL;
-    wsresume_free(ws_of(c)->resume);
+    if (ws_of(c)->dialect)
+        ws_of(c)->dialect->release(ws_of(c)->dialect_state);
+    else
+        wsresume_free(ws_of(c)->resume);
     ws_of(c)->resume = NULL;
 }
 
@@ -587,13 +607,15 @@ static int queue_data(struct conn *c, struct lref *ref, const struct msg *m)
     return sendq_push_shared(&c->sq, ref, data, (uint32_t)len);
 }
 
-/* The three ways a native connection receives events share everything
- * else. */
-#define WS_CONN_OPS_COMMON                                                                         \
+/* What every WebSocket connection, native or dialect, shares: everything
+ * but what fan-out queues to it, and the native protocol's history. */
+#define WS_COMMON_OPS                                                                              \
     .name = "websocket", .stats_kind = STATS_WEBSOCKET, .reads_for_life = true,                    \
     .on_data = on_data, .on_closing_data = on_closing_data, .on_timer = on_timer,                  \
-    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .on_result = on_result,  \
-    .hold_event = hold_event, .release = release
+    .resume = resume, .drain = drain, .close_slow = wsconn_close_slow, .release = release
+
+/* The three ways a native connection receives events share the rest. */
+#define WS_CONN_OPS_COMMON WS_COMMON_OPS, .on_result = on_result, .hold_event = hold_event
 
 const struct conn_ops ws_conn_ops = {
     WS_CONN_OPS_COMMON,
@@ -621,10 +643,46 @@ static void use_data_only(struct conn *c)
     c->ops = &ws_data_conn_ops;
 }
 
+/* dialect_queue_event queues an event in the dialect's own encoding. */
+static int dialect_queue_event(struct conn *c, struct lref *ref, const struct msg *m)
+{
+    return ws_of(c)->dialect->queue_event(c, ref, m);
+}
+
+/* A dialect's connection: the same but for what fan-out queues. */
+static const struct conn_ops ws_dialect_conn_ops = {
+    WS_COMMON_OPS,
+    .encoding = CONN_ENC_OWN,
+    .queue_event = dialect_queue_event,
+};
+
+void wsconn_send_text(struct shard *sh, struct conn *c, const void *text, size_t len)
+{
+    send_frame(sh, c, WS_OP_TEXT, text, len);
+}
+
+void *wsconn_dialect_state(struct conn *c)
+{
+    return ws_of(c)->dialect_state;
+}
+
+void wsconn_start_dialect(struct shard *sh, struct conn *c, const struct ws_dialect *dialect,
+                          void *state, const struct ws_deflate_agreement *deflate, uint8_t *early,
+                          size_t len)
+{
+    conn_set_ops(sh, c, &ws_dialect_conn_ops);
+    ws_of(c)->dialect = dialect;
+    ws_of(c)->dialect_state = state;
+    wsconn_start(sh, c, false, deflate, early, len);
+}
+
 void wsconn_start(struct shard *sh, struct conn *c, bool echo,
                   const struct ws_deflate_agreement *deflate, uint8_t *early, size_t len)
 {
-    conn_set_ops(sh, c, deflate->on ? &ws_deflate_conn_ops : &ws_conn_ops);
+    /* A dialect's events go as its own frames, plain; what it receives
+     * compressed is inflated all the same. */
+    if (c->ops != &ws_dialect_conn_ops)
+        conn_set_ops(sh, c, deflate->on ? &ws_deflate_conn_ops : &ws_conn_ops);
     limits_handshake_done(sh, c);
     struct ws_state *ws = ws_of(c);
     ws_reader_init(&ws->reader);

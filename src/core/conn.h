@@ -83,6 +83,7 @@ enum conn_encoding {
     CONN_ENC_SSE_RECORD, /* the message's SSE record */
     CONN_ENC_WS_DEFLATE, /* the message's permessage-deflate frame (queue_event) */
     CONN_ENC_WS_DATA,    /* the message's data alone, in a frame of the kind's own (queue_event) */
+    CONN_ENC_OWN,        /* the kind's own (queue_event): a dialect's frame */
 };
 
 /* conn_ops: what a kind of connection does. The base (conn.c), the shard

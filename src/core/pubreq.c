@@ -58,6 +58,8 @@ void pubreq_init(struct pubreq *req, const struct conn *c, uint32_t corr, unsign
     req->in.payload_is_json = fields->payload_is_json;
     req->in.payload = fields->payload;
     req->in.payload_len = fields->payload_len;
+    req->in.exclude = fields->exclude;
+    req->in.max_payload = fields->max_payload;
     for (int i = 0; i < 3; i++) {
         req->in.ref_json[i] = refs->text[i];
         req->in.ref_json_len[i] = refs->len[i];

@@ -99,8 +99,9 @@ int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_se
         return RC_ERR_OVERLOADED;
     if (r != HOME_SEQUENCED)
         return RC_ERR_INTERNAL;
-    const struct msg_policy policy = {sh->cfg->max_payload,
-                                      (enum truncate_mode)sh->cfg->truncate_mode};
+    struct msg_policy policy = {sh->cfg->max_payload, (enum truncate_mode)sh->cfg->truncate_mode};
+    if (req->in.max_payload)
+        policy.max_payload = req->in.max_payload; /* the event's own (a Pusher app's) */
     bool oversized = req->in.payload_len > policy.max_payload;
     /* Only shards whose summary says they may want the topic get it: the
      * others are not woken. */

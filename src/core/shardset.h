@@ -21,6 +21,7 @@
 #include "io/xring.h"
 
 struct auth;
+struct pusher_apps;
 struct conn_ops;
 struct rc_config;
 struct rc_endpoint;
@@ -45,7 +46,8 @@ enum shard_phase {
 
 struct shard_set {
     const struct rc_config *cfg;
-    const struct auth *auth; /* keys, read-only after start */
+    const struct auth *auth;               /* keys, read-only after start */
+    const struct pusher_apps *pusher_apps; /* --pusher-apps; NULL: the dialect is off */
     struct listener_spec listeners[SHARD_MAX_LISTENERS];
     unsigned num_listeners;
     unsigned num_shards;

@@ -307,6 +307,7 @@ static void init_header(struct msg *m, const struct msg_input *in, const struct 
     m->sse_record = NULL;
     m->audience = NULL;
     atomic_init(&m->deflated, NULL);
+    m->exclude = in->exclude;
     m->ws_frame_len = m->sse_record_len = 0;
     m->sse_event_len = m->sse_id_len = 0;
 }
@@ -379,17 +380,9 @@ const uint8_t *msg_ws_data(const struct msg *m, size_t *len)
 {
     if (!m->ws_frame)
         return NULL;
-    size_t json_len = 0;
-    const uint8_t *json = frame_json(m, &json_len);
-    if (m->flags & MSG_OVERSIZED) {
-        *len = json_len;
-        return json;
-    }
-    struct msg_input in = {.topic_len = m->topic_len};
-    struct event_parts e = {&in, m->event_type, m->event_type_len, m->seq, {0}};
-    size_t data_at = head_len(&e) + sizeof(",\"data\":") - 1;
-    *len = json_len - data_at - 1; /* the closing brace */
-    return json + data_at;
+    if (m->flags & MSG_OVERSIZED)
+        return frame_json(m, len); /* the stub, whole */
+    return msg_data_json(m, len);  /* the frame's JSON is the full event's */
 }
 
 /* Stored when the message goes plain to every deflate subscriber. */
@@ -478,6 +471,16 @@ bool msg_content_type_is_json(const char *type, size_t len)
     return len > 5 && strncasecmp(type + len - 5, "+json", 5) == 0;
 }
 
+const uint8_t *msg_data_json(const struct msg *m, size_t *out_len)
+{
+    /* full_json is head + ,"data":<payload>} (put_full_json) */
+    size_t start = sizeof("{\"event_type\":\"\",\"timestamp\":\"\",\"topic\":\"\",\"seq\":") - 1 +
+                   m->event_type_len + MSG_TIMESTAMP_LEN + m->topic_len + u64_digits(m->seq) +
+                   sizeof(",\"data\":") - 1;
+    *out_len = m->full_json_len - start - 1;
+    return m->full_json + start;
+}
+
 struct lref *lref_new(struct msg *m)
 {
     struct lref *ref = rc_malloc(sizeof(*ref));
@@ -485,12 +488,16 @@ struct lref *lref_new(struct msg *m)
         return NULL;
     ref->msg = m;
     ref->count = 1;
+    ref->dialect_kind = NULL;
+    ref->dialect_frame = NULL;
+    ref->dialect_frame_len = 0;
     return ref;
 }
 
 void lref_put(struct lref *ref)
 {
     if (--ref->count == 0) {
+        rc_free(ref->dialect_frame);
         msg_release(ref->msg);
         rc_free(ref);
     }

@@ -72,6 +72,7 @@ struct msg {
     /* The compressed frame (msg_deflated): the one part set after the
      * message is shared, once, by whichever shard needs it first. */
     _Atomic(struct msg_frame *) deflated;
+    uint64_t exclude;          /* a dialect's connection it skips (its sender); 0: none */
     uint8_t storage[];
 };
 
@@ -89,6 +90,12 @@ struct msg_input {
      * and "entityType" as JSON text (a string or a number), or empty. */
     const char *ref_json[3];
     size_t ref_json_len[3];
+    /* A dialect's connection not to deliver to (Pusher: the sender of a
+     * client event, or the socket_id an API publish excludes); 0: none. */
+    uint64_t exclude;
+    /* This event's --max-payload (a Pusher app's max_payload); 0: the
+     * server's. */
+    uint64_t max_payload;
 };
 
 /* How the home builds messages (from --max-payload and --truncate). */
@@ -142,7 +149,17 @@ void msg_format_timestamp(char out[MSG_TIMESTAMP_LEN + 1], int64_t time_us);
 struct lref {
     struct msg *msg;
     uint32_t count;
+    /* A dialect's encoding (the Pusher frame), built by the first of its
+     * subscribers on this shard and shared by the others; freed with the
+     * lref. |dialect_kind| tells whose it is; NULL: none yet. */
+    const void *dialect_kind;
+    uint8_t *dialect_frame;
+    uint32_t dialect_frame_len;
 };
+
+/* msg_data_json returns the "data" value of the message's full event
+ * JSON (the payload as JSON text) and its length. */
+const uint8_t *msg_data_json(const struct msg *m, size_t *out_len);
 
 /* lref_new takes over one holder reference of |m|. The lref starts with a
  * hold of its own (count 1), which its creator drops with lref_put once it

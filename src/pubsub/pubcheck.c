@@ -26,6 +26,13 @@ static void note_ref(void *ctx, const struct jsonv_member *m)
     }
 }
 
+/* max_payload is the event's --max-payload: its own (a Pusher app's), or
+ * the server's. */
+static uint64_t max_payload(const struct rc_config *cfg, const struct publish_fields *f)
+{
+    return f->max_payload ? f->max_payload : cfg->max_payload;
+}
+
 /* check_payload validates the payload and, for a stub, takes its
  * references; returns 0 or RC_ERR_BAD_PAYLOAD. */
 static int check_payload(const struct rc_config *cfg, const struct publish_fields *f,
@@ -35,7 +42,7 @@ static int check_payload(const struct rc_config *cfg, const struct publish_field
         return utf8_valid(f->payload, f->payload_len) ? 0 : RC_ERR_BAD_PAYLOAD;
     if (!f->payload_is_valid_json && !jsonv_valid(f->payload, f->payload_len))
         return RC_ERR_BAD_PAYLOAD;
-    if (f->payload_len > cfg->max_payload && cfg->truncate_mode == TRUNCATE_STUB)
+    if (f->payload_len > max_payload(cfg, f) && cfg->truncate_mode == TRUNCATE_STUB)
         jsonv_each_member(f->payload, f->payload_len, note_ref, refs);
     return 0;
 }
@@ -78,8 +85,9 @@ int pubcheck(const struct rc_config *cfg, const struct publish_fields *f,
         *out_message = "payload larger than the server's --max-publish-bytes";
         return RC_ERR_TOO_LARGE;
     }
-    if (f->payload_len > cfg->max_payload && cfg->truncate_mode == TRUNCATE_REJECT) {
-        *out_message = "payload larger than the server's --max-payload (--truncate=reject)";
+    if (f->payload_len > max_payload(cfg, f) && cfg->truncate_mode == TRUNCATE_REJECT) {
+        *out_message = "payload larger than --max-payload (or the Pusher app's max_payload) "
+                       "with --truncate=reject";
         return RC_ERR_TOO_LARGE;
     }
     if (f->event_type_len > 0 && !msg_event_type_valid(f->event_type, f->event_type_len)) {

@@ -32,6 +32,8 @@ struct publish_fields {
     size_t payload_len;
     const char *audience; /* an explicit audience (JSON object text), or empty */
     size_t audience_len;
+    uint64_t exclude;     /* msg_input.exclude */
+    uint64_t max_payload; /* msg_input.max_payload */
 };
 
 /* The stub references, as JSON texts (a string or a number, as written). */

@@ -169,6 +169,9 @@ static const struct opt options[] = {
      "HS256 secret (at least 32 bytes): every connection then needs a token (docs/auth.md)"},
     {"auth-previous-secret-file", "FILE", OPT_PATH, OFF(auth_previous_secret_file), 0, 0,
      "a second secret still accepted, while tokens move to a new one"},
+    {"pusher-apps", "FILE", OPT_PATH, OFF(pusher_apps_file), 0, 0,
+     "JSON list of Pusher apps (id, key, secret, ...): serves the Pusher protocol on /app/<key> "
+     "and its HTTP API on /apps/<id>/ (docs/protocol/pusher.md); others may not read the file"},
     {"insecure-open", NULL, OPT_FLAG, OFF(insecure_open), 0, 0,
      "without a secret, serve on non-loopback addresses too (anyone may publish and subscribe)"},
     {"cors-origins", "LIST", OPT_ORIGINS, OFF(cors_origins), 0, 0,
@@ -262,7 +265,9 @@ void config_usage(FILE *f)
                "publish protocol (--publish-listen) or POST /v1/publish; subscribers receive\n"
                "them over WebSocket (/v1/ws) or Server-Sent Events (/v1/sse). The client port\n"
                "(--listen) also serves the recent events of a topic (GET /v1/history/TOPIC,\n"
-               "GET /v1/messages/TOPIC/SEQ), /metrics and /healthz.\n\n"
+               "GET /v1/messages/TOPIC/SEQ), /metrics and /healthz. With --pusher-apps it\n"
+               "speaks Pusher's protocol on /app/<key> and serves Pusher's HTTP API under\n"
+               "/apps/<id>/.\n\n"
                "Without authentication configured the server is open: it binds to loopback\n"
                "by default and says so in its log.\n\nOptions:\n");
     for (size_t i = 0; i < NUM_OPTIONS; i++) {

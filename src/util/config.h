@@ -109,6 +109,7 @@ struct rc_config {
     unsigned uring_entries;
     char auth_secret_file[256];          /* tokens are required when set */
     char auth_previous_secret_file[256]; /* also accepted, for rotation */
+    char pusher_apps_file[256];          /* --pusher-apps: the Pusher dialect is on when set */
     bool insecure_open;                  /* serve without tokens on any address */
     bool audience_from_payload;          /* take audiences from payload members */
     bool pin_shards;                     /* pin shard i to CPU i */
