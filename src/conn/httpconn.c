@@ -115,8 +115,7 @@ static void agree_deflate(const struct shard *sh, const struct http_request *req
  * length, 0 when it does not fit in |cap|. Copies, no formatting: a
  * reconnect storm is this response many thousand times a second. */
 static size_t switching_protocols(char *out, size_t cap, const char accept[WS_ACCEPT_LEN + 1],
-                                  const char *protocol, size_t protocol_len,
-                                  const char *extensions)
+                                  const char *protocol, size_t protocol_len, const char *extensions)
 {
     struct put w = put_init(out, cap);
 
@@ -182,8 +181,8 @@ static bool upgrade(struct shard *sh, struct conn *c, const struct http_request 
     char extensions[160];
     agree_deflate(sh, req, deflate, extensions, sizeof(extensions));
     char response[JWT_MAX_TOKEN + 512];
-    size_t len = switching_protocols(response, sizeof(response), accept, protocol, protocol_len,
-                                     extensions);
+    size_t len =
+        switching_protocols(response, sizeof(response), accept, protocol, protocol_len, extensions);
     if (len == 0) {
         claims_free(claims);
         fail(sh, c, 400, "", "Sec-WebSocket-Protocol too long");

@@ -39,10 +39,10 @@ struct ws_state {
     uint32_t deflate_min_size;           /* --deflate-min-size, capped */
     struct tokenbucket changes;          /* --subscribe-rate-per-conn (zeroed: full) */
     struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
-    const struct ws_dialect *dialect; /* NULL: the native protocol */
-    union {                           /* by |dialect|: */
-        struct wsresume *resume;      /* native: a subscribe waiting for positions (wsresume.h) */
-        void *dialect_state;          /* a dialect's own (dialect->release frees it) */
+    const struct ws_dialect *dialect;    /* NULL: the native protocol */
+    union {                              /* by |dialect|: */
+        struct wsresume *resume; /* native: a subscribe waiting for positions (wsresume.h) */
+        void *dialect_state;     /* a dialect's own (dialect->release frees it) */
     };
 };
 CONN_KIND_STATE_FITS(struct ws_state);

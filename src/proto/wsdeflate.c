@@ -64,7 +64,8 @@ static bool read_param(struct offer *o, struct span param)
     struct span name = trim(param.p, eq ? eq : param.p + param.len);
     struct span value = eq ? trim(eq + 1, param.p + param.len) : (struct span){NULL, 0};
     bool *seen;
-    if (span_is(name, "server_no_context_takeover") || span_is(name, "client_no_context_takeover")) {
+    if (span_is(name, "server_no_context_takeover") ||
+        span_is(name, "client_no_context_takeover")) {
         if (eq)
             return false;
         seen = span_is(name, "server_no_context_takeover") ? &o->server_no_context
@@ -273,8 +274,8 @@ static enum ws_inflate_status room(struct inflated *o, size_t max)
 
 /* inflate_some runs the stream over |in| until all of it is taken and all
  * it yields is out. */
-static enum ws_inflate_status inflate_some(z_stream *z, const uint8_t *in, size_t len,
-                                           size_t max, struct inflated *o)
+static enum ws_inflate_status inflate_some(z_stream *z, const uint8_t *in, size_t len, size_t max,
+                                           struct inflated *o)
 {
     z->next_in = (Bytef *)in;
     z->avail_in = (uInt)len;

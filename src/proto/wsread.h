@@ -36,8 +36,8 @@ struct ws_event {
     enum ws_opcode opcode; /* WS_OP_TEXT or WS_OP_BINARY for messages */
     const uint8_t *data;   /* payload (message, ping/pong data, close reason) */
     size_t len;
-    bool compressed; /* a message sent with RSV1 (permessage-deflate): |data| is deflated, and
-                        its UTF-8 is checked by whoever inflates it */
+    bool compressed;     /* a message sent with RSV1 (permessage-deflate): |data| is deflated, and
+                            its UTF-8 is checked by whoever inflates it */
     uint16_t close_code; /* WS_EV_CLOSE only */
 };
 
@@ -65,11 +65,11 @@ struct ws_reader {
     uint8_t in_frame;     /* the current frame's header is parsed: in its payload */
     uint8_t frame_opcode; /* opcode of the current frame */
     uint8_t frame_fin;
-    uint8_t msg_opcode; /* WS_OP_TEXT or WS_OP_BINARY while a message is open, else 0 */
-    uint8_t closed;     /* a close frame was reported: input is ignored */
+    uint8_t msg_opcode;     /* WS_OP_TEXT or WS_OP_BINARY while a message is open, else 0 */
+    uint8_t closed;         /* a close frame was reported: input is ignored */
     uint8_t msg_compressed; /* the open message came with RSV1 */
     bool deflate;           /* public: permessage-deflate agreed, RSV1 may start a message */
-    uint16_t error;     /* the close code of a protocol error, returned again */
+    uint16_t error;         /* the close code of a protocol error, returned again */
 };
 
 /* ws_reader_init prepares |r|; it owns nothing yet. */

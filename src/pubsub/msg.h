@@ -72,7 +72,7 @@ struct msg {
     /* The compressed frame (msg_deflated): the one part set after the
      * message is shared, once, by whichever shard needs it first. */
     _Atomic(struct msg_frame *) deflated;
-    uint64_t exclude;          /* a dialect's connection it skips (its sender); 0: none */
+    uint64_t exclude; /* a dialect's connection it skips (its sender); 0: none */
     uint8_t storage[];
 };
 

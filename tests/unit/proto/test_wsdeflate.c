@@ -36,8 +36,8 @@ static void test_negotiation(void **state)
                 "permessage-deflate; server_no_context_takeover; client_max_window_bits=9");
     check_offer("permessage-deflate; client_max_window_bits=\"12\"", true,
                 "permessage-deflate; server_no_context_takeover; client_max_window_bits=10");
-    check_offer("PerMessage-Deflate ; client_no_context_takeover ; server_no_context_takeover", true,
-                "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
+    check_offer("PerMessage-Deflate ; client_no_context_takeover ; server_no_context_takeover",
+                true, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
     check_offer("permessage-deflate; server_max_window_bits=15", true,
                 "permessage-deflate; server_no_context_takeover");
     /* The first acceptable offer of several wins. */
@@ -51,8 +51,8 @@ static void test_negotiation(void **state)
     check_offer("permessage-deflate; client_max_window_bits=7", false, NULL);
     check_offer("permessage-deflate; client_max_window_bits=16", false, NULL);
     check_offer("permessage-deflate; client_max_window_bits=1x", false, NULL);
-    check_offer("permessage-deflate; server_no_context_takeover; server_no_context_takeover",
-                false, NULL);
+    check_offer("permessage-deflate; server_no_context_takeover; server_no_context_takeover", false,
+                NULL);
     check_offer("permessage-deflate; server_no_context_takeover=1", false, NULL);
     check_offer("permessage-deflate; foo", false, NULL);
     check_offer("x-webkit-deflate-frame", false, NULL);
@@ -100,7 +100,7 @@ static void test_frame_round_trip(void **state)
         size_t n = sizes[i];
         uint8_t *json = malloc(n);
         for (size_t j = 0; j < n; j++)
-            json[j] = (uint8_t)"{\"abc\":12345}"[j % 13];
+            json[j] = (uint8_t) "{\"abc\":12345}"[j % 13];
         size_t cap = ws_deflate_frame_bound(n);
         uint8_t *frame = malloc(cap);
         size_t len = ws_deflate_frame(json, n, 6, frame, cap);
@@ -232,10 +232,8 @@ static void test_inflate_limits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_negotiation),
-        cmocka_unit_test(test_frame_round_trip),
-        cmocka_unit_test(test_inflate_with_context),
-        cmocka_unit_test(test_inflate_without_context),
+        cmocka_unit_test(test_negotiation),          cmocka_unit_test(test_frame_round_trip),
+        cmocka_unit_test(test_inflate_with_context), cmocka_unit_test(test_inflate_without_context),
         cmocka_unit_test(test_inflate_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
