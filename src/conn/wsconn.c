@@ -19,7 +19,7 @@
 #include "pubsub/topic.h"
 #include "proto/ws.h"
 #include "proto/wsread.h"
-#include "conn/wsresume.h"
+#include "conn/resume.h"
 
 /* What handle_event returns when the input paused (conn_input_next): the
  * reader stops after the message just handled. */
@@ -32,7 +32,7 @@ struct ws_state {
     bool close_received;        /* the peer's close frame came: close TCP once ours is out */
     bool reader_failed;         /* a protocol error: the rest of the input means nothing */
     struct tokenbucket changes; /* --subscribe-rate-per-conn (zeroed: full) */
-    struct wsresume *resume;    /* a subscribe waiting for positions (wsresume.h) */
+    struct resume *resume;      /* a subscribe waiting for positions (resume.h) */
 };
 CONN_KIND_STATE_FITS(struct ws_state);
 
@@ -140,12 +140,12 @@ static bool received_already(const struct conn *c, const char *topic, size_t len
 /* change_subscriptions applies a subscribe or unsubscribe message: every
  * topic is judged on its own; bad ones get an error each, the others are
  * applied and listed in one reply (a subscribe's with the positions of its
- * exact topics, wsresume.h). */
+ * exact topics, resume.h). */
 static void change_subscriptions(struct shard *sh, struct conn *c, const struct control_msg *m)
 {
     const char *bad = NULL;
     size_t bad_len = 0;
-    if (!wsresume_check_since(m, &bad, &bad_len)) {
+    if (!resume_check_since(m, &bad, &bad_len)) {
         send_error(sh, c, CONTROL_ERR_BAD_REQUEST, bad, bad_len,
                    "a position in \"since\" is {\"epoch\":\"<16 hex digits>\",\"seq\":<integer>}");
         return;
@@ -178,7 +178,7 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
         }
     }
     if (c->state == CONN_OPEN && m->acknowledge && subscribe) {
-        wsresume_subscribed(sh, c, &ws_of(c)->resume, m, accepted, lens, before, num_accepted);
+        resume_subscribed(sh, c, &ws_of(c)->resume, m, accepted, lens, before, num_accepted);
     } else if (c->state == CONN_OPEN && m->acknowledge) {
         size_t len = 0;
         char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
@@ -288,7 +288,7 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
         refresh(sh, c, &m);
     } else if (m.type == CONTROL_HISTORY) {
         if (may_change_subscriptions(sh, c))
-            wsresume_history(sh, c, &m);
+            resume_history(sh, c, &m);
     } else if (may_change_subscriptions(sh, c)) {
         change_subscriptions(sh, c, &m);
     }
@@ -332,7 +332,7 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     }
     if (c->state != CONN_OPEN)
         return 1;
-    if (c->flags & CONN_READ_PAUSED) /* waiting for a home's answer (wsresume.h) */
+    if (c->flags & CONN_READ_PAUSED) /* waiting for a home's answer (resume.h) */
         return INPUT_PAUSED;
     return conn_input_next(sh, c) ? 0 : INPUT_PAUSED;
 }
@@ -379,7 +379,7 @@ static bool waiting(struct shard *sh, struct conn *c)
 {
     if (c->flags & CONN_AWAITING)
         return true;
-    return wsresume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
+    return resume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
 }
 
 /* resume goes on with the input a pause held, then reads again. */
@@ -479,7 +479,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 {
     if (c->state != CONN_OPEN)
         return;
-    if (wsresume_on_result(sh, c, &ws_of(c)->resume, req) && c->state == CONN_OPEN) {
+    if (resume_on_result(sh, c, &ws_of(c)->resume, req) && c->state == CONN_OPEN) {
         c->flags |= CONN_READ_PAUSED;
         conn_add_work(sh, c); /* resume() reads on */
     }
@@ -487,13 +487,13 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 
 static int hold_event(struct conn *c, struct msg *m, uint64_t *out_held)
 {
-    return wsresume_hold(ws_of(c)->resume, m, out_held);
+    return resume_hold(ws_of(c)->resume, m, out_held);
 }
 
 static void release(struct conn *c)
 {
     ws_reader_cleanup(&ws_of(c)->reader);
-    wsresume_free(ws_of(c)->resume);
+    resume_free(ws_of(c)->resume);
     ws_of(c)->resume = NULL;
 }
 

@@ -26,4 +26,8 @@ struct fanout_sink {
 size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
                       const struct fanout_sink *sink);
 
+/* fanout_queue_one queues |m| to |c| as fan-out does (its encoding, by
+ * reference), with a reference of its own. Returns 0 or -1 (memory). */
+int fanout_queue_one(struct conn *c, struct msg *m);
+
 #endif
