@@ -563,7 +563,7 @@ def test_bytes_sent_counts_every_byte_written(server):
     try:
         assert len(received["pub"]) == (rp.HEADER_LEN + 16) + 3 * (rp.HEADER_LEN + 9), \
             received["pub"]  # WELCOME, 3 ACKs
-        assert received["ws"].startswith(b"HTTP/1.1 101 ") and received["ws"].count(b'"seq":') == 3
+        assert received["ws"].startswith(b"HTTP/1.1 101 ") and received["ws"].count(b'"event_type":') == 3
         assert received["sse"].startswith(b"HTTP/1.1 200 ") and received["sse"].count(b"\ndata:") == 3
         m = client.scrape()
         sent = m.value("ringcast_bytes_sent_total") - before.value("ringcast_bytes_sent_total")

@@ -259,7 +259,10 @@ class Publishers:
     def _loop(self, server, topic):
         pub = Publisher(server)
         try:
-            while not self.stop_event.is_set():
+            # Paced (about 500/s a topic): a subscriber that resumes replays
+            # what it missed in one go, which must stay under
+            # --max-queued-bytes (a larger replay closes it as slow, 4001).
+            while not self.stop_event.wait(0.002):
                 self.published[topic] = pub.publish(topic, {"n": self.published[topic] + 1})
         except Exception as e:  # reported by stop()
             self.errors.append(e)
