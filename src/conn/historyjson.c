@@ -54,19 +54,6 @@ int historyjson_queue_shared(struct conn *c, struct msg *m, const uint8_t *data,
     return r;
 }
 
-int historyjson_queue_event(struct conn *c, struct msg *m)
-{
-    msg_ref(m);
-    struct lref *ref = lref_new(m);
-    if (!ref) {
-        msg_release(m);
-        return -1;
-    }
-    int r = fanout_queue_event(c, ref, m);
-    lref_put(ref); /* the queue entries hold it now, when it was queued */
-    return r;
-}
-
 int historyjson_queue(struct shard *sh, struct conn *c, const struct historyjson *h,
                       const struct pubreq *req, historyjson_event_fn event_fn)
 {

@@ -1,5 +1,5 @@
 /* historyjson.h: the JSON of a history answer, shared by GET /v1/history
- * (httphistory.h) and the WebSocket history command (wsresume.h):
+ * (httphistory.h) and the WebSocket history command (resume.h):
  *
  *   <prefix>"topic":"a","epoch":"…","first_seq":F,"last_seq":L,"events":[e,e,…]}
  *
@@ -39,10 +39,5 @@ int historyjson_queue(struct shard *sh, struct conn *c, const struct historyjson
 /* historyjson_queue_shared queues |len| bytes of |m| (inside it) by
  * reference, with a reference of their own. Returns 0 or -1 (memory). */
 int historyjson_queue_shared(struct conn *c, struct msg *m, const uint8_t *data, size_t len);
-
-/* historyjson_queue_event queues |m| to a subscriber as a live event of it
- * would go (fanout_queue_event: compressed, data-only or plain), with a
- * reference of its own. Returns 0 or -1 (memory). */
-int historyjson_queue_event(struct conn *c, struct msg *m);
 
 #endif

@@ -2,6 +2,7 @@
 #include "conn/sseconn.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/alloc.h"
@@ -17,6 +18,8 @@
 #include "util/stats.h"
 #include "core/subscribe.h"
 #include "pubsub/topic.h"
+#include "proto/position.h"
+#include "conn/resume.h"
 
 #define SSE_MAX_VALUE 65536 /* a decoded query value: one topic or a comma list */
 
@@ -29,6 +32,7 @@ struct sse_state {
      * in microseconds for a pattern. NULL for a stream of one exact topic,
      * whose events carry their own seq as id. */
     uint64_t *positions;
+    struct resume *resume; /* a Last-Event-ID resume waiting for the home (resume.h) */
 };
 CONN_KIND_STATE_FITS(struct sse_state);
 HTTPCORS_STATE_FIRST(struct sse_state, cors);
@@ -142,6 +146,66 @@ int sseconn_track_positions(struct conn *c)
     return sse_of(c)->positions ? 0 : -1;
 }
 
+/* last_event_id finds the stream's resume position: the Last-Event-ID
+ * header, else ?lastEventId= (for clients that cannot set headers).
+ * Returns false when there is none. */
+static bool last_event_id(const struct http_request *req, char *out, size_t cap, size_t *out_len)
+{
+    const struct http_header *h = http_find_header(req, "Last-Event-ID");
+    if (h) {
+        *out_len = h->value_len < cap ? h->value_len : cap - 1;
+        memcpy(out, h->value, *out_len);
+        return true;
+    }
+    static _Thread_local char key[64];
+    size_t pos = 0;
+    int r;
+    while (req->query &&
+           (r = http_query_next(req->query, req->query_len, &pos, key, sizeof(key), out, cap)) != 0)
+        if (r > 0 && strcmp(key, "lastEventId") == 0) {
+            *out_len = strlen(out);
+            return true;
+        }
+    return false;
+}
+
+/* send_gap writes a gap as an event of its own type. */
+static void send_gap(struct shard *sh, struct conn *c, char *text, size_t len)
+{
+    if (!text) {
+        conn_finish(sh, c);
+        return;
+    }
+    static const char head[] = "event: ringcast.gap\ndata: ";
+    conn_send_copy(sh, c, head, sizeof(head) - 1);
+    conn_send_copy(sh, c, text, len);
+    conn_send_copy(sh, c, "\n\n", 2);
+    free(text);
+}
+
+static const struct resume_out sse_out = {false, send_gap, send_gap, conn_finish};
+
+/* start_resume resumes a stream of one exact topic from its Last-Event-ID
+ * ("<epoch>-<seq>", docs/protocol/sse.md). An id that is not one (another
+ * server's, an older format) cannot name a position of this topic: it
+ * resumes like one of another epoch, after a gap. Streams of several
+ * topics or of patterns start with the next event. */
+static void start_resume(struct shard *sh, struct conn *c, const struct http_request *req)
+{
+    char id[POSITION_ID_MAX + 8];
+    size_t id_len = 0;
+    if (sse_of(c)->positions || !last_event_id(req, id, sizeof(id), &id_len))
+        return;
+    struct resume_since since = {true, {0, UINT64_MAX}};
+    if (position_parse_id(id, id_len, &since.pos.epoch, &since.pos.seq) != 0)
+        since.pos = (struct seam_position){0, UINT64_MAX};
+    const struct topic_node *node = c->subs.v[0].node;
+    const char *topic = node->name;
+    size_t len = node->len;
+    const bool before = false;
+    resume_start(sh, c, &sse_of(c)->resume, &sse_out, &topic, &len, &before, &since, 1);
+}
+
 bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *req)
 {
     if (req->method != HTTP_GET) {
@@ -173,7 +237,8 @@ bool sseconn_start(struct shard *sh, struct conn *c, const struct http_request *
     conn_send_copy(sh, c, head, (size_t)len);
     limits_handshake_done(sh, c);
     arm_heartbeat(sh, c);
-    return true;
+    start_resume(sh, c, req);
+    return c->state == CONN_OPEN;
 }
 
 /* on_timer sends the heartbeat comment, or ends a stream whose token
@@ -266,9 +331,42 @@ static int queue_event(struct conn *c, struct lref *ref, const struct msg *m)
     return sendq_push_shared(&c->sq, ref, m->sse_record + data_at, m->sse_record_len - data_at);
 }
 
+/* on_result takes the home's answer to a resume; the stream reads (its
+ * EOF) again once none is awaited. */
+static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
+{
+    if (c->state == CONN_OPEN && resume_on_result(sh, c, &sse_of(c)->resume, req) &&
+        c->state == CONN_OPEN) {
+        c->flags |= CONN_READ_PAUSED;
+        conn_add_work(sh, c);
+    }
+}
+
+/* resume_stream asks again what a full ring held back, and reads again
+ * once no answer is awaited. */
+static void resume_stream(struct shard *sh, struct conn *c)
+{
+    c->flags &= ~(CONN_BLOCKED | CONN_READ_PAUSED);
+    if (c->state != CONN_OPEN)
+        return;
+    if (resume_retry(sh, c, &sse_of(c)->resume) && c->state == CONN_OPEN) {
+        c->flags |= CONN_READ_PAUSED;
+        return;
+    }
+    if (conn_may_read(c))
+        conn_arm_recv(sh, c);
+}
+
+static int hold_event(struct conn *c, struct msg *m, uint64_t *out_held)
+{
+    return resume_hold(sse_of(c)->resume, m, out_held);
+}
+
 static void release(struct conn *c)
 {
     rc_free(sse_of(c)->positions);
+    resume_free(sse_of(c)->resume);
+    sse_of(c)->resume = NULL;
 }
 
 const struct conn_ops sse_conn_ops = {
@@ -280,6 +378,9 @@ const struct conn_ops sse_conn_ops = {
     .drain = conn_finish,
     .close_slow = sseconn_close_slow,
     .queue_event = queue_event,
+    .on_result = on_result,
+    .resume = resume_stream,
+    .hold_event = hold_event,
     .release = release,
 };
 

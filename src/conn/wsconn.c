@@ -22,7 +22,7 @@
 #include "proto/ws.h"
 #include "proto/wsdeflate.h"
 #include "proto/wsread.h"
-#include "conn/wsresume.h"
+#include "conn/resume.h"
 
 /* What handle_event returns when the input paused (conn_input_next): the
  * reader stops after the message just handled. */
@@ -41,7 +41,7 @@ struct ws_state {
     struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
     const struct ws_dialect *dialect;    /* NULL: the native protocol */
     union {                              /* by |dialect|: */
-        struct wsresume *resume; /* native: a subscribe waiting for positions (wsresume.h) */
+        struct resume *resume; /* native: a subscribe waiting for positions (resume.h) */
         void *dialect_state;     /* a dialect's own (dialect->release frees it) */
     };
 };
@@ -159,12 +159,12 @@ static bool received_already(const struct conn *c, const char *topic, size_t len
 /* change_subscriptions applies a subscribe or unsubscribe message: every
  * topic is judged on its own; bad ones get an error each, the others are
  * applied and listed in one reply (a subscribe's with the positions of its
- * exact topics, wsresume.h). */
+ * exact topics, resume.h). */
 static void change_subscriptions(struct shard *sh, struct conn *c, const struct control_msg *m)
 {
     const char *bad = NULL;
     size_t bad_len = 0;
-    if (!wsresume_check_since(m, &bad, &bad_len)) {
+    if (!resume_check_since(m, &bad, &bad_len)) {
         send_error(sh, c, CONTROL_ERR_BAD_REQUEST, bad, bad_len,
                    "a position in \"since\" is {\"epoch\":\"<16 hex digits>\",\"seq\":<integer>}");
         return;
@@ -197,7 +197,7 @@ static void change_subscriptions(struct shard *sh, struct conn *c, const struct 
         }
     }
     if (c->state == CONN_OPEN && m->acknowledge && subscribe) {
-        wsresume_subscribed(sh, c, &ws_of(c)->resume, m, accepted, lens, before, num_accepted);
+        resume_subscribed(sh, c, &ws_of(c)->resume, m, accepted, lens, before, num_accepted);
     } else if (c->state == CONN_OPEN && m->acknowledge) {
         size_t len = 0;
         char *text = control_reply_topics(subscribe ? "subscribed" : "unsubscribed", accepted, lens,
@@ -309,7 +309,7 @@ static void handle_text(struct shard *sh, struct conn *c, const uint8_t *data, s
         refresh(sh, c, &m);
     } else if (m.type == CONTROL_HISTORY) {
         if (may_change_subscriptions(sh, c))
-            wsresume_history(sh, c, &m);
+            resume_history(sh, c, &m);
     } else if (may_change_subscriptions(sh, c)) {
         if (m.alias_topics)
             use_data_only(c);
@@ -408,7 +408,7 @@ static int handle_event(void *ctx, const struct ws_event *ev)
     }
     if (c->state != CONN_OPEN)
         return 1;
-    if (c->flags & CONN_READ_PAUSED) /* waiting for a home's answer (wsresume.h) */
+    if (c->flags & CONN_READ_PAUSED) /* waiting for a home's answer (resume.h) */
         return INPUT_PAUSED;
     return conn_input_next(sh, c) ? 0 : INPUT_PAUSED;
 }
@@ -457,7 +457,7 @@ static bool waiting(struct shard *sh, struct conn *c)
         return true;
     if (ws_of(c)->dialect)
         return false; /* a dialect keeps no resume (the union's other half) */
-    return wsresume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
+    return resume_retry(sh, c, &ws_of(c)->resume) && c->state == CONN_OPEN;
 }
 
 /* resume goes on with the input a pause held, then reads again. */
@@ -557,7 +557,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 {
     if (c->state != CONN_OPEN)
         return;
-    if (wsresume_on_result(sh, c, &ws_of(c)->resume, req) && c->state == CONN_OPEN) {
+    if (resume_on_result(sh, c, &ws_of(c)->resume, req) && c->state == CONN_OPEN) {
         c->flags |= CONN_READ_PAUSED;
         conn_add_work(sh, c); /* resume() reads on */
     }
@@ -565,7 +565,7 @@ static void on_result(struct shard *sh, struct conn *c, struct pubreq *req)
 
 static int hold_event(struct conn *c, struct msg *m, uint64_t *out_held)
 {
-    return wsresume_hold(ws_of(c)->resume, m, out_held);
+    return resume_hold(ws_of(c)->resume, m, out_held);
 }
 
 static void release(struct conn *c)
@@ -576,7 +576,7 @@ static void release(struct conn *c)
     if (ws_of(c)->dialect)
         ws_of(c)->dialect->release(ws_of(c)->dialect_state);
     else
-        wsresume_free(ws_of(c)->resume);
+        resume_free(ws_of(c)->resume);
     ws_of(c)->resume = NULL;
 }
 

@@ -32,6 +32,19 @@ int fanout_queue_event(struct conn *c, struct lref *ref, const struct msg *m)
     return sendq_push_shared(&c->sq, ref, m->sse_record, m->sse_record_len);
 }
 
+int fanout_queue_one(struct conn *c, struct msg *m)
+{
+    msg_ref(m);
+    struct lref *ref = lref_new(m);
+    if (!ref) {
+        msg_release(m);
+        return -1;
+    }
+    int r = fanout_queue_event(c, ref, m);
+    lref_put(ref); /* the queue entries hold it now, when it was queued */
+    return r;
+}
+
 static void deliver_one(void *ctx, struct subs *s)
 {
     struct fanout_run *run = ctx;

@@ -34,4 +34,8 @@ size_t fanout_deliver(struct index *idx, struct msg *m, uint64_t max_queued,
  * replayed event has the shape a live one has. Returns 0 or -1 (memory). */
 int fanout_queue_event(struct conn *c, struct lref *ref, const struct msg *m);
 
+/* fanout_queue_one queues |m| to |c| as fan-out does (its encoding, by
+ * reference), with a reference of its own. Returns 0 or -1 (memory). */
+int fanout_queue_one(struct conn *c, struct msg *m);
+
 #endif

@@ -115,6 +115,7 @@ int route_publish_at_home(struct shard *sh, struct pubreq *req, uint64_t *out_se
         wants[j] = j != sh->id && interest_may_want(&sh->set->shards[j].interest, &query);
         holders += wants[j];
     }
+    req->in.epoch = home_topic_epoch(topic);
     struct msg *m = msg_new(&req->in, &policy, *out_seq, wall_clock_us(), holders);
     if (!m)
         return RC_ERR_INTERNAL;

@@ -212,6 +212,11 @@ enum home_result home_sequence_topic(struct home *h, const char *topic, size_t t
     return HOME_SEQUENCED;
 }
 
+uint64_t home_topic_epoch(const struct home_topic *t)
+{
+    return t->epoch;
+}
+
 void home_hold(struct home *h, struct home_topic *t, struct msg *m, int64_t now_ms)
 {
     history_add(&h->history, &t->ring, m, now_ms);

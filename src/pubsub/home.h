@@ -84,6 +84,9 @@ enum home_result home_sequence_topic(struct home *h, const char *topic, size_t t
                                      uint64_t topic_hash, const char *id, size_t id_len,
                                      int64_t now_ms, uint64_t *out_seq, struct home_topic **out_t);
 
+/* home_topic_epoch returns the epoch of a topic's entry. */
+uint64_t home_topic_epoch(const struct home_topic *t);
+
 /* home_hold keeps |m|, the message just sequenced for |t|, in history,
  * taking over one of its references. */
 void home_hold(struct home *h, struct home_topic *t, struct msg *m, int64_t now_ms);

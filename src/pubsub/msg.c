@@ -14,6 +14,7 @@
  * and the WebSocket header is written right-aligned in front of it. Every
  * length is computed before anything is written, so nothing moves. */
 #include "pubsub/msg.h"
+#include "proto/position.h"
 
 #include <assert.h>
 #include <string.h>
@@ -194,9 +195,11 @@ static size_t sse_event_len(const struct event_parts *e)
     return sizeof("event: \n") - 1 + e->event_type_len;
 }
 
+/* The id line: "id: <epoch>-<seq>\n", the topic's position after this
+ * event (proto/position.h). */
 static size_t sse_id_len(const struct event_parts *e)
 {
-    return sizeof("id: \n") - 1 + u64_digits(e->seq);
+    return sizeof("id: -\n") - 1 + POSITION_EPOCH_LEN + u64_digits(e->seq);
 }
 
 /* next_break returns the first CR or LF in [p, end), or end. Breaks are
@@ -240,6 +243,10 @@ static uint8_t *put_sse_record(uint8_t *out, const struct event_parts *e, const 
     out = put(out, LIT("event: "));
     out = put(out, e->event_type, e->event_type_len);
     out = put(out, LIT("\nid: "));
+    char epoch[POSITION_EPOCH_LEN + 1];
+    position_format_epoch(epoch, e->in->epoch);
+    out = put(out, epoch, POSITION_EPOCH_LEN);
+    *out++ = '-';
     out = put_u64(out, e->seq);
     out = put(out, LIT("\ndata: "));
     const uint8_t *line = json, *end = json + json_len;

@@ -8,7 +8,7 @@
  *
  * Encodings:
  *   ws_frame    the WebSocket text frame a subscriber receives;
- *   sse_record  "event: <type>\nid: <seq>\ndata: …\n\n": the named form
+ *   sse_record  "event: <type>\nid: <epoch>-<seq>\ndata: …\n\n": the named form
  *               (for addEventListener); from sse_record + sse_event_len on,
  *               the id line and the data, it is the unnamed form (the
  *               default: EventSource's onmessage gets it). A stream with
@@ -63,7 +63,7 @@ struct msg {
     const uint8_t *ws_frame; /* NULL when dropped */
     uint32_t ws_frame_len;
     uint16_t sse_event_len;    /* "event: <type>\n", the start of sse_record */
-    uint16_t sse_id_len;       /* "id: <seq>\n", the line after it */
+    uint16_t sse_id_len;       /* "id: <epoch>-<seq>\n", the line after it */
     const uint8_t *sse_record; /* NULL when dropped */
     uint32_t sse_record_len;
     uint32_t full_json_len;
@@ -81,6 +81,7 @@ struct msg_input {
     const char *topic;
     size_t topic_len;
     uint64_t topic_hash;
+    uint64_t epoch;         /* the topic's (home.h), for the SSE id */
     const char *event_type; /* empty: MSG_DEFAULT_EVENT_TYPE */
     size_t event_type_len;
     bool payload_is_json; /* embed as it is; otherwise as a JSON string */

@@ -259,7 +259,10 @@ class Publishers:
     def _loop(self, server, topic):
         pub = Publisher(server)
         try:
-            while not self.stop_event.is_set():
+            # Paced (about 500/s a topic): a subscriber that resumes replays
+            # what it missed in one go, which must stay under
+            # --max-queued-bytes (a larger replay closes it as slow, 4001).
+            while not self.stop_event.wait(0.002):
                 self.published[topic] = pub.publish(topic, {"n": self.published[topic] + 1})
         except Exception as e:  # reported by stop()
             self.errors.append(e)
@@ -396,3 +399,87 @@ def test_replay_filters_like_live_delivery(start_server, tmp_path):
     reply = recv(outsider)
     assert reply["type"] == "error" and reply["code"] == "forbidden", reply
     conn.close()
+
+
+# --- SSE: Last-Event-ID ---------------------------------------------------------
+
+
+def sse_epoch(server, topic):
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=STEP)
+    try:
+        conn.request("GET", "/v1/history/" + topic)
+        return json.loads(conn.getresponse().read())["epoch"]
+    finally:
+        conn.close()
+
+
+def test_sse_last_event_id_resumes_exactly(start_server):
+    """curl with the Last-Event-ID header (?lastEventId= is
+    test_sse_resume_with_node_eventsource's)."""
+    from ssehelpers import SSEClient
+
+    server = start_server(shards=4)
+    pub = Publisher(server)
+    topic = "sse.r"
+    for i in range(5):
+        pub.publish(topic, {"i": i + 1})
+    epoch = sse_epoch(server, topic)
+    last = "%s-2" % epoch
+    stream = SSEClient(server, topic, headers={"Last-Event-ID": last})
+    try:
+        records = [stream.record() for _ in range(3)]
+        assert [r["id"] for r in records] == ["%s-%d" % (epoch, s) for s in (3, 4, 5)]
+        assert [json.loads(r["data"])["seq"] for r in records] == [3, 4, 5]
+        pub.publish(topic, {"i": 6})
+        assert stream.record()["id"] == "%s-6" % epoch
+        assert stream.nothing_pending(0.3)
+    finally:
+        stream.close()
+
+
+def test_sse_gap_is_an_event(start_server):
+    from ssehelpers import SSEClient
+
+    server = start_server("--history-size", "2", shards=2)
+    pub = Publisher(server)
+    for i in range(5):
+        pub.publish("sse.g", {"i": i + 1})
+    epoch = sse_epoch(server, "sse.g")
+    for last, reason in (("%s-1" % epoch, "too_old"), ("17", "epoch_changed"),
+                         ("0123456789abcdef-3", "epoch_changed")):
+        stream = SSEClient(server, "sse.g", headers={"Last-Event-ID": last})
+        try:
+            gap = stream.record()
+            assert gap["event"] == "ringcast.gap" and "id" not in gap, gap
+            assert json.loads(gap["data"]) == {"type": "gap", "topic": "sse.g", "reason": reason,
+                                               "epoch": epoch, "first_seq": 4}
+            assert [stream.record()["id"] for _ in range(2)] == ["%s-4" % epoch, "%s-5" % epoch]
+        finally:
+            stream.close()
+
+
+def test_sse_resume_with_node_eventsource(start_server):
+    """The npm eventsource client (through ?lastEventId=): the missed events,
+    then the gap's own event type when history let some go."""
+    from test_sse import NodeClient
+
+    server = start_server("--history-size", "3", shards=4)
+    pub = Publisher(server)
+    for i in range(6):
+        pub.publish("sse.n", {"i": i + 1})
+    epoch = sse_epoch(server, "sse.n")
+    url = server.http_url + "/v1/sse?topic=sse.n&lastEventId=%s-4" % epoch
+    with NodeClient("sse_client.mjs", "--url", url, "--count", "2", "--timeout-ms", "20000") as c:
+        c.wait_open(STEP)
+        got = [c.next_line(STEP) for _ in range(2)]
+    assert [(g["lastEventId"], g["data"]["seq"]) for g in got] == [
+        ("%s-5" % epoch, 5), ("%s-6" % epoch, 6)]
+    url = server.http_url + "/v1/sse?topic=sse.n&lastEventId=%s-1" % epoch
+    with NodeClient("sse_client.mjs", "--url", url, "--event", "ringcast.gap", "--count", "4",
+                    "--timeout-ms", "20000") as c:
+        c.wait_open(STEP)
+        got = [c.next_line(STEP) for _ in range(4)]
+    assert got[0]["type"] == "ringcast.gap", got
+    assert got[0]["data"] == {"type": "gap", "topic": "sse.n", "reason": "too_old", "epoch": epoch,
+                              "first_seq": 4}
+    assert [g["data"]["seq"] for g in got[1:]] == [4, 5, 6]

@@ -13,6 +13,7 @@ the next thing each subscriber receives."""
 
 import http.client
 import json
+import re
 import socket
 import urllib.parse
 
@@ -208,7 +209,7 @@ def next_event(ws, sse, seq, event_type):
         rec["data"][:500], text[:500])
     event = json.loads(text)
     assert event["seq"] == seq, "expected seq %d, got %s" % (seq, text[:500])
-    assert rec.get("id") == str(seq), rec
+    assert re.fullmatch(r"[0-9a-f]{16}-%d" % seq, rec.get("id", "")), rec  # <epoch>-<seq>
     assert rec.get("event") == event_type, rec
     assert event["event_type"] == event_type, text[:500]
     return event, text
@@ -430,7 +431,7 @@ def test_pretty_json_at_and_over_the_limit(start_server, clients):
     assert pub_http_raw(server, topic, crlf, "job.pretty", True).seq == 3
     text = ws.recv()
     rec = sse.record(TIMEOUT)
-    assert rec.get("id") == "3"
+    assert re.fullmatch(r"[0-9a-f]{16}-3", rec.get("id", "")), rec
     event = json.loads(text)
     assert json.loads(rec["data"]) == event
     check_whole(event, text, topic, crlf, True)

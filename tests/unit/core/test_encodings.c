@@ -70,14 +70,15 @@ static void test_sse_record_layout(void **state)
     struct msg *m = msg_new(&in, &whole, 17, 1768905000123456, 1);
     assert_non_null(m);
     char *record = dup_range(m->sse_record, m->sse_record_len);
-    const char *want_start = "event: chat.message\nid: 17\ndata: {\"event_type\":\"chat.message\"";
+    const char *want_start =
+        "event: chat.message\nid: 0000000000000000-17\ndata: {\"event_type\":\"chat.message\"";
     assert_memory_equal(record, want_start, strlen(want_start));
     assert_string_equal(record + strlen(record) - 3, "}\n\n");
     /* The event line can be skipped (the unnamed form starts at "id:"), and
      * the id line after it (the data lines of a stream's own id line). */
     assert_int_equal(m->sse_event_len, strlen("event: chat.message\n"));
-    assert_int_equal(m->sse_id_len, strlen("id: 17\n"));
-    assert_memory_equal(m->sse_record + m->sse_event_len, "id: 17\ndata: ", 13);
+    assert_int_equal(m->sse_id_len, strlen("id: 0000000000000000-17\n"));
+    assert_memory_equal(m->sse_record + m->sse_event_len, "id: 0000000000000000-17\ndata: ", 30);
     assert_memory_equal(m->sse_record + m->sse_event_len + m->sse_id_len, "data: ", 6);
     /* The data is the same event JSON the WebSocket frame carries. */
     char *data = sse_data(m);
@@ -258,11 +259,11 @@ static void test_sse_streams_share_the_record(void **state)
     assert_ptr_equal(entry(a, 0)->data, m->sse_record + m->sse_event_len);
     assert_ptr_equal(entry(b, 0)->data, m->sse_record + m->sse_event_len);
     assert_int_equal(entry(a, 0)->len, m->sse_record_len - m->sse_event_len);
-    assert_memory_equal(entry(a, 0)->data, "id: 9\ndata: {", 13);
+    assert_memory_equal(entry(a, 0)->data, "id: 0000000000000000-9\ndata: {", 29);
     /* Named: the same bytes, from the event line. */
     assert_ptr_equal(entry(named, 0)->data, m->sse_record);
     assert_int_equal(entry(named, 0)->len, m->sse_record_len);
-    assert_memory_equal(entry(named, 0)->data, "event: story\nid: 9\ndata: {", 26);
+    assert_memory_equal(entry(named, 0)->data, "event: story\nid: 0000000000000000-9\ndata: {", 42);
     /* The multi-topic streams: their own lines, then the shared data lines. */
     const uint8_t *data = m->sse_record + m->sse_event_len + m->sse_id_len;
     assert_int_equal(multi->sq.count, 2);

@@ -10,6 +10,7 @@
 
 #include "util/hash.h"
 #include "pubsub/home.h"
+#include "pubsub/msg.h"
 
 #define DEDUP_MS 1000
 
@@ -250,6 +251,57 @@ static void test_churn(void **state)
     home_cleanup(&h);
 }
 
+/* Epochs: one per topic, never 0, drawn when the sequence starts (by a
+ * publish or home_open); the history answers carry them. */
+static void test_epochs_and_replay(void **state)
+{
+    (void)state;
+    struct history_stats stats;
+    memset(&stats, 0, sizeof(stats));
+    struct home h;
+    home_init(&h, 100, 100, DEDUP_MS);
+    home_init_history(&h, 3, 60000, 1 << 20, &stats);
+    struct home_replay r;
+    assert_int_equal(home_replay(&h, "a", 1, rc_hash("a", 1), 0, 10, 0, &r), 0);
+    assert_int_equal(r.pos.epoch, 0); /* not started: the null epoch */
+    assert_int_equal(r.pos.last_seq, 0);
+    assert_int_equal(r.pos.first_seq, 1);
+    uint64_t epoch_b = home_open(&h, "b", 1, rc_hash("b", 1));
+    assert_true(epoch_b != 0);
+    assert_int_equal(home_open(&h, "b", 1, rc_hash("b", 1)), epoch_b); /* the same sequence */
+    uint64_t s;
+    struct home_topic *t = NULL;
+    for (int i = 1; i <= 5; i++) {
+        assert_int_equal(home_sequence_topic(&h, "a", 1, rc_hash("a", 1), "", 0, 0, &s, &t),
+                         HOME_SEQUENCED);
+        const struct msg_policy policy = {1 << 20, TRUNCATE_STUB};
+        struct msg_input in = {.topic = "a",
+                               .topic_len = 1,
+                               .topic_hash = rc_hash("a", 1),
+                               .epoch = home_topic_epoch(t),
+                               .payload = (const uint8_t *)"1",
+                               .payload_len = 1,
+                               .payload_is_json = true};
+        home_hold(&h, t, msg_new(&in, &policy, s, 0, 1), 0);
+    }
+    uint64_t epoch_a = home_topic_epoch(t);
+    assert_true(epoch_a != 0 && epoch_a != epoch_b);
+    assert_int_equal(home_replay(&h, "a", 1, rc_hash("a", 1), 3, 10, 0, &r), 0);
+    assert_int_equal(r.pos.epoch, epoch_a);
+    assert_int_equal(r.pos.last_seq, 5);
+    assert_int_equal(r.pos.first_seq, 3); /* --history-size 3 */
+    assert_int_equal(r.count, 2);
+    assert_int_equal(r.msgs[0]->seq, 4);
+    assert_int_equal(r.msgs[1]->seq, 5);
+    home_replay_release(&r);
+    struct msg *m = home_fetch(&h, "a", 1, rc_hash("a", 1), 3, 0);
+    assert_non_null(m);
+    assert_int_equal(m->seq, 3);
+    msg_release(m);
+    assert_null(home_fetch(&h, "a", 1, rc_hash("a", 1), 2, 0));
+    home_cleanup(&h); /* releases the held messages (ASan: no leak) */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_long_id_255),
         cmocka_unit_test(test_long_id_over_255),
         cmocka_unit_test(test_churn),
+        cmocka_unit_test(test_epochs_and_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
-/* wsresume.c: positions, resuming and rewinding on /v1/ws (see
- * wsresume.h). */
-#include "conn/wsresume.h"
+/* resume.c: positions, resuming and rewinding on /v1/ws (see
+ * resume.h). */
+#include "conn/resume.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@
 #include "proto/ws.h"
 #include "conn/wsconn.h"
 #include "conn/historyjson.h"
+#include "core/fanout.h"
 
 /* One exact topic of a waiting subscribe. */
 struct resume_topic {
@@ -40,7 +41,7 @@ struct resume_topic {
     size_t num_held, cap_held;
 };
 
-struct wsresume {
+struct resume {
     char **names; /* every accepted topic, for the reply */
     size_t *lens;
     size_t num_names;
@@ -48,9 +49,10 @@ struct wsresume {
     size_t num_topics;
     size_t pending; /* questions sent and not answered */
     uint64_t held_bytes;
+    const struct resume_out *out;
 };
 
-void wsresume_free(struct wsresume *r)
+void resume_free(struct resume *r)
 {
     if (!r)
         return;
@@ -69,8 +71,7 @@ void wsresume_free(struct wsresume *r)
     rc_free(r);
 }
 
-bool wsresume_check_since(const struct control_msg *m, const char **out_topic,
-                          size_t *out_topic_len)
+bool resume_check_since(const struct control_msg *m, const char **out_topic, size_t *out_topic_len)
 {
     if (!m->since)
         return true;
@@ -117,7 +118,8 @@ static bool visible(const struct conn *c, const struct msg *m)
 
 /* deliver_topic sends a topic's gap, if any, and its events from the
  * plan's start on. */
-static int deliver_topic(struct shard *sh, struct conn *c, struct resume_topic *t)
+static int deliver_topic(struct shard *sh, struct conn *c, const struct resume_out *out,
+                         struct resume_topic *t)
 {
     struct seam_plan plan;
     seam_plan(t->has_since ? &t->since : NULL, &t->replay.pos, &plan);
@@ -126,7 +128,7 @@ static int deliver_topic(struct shard *sh, struct conn *c, struct resume_topic *
         size_t len = 0;
         char *text = control_reply_gap(t->name, t->len, seam_gap_name(plan.gap),
                                        t->replay.pos.epoch, plan.from, &len);
-        send_text(sh, c, text, len);
+        out->send_gap(sh, c, text, len);
     }
     size_t room = t->replay.count + t->num_held;
     if (room == 0)
@@ -139,24 +141,24 @@ static int deliver_topic(struct shard *sh, struct conn *c, struct resume_topic *
     for (size_t i = 0; i < n && r == 0; i++) {
         if (!visible(c, merged[i]))
             continue;
-        r = historyjson_queue_event(c, merged[i]);
-        counter_add(&sh->stats.deliveries[STATS_WEBSOCKET], 1);
+        r = fanout_queue_one(c, merged[i]);
+        counter_add(&sh->stats.deliveries[c->ops->stats_kind], 1);
     }
     rc_free(merged);
     return r;
 }
 
 /* finish sends the reply and every topic's events, and stops waiting. */
-static void finish(struct shard *sh, struct conn *c, struct wsresume **slot)
+static void finish(struct shard *sh, struct conn *c, struct resume **slot)
 {
-    struct wsresume *r = *slot;
+    struct resume *r = *slot;
     *slot = NULL;
     c->flags &= ~CONN_HOLDING;
     struct control_position *positions =
         rc_malloc((r->num_topics ? r->num_topics : 1) * sizeof(*positions));
     size_t len = 0;
     char *text = NULL;
-    if (positions) {
+    if (positions && r->out->reply) {
         for (size_t i = 0; i < r->num_topics; i++) {
             const struct resume_topic *t = &r->topics[i];
             positions[i] = (struct control_position){t->name, t->len, t->replay.pos.epoch,
@@ -164,13 +166,14 @@ static void finish(struct shard *sh, struct conn *c, struct wsresume **slot)
         }
         text = control_reply_subscribed((const char *const *)r->names, r->lens, r->num_names,
                                         positions, r->num_topics, &len);
-        rc_free(positions);
     }
-    send_text(sh, c, text, len);
+    if (r->out->reply || !positions)
+        r->out->send_control(sh, c, text, len);
+    rc_free(positions);
     for (size_t i = 0; i < r->num_topics && c->state == CONN_OPEN; i++)
-        if (deliver_topic(sh, c, &r->topics[i]) != 0)
+        if (deliver_topic(sh, c, r->out, &r->topics[i]) != 0)
             conn_kill(sh, c);
-    wsresume_free(r);
+    resume_free(r);
     if (c->state != CONN_OPEN)
         return;
     conn_mark_dirty(sh, c);
@@ -181,8 +184,8 @@ static void finish(struct shard *sh, struct conn *c, struct wsresume **slot)
 }
 
 /* ask sends topic |i|'s question; false when a ring is full (retried from
- * wsresume_retry) or memory ran out (the connection is closed). */
-static bool ask(struct shard *sh, struct conn *c, struct wsresume *r, size_t i)
+ * resume_retry) or memory ran out (the connection is closed). */
+static bool ask(struct shard *sh, struct conn *c, struct resume *r, size_t i)
 {
     struct resume_topic *t = &r->topics[i];
     const struct pubreq_ask q = {.op = PUBREQ_RESUME,
@@ -199,7 +202,7 @@ static bool ask(struct shard *sh, struct conn *c, struct wsresume *r, size_t i)
     case PUBLISH_ANSWERED:
         if (failed) {
             pubreq_release_results(&local);
-            wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+            r->out->fail(sh, c);
             return false;
         }
         t->replay = local.replay;
@@ -217,7 +220,7 @@ static bool ask(struct shard *sh, struct conn *c, struct wsresume *r, size_t i)
 
 /* ask_all sends every question not sent yet; returns true while answers
  * are awaited or a ring held a question back. */
-static bool ask_all(struct shard *sh, struct conn *c, struct wsresume *r)
+static bool ask_all(struct shard *sh, struct conn *c, struct resume *r)
 {
     for (size_t i = 0; i < r->num_topics && c->state == CONN_OPEN; i++)
         if (!r->topics[i].sent && !ask(sh, c, r, i))
@@ -225,21 +228,21 @@ static bool ask_all(struct shard *sh, struct conn *c, struct wsresume *r)
     return r->pending > 0;
 }
 
-static struct wsresume *new_resume(const char *const *topics, const size_t *lens, size_t n)
+static struct resume *new_resume(const char *const *topics, const size_t *lens, size_t n)
 {
-    struct wsresume *r = rc_calloc(1, sizeof(*r));
+    struct resume *r = rc_calloc(1, sizeof(*r));
     if (!r)
         return NULL;
     r->names = rc_calloc(n ? n : 1, sizeof(*r->names));
     r->lens = rc_calloc(n ? n : 1, sizeof(*r->lens));
     r->topics = rc_calloc(n ? n : 1, sizeof(*r->topics));
     if (!r->names || !r->lens || !r->topics) {
-        wsresume_free(r);
+        resume_free(r);
         return NULL;
     }
     for (size_t i = 0; i < n; i++, r->num_names++) {
         if (!(r->names[i] = rc_malloc(lens[i] + 1))) {
-            wsresume_free(r);
+            resume_free(r);
             return NULL;
         }
         memcpy(r->names[i], topics[i], lens[i]);
@@ -249,15 +252,16 @@ static struct wsresume *new_resume(const char *const *topics, const size_t *lens
     return r;
 }
 
-bool wsresume_subscribed(struct shard *sh, struct conn *c, struct wsresume **slot,
-                         const struct control_msg *m, const char *const *topics, const size_t *lens,
-                         const bool *received_before, size_t n)
+bool resume_start(struct shard *sh, struct conn *c, struct resume **slot,
+                  const struct resume_out *out, const char *const *topics, const size_t *lens,
+                  const bool *received_before, const struct resume_since *since, size_t n)
 {
-    struct wsresume *r = new_resume(topics, lens, n);
+    struct resume *r = new_resume(topics, lens, n);
     if (!r) {
-        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        out->fail(sh, c);
         return false;
     }
+    r->out = out;
     for (size_t i = 0; i < n; i++) {
         if (topic_is_pattern(topics[i], lens[i]))
             continue;
@@ -265,7 +269,9 @@ bool wsresume_subscribed(struct shard *sh, struct conn *c, struct wsresume **slo
         t->name = r->names[i];
         t->len = lens[i];
         t->hash = rc_hash(topics[i], lens[i]);
-        t->has_since = control_since(m, topics[i], lens[i], &t->since.epoch, &t->since.seq) > 0;
+        t->has_since = since && since[i].given;
+        if (t->has_since)
+            t->since = since[i].pos;
         t->hold = t->has_since || !received_before[i];
     }
     *slot = r;
@@ -279,7 +285,31 @@ bool wsresume_subscribed(struct shard *sh, struct conn *c, struct wsresume **slo
     return false;
 }
 
-int wsresume_hold(struct wsresume *r, struct msg *m, uint64_t *out_held)
+static void ws_close_internal(struct shard *sh, struct conn *c)
+{
+    wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+}
+
+static const struct resume_out ws_out = {true, send_text, send_text, ws_close_internal};
+
+bool resume_subscribed(struct shard *sh, struct conn *c, struct resume **slot,
+                       const struct control_msg *m, const char *const *topics, const size_t *lens,
+                       const bool *received_before, size_t n)
+{
+    struct resume_since *since = rc_calloc(n ? n : 1, sizeof(*since));
+    if (!since) {
+        ws_close_internal(sh, c);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        since[i].given =
+            control_since(m, topics[i], lens[i], &since[i].pos.epoch, &since[i].pos.seq) > 0;
+    bool waits = resume_start(sh, c, slot, &ws_out, topics, lens, received_before, since, n);
+    rc_free(since);
+    return waits;
+}
+
+int resume_hold(struct resume *r, struct msg *m, uint64_t *out_held)
 {
     if (!r)
         return 0;
@@ -323,7 +353,7 @@ static void history_reply(struct shard *sh, struct conn *c, struct pubreq *req)
     historyjson_queue(sh, c, &h, req, delivered_event);
 }
 
-bool wsresume_history(struct shard *sh, struct conn *c, const struct control_msg *m)
+bool resume_history(struct shard *sh, struct conn *c, const struct control_msg *m)
 {
     char message[160];
     enum topic_status status =
@@ -379,8 +409,7 @@ bool wsresume_history(struct shard *sh, struct conn *c, const struct control_msg
     }
 }
 
-bool wsresume_on_result(struct shard *sh, struct conn *c, struct wsresume **slot,
-                        struct pubreq *req)
+bool resume_on_result(struct shard *sh, struct conn *c, struct resume **slot, struct pubreq *req)
 {
     if (req->op == PUBREQ_HISTORY) {
         c->flags &= ~CONN_AWAITING;
@@ -390,12 +419,12 @@ bool wsresume_on_result(struct shard *sh, struct conn *c, struct wsresume **slot
             history_reply(sh, c, req);
         return true;
     }
-    struct wsresume *r = *slot;
+    struct resume *r = *slot;
     if (!r || req->corr >= r->num_topics || r->topics[req->corr].answered)
         return false;
     struct resume_topic *t = &r->topics[req->corr];
     if (req->history_failed) {
-        wsconn_close(sh, c, WS_CLOSE_INTERNAL_ERROR, "out of memory");
+        r->out->fail(sh, c);
         return true;
     }
     t->replay = req->replay; /* taken over */
@@ -408,9 +437,9 @@ bool wsresume_on_result(struct shard *sh, struct conn *c, struct wsresume **slot
     return true;
 }
 
-bool wsresume_retry(struct shard *sh, struct conn *c, struct wsresume **slot)
+bool resume_retry(struct shard *sh, struct conn *c, struct resume **slot)
 {
-    struct wsresume *r = *slot;
+    struct resume *r = *slot;
     if (!r)
         return false;
     if (ask_all(sh, c, r))
