@@ -41,8 +41,8 @@ struct ws_state {
     struct ws_inflater *inflater;        /* the client's compressed messages; NULL: none yet */
     const struct ws_dialect *dialect;    /* NULL: the native protocol */
     union {                              /* by |dialect|: */
-        struct resume *resume; /* native: a subscribe waiting for positions (resume.h) */
-        void *dialect_state;     /* a dialect's own (dialect->release frees it) */
+        struct resume *resume;           /* native: a subscribe waiting for positions (resume.h) */
+        void *dialect_state;             /* a dialect's own (dialect->release frees it) */
     };
 };
 CONN_KIND_STATE_FITS(struct ws_state);
