@@ -70,6 +70,14 @@ static void check_frame(const uint8_t *data, size_t size)
 {
     if (!jsonv_valid(data, size))
         return;
+    /* jansson, the oracle, refuses some valid JSON that jsonv (like
+     * JSON.parse in pusher-js) takes: a lone surrogate escape such as
+     * "\udddd". What it cannot read in, it cannot check in the frame. */
+    json_error_t in_err;
+    json_t *input = json_loadb((const char *)data, size, JSON_DECODE_ANY, &in_err);
+    if (!input)
+        return;
+    json_decref(input);
     size_t len = pusher_event_frame_len(3, 1, data, size);
     uint8_t *frame = malloc(len);
     CHECK(frame);
