@@ -89,16 +89,6 @@ bool resume_check_since(const struct control_msg *m, const char **out_topic, siz
     return true;
 }
 
-/* frame_payload returns the payload of a server frame (its header is 2,
- * 4 or 10 bytes, as its length byte says) and its length. */
-static const uint8_t *frame_payload(const struct msg *m, size_t *out_len)
-{
-    uint8_t b = m->ws_frame[1] & 0x7f;
-    size_t header = b < 126 ? 2 : b == 126 ? 4 : 10;
-    *out_len = m->ws_frame_len - header;
-    return m->ws_frame + header;
-}
-
 static void send_text(struct shard *sh, struct conn *c, char *text, size_t len)
 {
     if (!text) {
@@ -339,7 +329,7 @@ int resume_hold(struct resume *r, struct msg *m, uint64_t *out_held)
  * truncated one); none for a dropped one. */
 static const uint8_t *delivered_event(const struct msg *m, size_t *out_len)
 {
-    return m->ws_frame ? frame_payload(m, out_len) : NULL;
+    return m->ws_frame ? msg_ws_json(m, out_len) : NULL;
 }
 
 /* history_reply sends {"type":"history",…,"events":[…]} in one text frame

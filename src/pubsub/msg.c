@@ -374,8 +374,7 @@ struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy,
     return m;
 }
 
-/* frame_json finds the JSON text inside the WebSocket frame. */
-static const uint8_t *frame_json(const struct msg *m, size_t *len)
+const uint8_t *msg_ws_json(const struct msg *m, size_t *len)
 {
     uint8_t short_len = m->ws_frame[1] & 0x7f;
     size_t header_len = short_len == 127 ? 10 : short_len == 126 ? 4 : 2;
@@ -388,8 +387,8 @@ const uint8_t *msg_ws_data(const struct msg *m, size_t *len)
     if (!m->ws_frame)
         return NULL;
     if (m->flags & MSG_OVERSIZED)
-        return frame_json(m, len); /* the stub, whole */
-    return msg_data_json(m, len);  /* the frame's JSON is the full event's */
+        return msg_ws_json(m, len); /* the stub, whole */
+    return msg_data_json(m, len);   /* the frame's JSON is the full event's */
 }
 
 /* Stored when the message goes plain to every deflate subscriber. */
@@ -398,7 +397,7 @@ static struct msg_frame plain_marker;
 static struct msg_frame *build_deflated(const struct msg *m, int level, size_t min_size)
 {
     size_t json_len = 0;
-    const uint8_t *json = frame_json(m, &json_len);
+    const uint8_t *json = msg_ws_json(m, &json_len);
     if (json_len < min_size)
         return &plain_marker;
     size_t cap = ws_deflate_frame_bound(json_len);

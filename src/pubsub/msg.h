@@ -110,6 +110,10 @@ struct msg_policy {
 struct msg *msg_new(const struct msg_input *in, const struct msg_policy *policy, uint64_t seq,
                     int64_t time_us, uint32_t refs);
 
+/* msg_ws_json returns the JSON text inside the WebSocket frame (behind its
+ * 2, 4 or 10 header bytes) and its length; the frame must be there. */
+const uint8_t *msg_ws_json(const struct msg *m, size_t *len);
+
 /* msg_ws_data finds, inside the WebSocket frame's JSON, the event's "data"
  * value (a JSON text: the payload as it was published, or a JSON string of
  * a text payload), or the whole stub of an oversized event, and stores its
